@@ -1,0 +1,423 @@
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::body::{decode, headers_to_json, read_capped, BodyFailure};
+use crate::config::HttpConfig;
+use crate::error::ApiClientError;
+use crate::redact::redact_url;
+use crate::retry::{backoff, is_idempotent, parse_retry_after};
+use crate::settings::{check_header, ClientSettings};
+use crate::url_build::build_url;
+
+const MAX_REDIRECTS: usize = 10;
+
+/// One `apiClient` call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiRequest {
+    /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS, any case.
+    pub method: String,
+    /// A path relative to `baseUri` (may carry a query) or an absolute http(s) URL.
+    pub path: String,
+    /// An object: string/number/bool values, arrays repeat the key, null is skipped.
+    pub query: Option<Value>,
+    /// The body: JSON unless a non-JSON content-type is set and this is a
+    /// string (sent as text) or, for `application/x-www-form-urlencoded`, an
+    /// object (form-encoded). Null means no body.
+    pub data: Option<Value>,
+    /// Override the settings' headers of the same name (case-insensitive).
+    pub headers: Vec<(String, String)>,
+}
+
+impl ApiRequest {
+    pub fn new(method: &str, path: &str) -> ApiRequest {
+        ApiRequest {
+            method: method.to_string(),
+            path: path.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A response as JavaScript sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: u16,
+    /// Lowercased names; repeated headers joined with ", ".
+    pub headers: Map<String, Value>,
+    /// Parsed JSON, else the text as a string; null for an empty body.
+    pub data: Value,
+}
+
+/// Sends `apiClient` requests over pooled connections. Cheap to clone.
+///
+/// reqwest sets the connect timeout per client, so there is one pool per
+/// distinct `connect_timeout` in use; with default configs that is one pool
+/// shared by every connector. Redirects are followed here, not by reqwest, so
+/// each hop can be checked against the caller's allow-list before connecting.
+#[derive(Clone)]
+pub struct HttpClient {
+    pools: Arc<Mutex<Vec<(Duration, reqwest::Client)>>>,
+}
+
+impl HttpClient {
+    pub fn new() -> Result<HttpClient, ApiClientError> {
+        let default = build_client(HttpConfig::default().connect_timeout)?;
+        Ok(HttpClient {
+            pools: Arc::new(Mutex::new(vec![(
+                HttpConfig::default().connect_timeout,
+                default,
+            )])),
+        })
+    }
+
+    fn client_for(&self, connect_timeout: Duration) -> Result<reqwest::Client, ApiClientError> {
+        let mut pools = self
+            .pools
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, c)) = pools.iter().find(|(t, _)| *t == connect_timeout) {
+            return Ok(c.clone());
+        }
+        let c = build_client(connect_timeout)?;
+        pools.push((connect_timeout, c.clone()));
+        Ok(c)
+    }
+
+    /// Sends `req`, retrying as [`HttpConfig`] allows. Non-2xx answers are
+    /// errors of kind "http" carrying the response.
+    pub async fn send(
+        &self,
+        settings: &ClientSettings,
+        config: &HttpConfig,
+        req: ApiRequest,
+    ) -> Result<ApiResponse, ApiClientError> {
+        let method = parse_method(&req.method)?;
+        let url = build_url(settings, &req.path, req.query.as_ref())
+            .map_err(ApiClientError::InvalidRequest)?;
+        let secrets: Vec<String> = settings.query.iter().map(|(k, _)| k.clone()).collect();
+        let call = Call {
+            settings,
+            config,
+            secrets: &secrets,
+            client: self.client_for(config.connect_timeout)?,
+        };
+        call.check_allowed(&method, &url, None)?;
+        let mut headers = merge_headers(settings, &req.headers)?;
+        let body = encode_body(&mut headers, req.data)?;
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let sent = call.attempt(&method, &url, &headers, &body, attempt);
+            let err = match tokio::time::timeout(config.request_timeout, sent).await {
+                Ok(Ok(resp)) => return Ok(resp),
+                Ok(Err(e)) => e,
+                Err(_) => ApiClientError::Timeout {
+                    method: method.to_string(),
+                    url: redact_url(&url, &secrets),
+                    timeout: config.request_timeout,
+                    attempts: attempt,
+                    note: String::new(),
+                },
+            };
+            let throttled = matches!(err.response().map(|r| r.status), Some(429 | 503));
+            if !throttled && !err.is_transient() {
+                return Err(err.finish(attempt, ""));
+            }
+            if !throttled && !is_idempotent(&method) {
+                return Err(
+                    err.finish(attempt, &format!("not retried: {method} is not idempotent"))
+                );
+            }
+            if attempt >= config.max_attempts {
+                return Err(err.finish(attempt, ""));
+            }
+            let retry_after = err
+                .response()
+                .filter(|_| throttled)
+                .and_then(|r| r.headers.get("retry-after"))
+                .and_then(Value::as_str)
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let delay = retry_after.unwrap_or_else(|| backoff(config, attempt));
+            let left = config.max_retry_elapsed.saturating_sub(start.elapsed());
+            if delay > left {
+                let why = match retry_after {
+                    Some(ra) => format!(
+                        "Retry-After {} s is longer than the {:.1} s left of max_retry_elapsed",
+                        ra.as_secs(),
+                        left.as_secs_f64()
+                    ),
+                    None => format!(
+                        "max_retry_elapsed of {} s used up",
+                        config.max_retry_elapsed.as_secs()
+                    ),
+                };
+                return Err(err.finish(attempt, &why));
+            }
+            tracing::debug!(
+                method = %method,
+                url = %redact_url(&url, &secrets),
+                attempt,
+                kind = err.kind(),
+                delay_ms = delay.as_millis() as u64,
+                "api request will be retried"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// What one `send` needs at every attempt and hop.
+struct Call<'a> {
+    settings: &'a ClientSettings,
+    config: &'a HttpConfig,
+    secrets: &'a [String],
+    client: reqwest::Client,
+}
+
+impl Call<'_> {
+    fn check_allowed(
+        &self,
+        method: &Method,
+        url: &Url,
+        from: Option<&Url>,
+    ) -> Result<(), ApiClientError> {
+        if self.settings.is_allowed(url) {
+            return Ok(());
+        }
+        Err(ApiClientError::NotAllowed {
+            method: method.to_string(),
+            url: redact_url(url, self.secrets),
+            origin: url.origin().ascii_serialization(),
+            host: url.host_str().unwrap_or("").to_string(),
+            redirect: from
+                .map(|f| format!(" (redirected from {})", redact_url(f, self.secrets)))
+                .unwrap_or_default(),
+        })
+    }
+
+    /// One attempt: the request and any redirects, up to a decoded response.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &HeaderMap,
+        body: &Option<Bytes>,
+        attempt: u32,
+    ) -> Result<ApiResponse, ApiClientError> {
+        let (mut method, mut url, mut headers, mut body) =
+            (method.clone(), url.clone(), headers.clone(), body.clone());
+        let started = Instant::now();
+        let mut hops = 0;
+        loop {
+            let redacted = redact_url(&url, self.secrets);
+            let mut rb = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers.clone());
+            if let Some(b) = &body {
+                rb = rb.body(b.clone());
+            }
+            let mut resp = rb.send().await.map_err(|e| ApiClientError::Connect {
+                method: method.to_string(),
+                url: redacted.clone(),
+                detail: error_chain(e),
+                attempts: attempt,
+                note: String::new(),
+            })?;
+            let status = resp.status();
+            tracing::debug!(
+                method = %method,
+                url = %redacted,
+                status = status.as_u16(),
+                attempt,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "api response"
+            );
+            if let Some(next) = redirect_target(&resp, &url) {
+                hops += 1;
+                if hops > MAX_REDIRECTS {
+                    return Err(ApiClientError::InvalidRequest(format!(
+                        "{method} {redacted}: more than {MAX_REDIRECTS} redirects"
+                    )));
+                }
+                self.check_allowed(&method, &next, Some(&url))?;
+                if next.origin() != url.origin() {
+                    for h in ["authorization", "cookie", "proxy-authorization"] {
+                        headers.remove(h);
+                    }
+                }
+                let to_get = status == StatusCode::SEE_OTHER
+                    || (matches!(status.as_u16(), 301 | 302) && method == Method::POST);
+                if to_get && method != Method::HEAD {
+                    method = Method::GET;
+                    body = None;
+                    headers.remove(CONTENT_TYPE);
+                    headers.remove(CONTENT_LENGTH);
+                }
+                url = next;
+                continue;
+            }
+            let limit = self.config.max_response_bytes;
+            let bytes = read_capped(&mut resp, limit, method == Method::HEAD)
+                .await
+                .map_err(|f| match f {
+                    BodyFailure::TooLarge(detail) => ApiClientError::TooLarge {
+                        method: method.to_string(),
+                        url: redacted.clone(),
+                        detail,
+                        limit,
+                    },
+                    BodyFailure::Broken(detail) => ApiClientError::Body {
+                        method: method.to_string(),
+                        url: redacted.clone(),
+                        detail,
+                        transient: true,
+                        attempts: attempt,
+                        note: String::new(),
+                    },
+                })?;
+            let data = decode(resp.headers(), &bytes, status.is_success()).map_err(|detail| {
+                ApiClientError::Body {
+                    method: method.to_string(),
+                    url: redacted.clone(),
+                    detail,
+                    transient: false,
+                    attempts: attempt,
+                    note: String::new(),
+                }
+            })?;
+            let response = ApiResponse {
+                status: status.as_u16(),
+                headers: headers_to_json(resp.headers()),
+                data,
+            };
+            if status.is_success() {
+                return Ok(response);
+            }
+            return Err(ApiClientError::Http {
+                method: method.to_string(),
+                url: redacted,
+                status: status.to_string(),
+                response: Box::new(response),
+                attempts: attempt,
+                note: String::new(),
+            });
+        }
+    }
+}
+
+fn redirect_target(resp: &reqwest::Response, current: &Url) -> Option<Url> {
+    if !matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = resp.headers().get(LOCATION)?.to_str().ok()?;
+    current.join(location).ok()
+}
+
+fn build_client(connect_timeout: Duration) -> Result<reqwest::Client, ApiClientError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .user_agent(concat!("connector-runtime/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ApiClientError::Setup(error_chain(e)))
+}
+
+fn parse_method(m: &str) -> Result<Method, ApiClientError> {
+    let upper = m.trim().to_ascii_uppercase();
+    match upper.as_str() {
+        "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS" => {
+            Method::from_bytes(upper.as_bytes())
+                .map_err(|e| ApiClientError::InvalidRequest(e.to_string()))
+        }
+        _ => Err(ApiClientError::InvalidRequest(format!(
+            "method {m:?} is not supported (use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)"
+        ))),
+    }
+}
+
+/// Settings' headers, then the request's, which replace same-named ones.
+fn merge_headers(
+    settings: &ClientSettings,
+    request: &[(String, String)],
+) -> Result<HeaderMap, ApiClientError> {
+    let overridden = |name: &str| request.iter().any(|(r, _)| r.eq_ignore_ascii_case(name));
+    let mut map = HeaderMap::new();
+    let chosen = settings
+        .headers
+        .iter()
+        .filter(|(n, _)| !overridden(n))
+        .map(|p| ("makeApiClient().headers", p))
+        .chain(request.iter().map(|p| ("headers", p)));
+    for (field, (name, value)) in chosen {
+        check_header(name, value).map_err(|reason| {
+            ApiClientError::InvalidRequest(format!("{field}.{name}: {reason}"))
+        })?;
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            map.append(n, v);
+        }
+    }
+    Ok(map)
+}
+
+fn encode_body(
+    headers: &mut HeaderMap,
+    data: Option<Value>,
+) -> Result<Option<Bytes>, ApiClientError> {
+    let data = match data {
+        None | Some(Value::Null) => return Ok(None),
+        Some(d) => d,
+    };
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase());
+    let json = |d: &Value| {
+        serde_json::to_vec(d)
+            .map(Bytes::from)
+            .map_err(|e| ApiClientError::InvalidRequest(format!("data: {e}")))
+    };
+    let Some(ct) = content_type else {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return json(&data).map(Some);
+    };
+    if ct.contains("json") {
+        return json(&data).map(Some);
+    }
+    match data {
+        Value::String(s) => Ok(Some(Bytes::from(s))),
+        Value::Object(_) if ct.starts_with("application/x-www-form-urlencoded") => {
+            let pairs = crate::settings::pairs(&data, "data", true)
+                .map_err(|e| ApiClientError::InvalidRequest(e.to_string()))?;
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.extend_pairs(pairs);
+            Ok(Some(Bytes::from(form.finish())))
+        }
+        other => json(&other).map(Some),
+    }
+}
+
+/// An error and its causes, without the URL reqwest would print (it may
+/// carry credentials in its query).
+pub(crate) fn error_chain(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut parts = vec![e.to_string()];
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}

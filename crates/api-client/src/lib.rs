@@ -1,0 +1,28 @@
+//! HTTP from connectors to the external app: the Rust side of `apiClient`.
+//!
+//! Owns URL resolution against `baseUri`, the origin allow-list, retries with
+//! `Retry-After` and backoff, timeouts, response size caps, response decoding
+//! and redaction of credentials in logs and errors. It must not know about
+//! JavaScript, connectors' files or persistence: callers hand it plain values.
+//!
+//! Query params: a query written in the path is kept (spaces encoded as
+//! `%20`, `$` kept); the settings' params follow unless the path or the
+//! request's query object already has that key; the request's query object
+//! comes last. Error kinds: "http" (non-2xx, with the response),
+//! "not_allowed", "invalid_request", "timeout", "connect", "too_large",
+//! "body", "setup".
+
+mod body;
+mod client;
+mod config;
+mod error;
+mod redact;
+mod retry;
+mod settings;
+mod url_build;
+
+pub use client::{ApiRequest, ApiResponse, HttpClient};
+pub use config::HttpConfig;
+pub use error::ApiClientError;
+pub use redact::{looks_secret, redact_url};
+pub use settings::{AllowedOrigin, ClientSettings, SettingsError};

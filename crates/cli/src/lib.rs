@@ -1,0 +1,77 @@
+//! The `runtime` command line: parses arguments, sets up logging (stderr
+//! only: stdout carries results and events), and maps failures to one clear
+//! message and a non-zero exit code. It owns no behaviour of its own beyond
+//! wiring the other crates together.
+
+mod invoke;
+mod session;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use session::LimitArgs;
+
+#[derive(Debug, Parser)]
+#[command(name = "runtime", version, about = "Runs Membrane-format connectors")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Log filter (tracing EnvFilter syntax), e.g. `debug` or `connector=debug`.
+    #[arg(long, global = true, env = "RUNTIME_LOG", default_value = "info")]
+    log: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one connector function and print its JSON result.
+    Invoke(invoke::InvokeArgs),
+    /// Check a connector: specs, strategies' functions, modules and exports.
+    Validate(validate::ValidateArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Invoke(args) => invoke::run(args, &cli.limits)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Validate(args) => validate::run(args, &cli.limits).await.map(|n| {
+                if n == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }),
+        }
+    });
+    // The engine threads hold no state that needs an orderly stop.
+    rt.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

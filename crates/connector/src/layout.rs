@@ -1,0 +1,177 @@
+//! Strategy inference and the file-layout checks of `runtime validate`.
+
+use std::collections::BTreeMap;
+
+use crate::model::{EventType, Strategy};
+use crate::problem::{key_location, Problem};
+use crate::{Collection, Connector};
+
+/// The functions a strategy needs, as alternatives: any one complete set will do.
+fn needs(strategy: Strategy, ty: EventType) -> Vec<Vec<String>> {
+    let t = ty.as_str();
+    let sets: Vec<Vec<String>> = match strategy {
+        Strategy::Webhook => vec![vec![
+            "events/webhook-subscribe".into(),
+            "events/webhook-handle".into(),
+        ]],
+        Strategy::PullLatestRecords => vec![
+            vec!["events/pull-latest-records".into()],
+            vec![format!("events/{t}-pull-latest-records")],
+        ],
+        Strategy::CustomPull => vec![
+            vec!["events/subscribe".into(), "events/pull".into()],
+            vec![format!("events/{t}-subscribe"), format!("events/{t}-pull")],
+        ],
+        Strategy::FullScan => vec![vec!["list".into()]],
+    };
+    sets
+}
+
+impl Connector {
+    fn has(&self, collection: &str, function: &str) -> bool {
+        matches!(
+            self.function_file(&format!("data/{collection}/{function}")),
+            Ok(Some(_))
+        )
+    }
+
+    fn provides(&self, collection: &str, strategy: Strategy, ty: EventType) -> bool {
+        needs(strategy, ty)
+            .iter()
+            .any(|set| set.iter().all(|f| self.has(collection, f)))
+    }
+
+    /// Strategy and pull interval of each event type: the per-type setting, then
+    /// the collection's, else the first of webhook, pull-latest-records,
+    /// custom-pull, full-scan whose files exist. Types with none are left out.
+    pub fn strategies(&self, collection: &str) -> BTreeMap<EventType, (Strategy, Option<u64>)> {
+        let mut out = BTreeMap::new();
+        let Some(c) = self.collections.get(collection) else {
+            return out;
+        };
+        for ty in EventType::ALL {
+            let per = c.events.per_type.get(&ty);
+            let interval = per
+                .and_then(|p| p.pull_interval_seconds)
+                .or(c.events.pull_interval_seconds);
+            let explicit = per.and_then(|p| p.strategy).or(c.events.strategy);
+            let chosen = explicit.or_else(|| {
+                Strategy::ALL
+                    .into_iter()
+                    .find(|s| self.provides(collection, *s, ty))
+            });
+            if let Some(s) = chosen {
+                out.insert(ty, (s, interval));
+            }
+        }
+        out
+    }
+
+    /// Missing files: functions each strategy needs, `auth/make-api-client.js`
+    /// (unless the spec has `baseUri`), and `filePath`s that point nowhere or
+    /// outside the connector. Spec syntax and type problems come from `load`.
+    pub fn layout_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if self.spec.base_uri.is_none()
+            && !matches!(self.function_file("auth/make-api-client"), Ok(Some(_)))
+        {
+            problems.push(Problem::new(
+                "auth/make-api-client.js",
+                "missing: it builds the API client, and the connector spec has no `baseUri` to use instead",
+            ));
+        }
+        for top in ["auth", "data", "global-webhooks"] {
+            crate::functions::walk_js(&self.dir.join(top), &mut |p| {
+                if let Err(problem) = self.inside(p, None, "") {
+                    problems.push(problem);
+                }
+            });
+        }
+        for (src, key, value) in self.all_file_paths() {
+            if let Err(p) = self.file_path_target(src, &key, &value, "") {
+                problems.push(p);
+            }
+        }
+        for c in self.collections.values() {
+            self.collection_layout(c, &mut problems);
+        }
+        problems
+    }
+
+    fn collection_layout(&self, c: &Collection, problems: &mut Vec<Problem>) {
+        let mut by_strategy: BTreeMap<Strategy, Vec<EventType>> = BTreeMap::new();
+        for (ty, (s, _)) in self.strategies(&c.key) {
+            by_strategy.entry(s).or_default().push(ty);
+        }
+        for (strategy, types) in by_strategy {
+            let missing_types: Vec<EventType> = types
+                .iter()
+                .copied()
+                .filter(|ty| !self.provides(&c.key, strategy, *ty))
+                .collect();
+            let Some(first) = missing_types.first() else {
+                continue;
+            };
+            let generic = &needs(strategy, *first)[0];
+            let missing: Vec<String> = generic
+                .iter()
+                .filter(|f| !self.has(&c.key, f))
+                .map(|f| format!("data/{}/{f}.js", c.key))
+                .collect();
+            let names: Vec<&str> = missing_types.iter().map(|t| t.as_str()).collect();
+            let mut msg = format!(
+                "collection `{}`: strategy `{strategy}` (for {}) needs {}, which {} missing",
+                c.key,
+                names.join(", "),
+                missing.join(" and "),
+                if missing.len() == 1 { "is" } else { "are" }
+            );
+            match strategy {
+                Strategy::PullLatestRecords => {
+                    msg.push_str(" (or events/<type>-pull-latest-records.js per type)")
+                }
+                Strategy::CustomPull => msg.push_str(
+                    " (or events/<type>-subscribe.js and events/<type>-pull.js per type)",
+                ),
+                _ => {}
+            }
+            let file = c
+                .spec_file
+                .clone()
+                .unwrap_or_else(|| format!("data/{}", c.key).into());
+            // Point at the key that chose the strategy, if it was chosen explicitly.
+            let t = first.as_str();
+            let candidates: Vec<Vec<&str>> = if c
+                .events
+                .per_type
+                .get(first)
+                .is_some_and(|p| p.strategy.is_some())
+            {
+                vec![
+                    vec!["events", t, "strategy"],
+                    vec!["events", t, "implementationType"],
+                    vec!["events", t],
+                ]
+            } else {
+                vec![
+                    vec!["events", "strategy"],
+                    vec!["events", "implementationType"],
+                ]
+            };
+            let loc = c
+                .levels
+                .iter()
+                .filter_map(|l| l.source.as_ref())
+                .find_map(|s| {
+                    candidates
+                        .iter()
+                        .find_map(|k| key_location(&s.text, k))
+                        .map(|loc| (s.rel.clone(), loc))
+                });
+            problems.push(match loc {
+                Some((rel, loc)) => Problem::new(rel, msg).at(Some(loc)),
+                None => Problem::new(file, msg),
+            });
+        }
+    }
+}

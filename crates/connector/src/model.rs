@@ -1,0 +1,141 @@
+//! Strategies, event types and the typed parts of the specs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// How a collection's events are produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Strategy {
+    Webhook,
+    PullLatestRecords,
+    CustomPull,
+    FullScan,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 4] = [
+        Strategy::Webhook,
+        Strategy::PullLatestRecords,
+        Strategy::CustomPull,
+        Strategy::FullScan,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Webhook => "webhook",
+            Strategy::PullLatestRecords => "pull-latest-records",
+            Strategy::CustomPull => "custom-pull",
+            Strategy::FullScan => "full-scan",
+        }
+    }
+}
+
+/// Error of `Strategy::from_str`, listing the valid names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown strategy `{0}`; expected one of webhook, pull-latest-records, custom-pull, full-scan"
+)]
+pub struct UnknownStrategy(pub String);
+
+impl FromStr for Strategy {
+    type Err = UnknownStrategy;
+    /// Kebab names, and the camelCase spellings a Membrane author may write.
+    fn from_str(s: &str) -> Result<Strategy, UnknownStrategy> {
+        let kebab = crate::names::to_kebab(s.trim());
+        Strategy::ALL
+            .into_iter()
+            .find(|st| st.as_str() == kebab)
+            .ok_or_else(|| UnknownStrategy(s.to_string()))
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventType {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 3] = [EventType::Created, EventType::Updated, EventType::Deleted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Created => "created",
+            EventType::Updated => "updated",
+            EventType::Deleted => "deleted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type `{0}`; expected created, updated or deleted")]
+pub struct UnknownEventType(pub String);
+
+impl FromStr for EventType {
+    type Err = UnknownEventType;
+    fn from_str(s: &str) -> Result<EventType, UnknownEventType> {
+        EventType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownEventType(s.to_string()))
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Spec key `limits: {cpuMs, wallSeconds, heapMb}`: bounds for one function call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitsSpec {
+    pub cpu_ms: Option<u64>,
+    pub wall_seconds: Option<u64>,
+    pub heap_mb: Option<u64>,
+}
+
+/// Spec key `http: {maxAttempts, maxRetrySeconds, connectTimeoutSeconds,
+/// requestTimeoutSeconds, maxResponseBytes}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpSpec {
+    pub max_attempts: Option<u32>,
+    pub max_retry_seconds: Option<u64>,
+    pub connect_timeout_seconds: Option<u64>,
+    pub request_timeout_seconds: Option<u64>,
+    pub max_response_bytes: Option<u64>,
+}
+
+/// `events.fullScan: {maxRecords, maxPages, maxSeconds}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FullScanLimits {
+    pub max_records: Option<u64>,
+    pub max_pages: Option<u64>,
+    pub max_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventTypeSpec {
+    pub strategy: Option<Strategy>,
+    pub pull_interval_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventsSpec {
+    pub strategy: Option<Strategy>,
+    pub pull_interval_seconds: Option<u64>,
+    pub ignored_fields: Vec<String>,
+    pub per_type: BTreeMap<EventType, EventTypeSpec>,
+    pub created_time_field: Option<String>,
+    pub updated_time_field: Option<String>,
+    pub deleted_time_field: Option<String>,
+    pub full_scan: FullScanLimits,
+}

@@ -1,0 +1,195 @@
+//! Parameters: merging, JSON-Schema `default`s, and validation.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+use crate::typed::kind;
+use crate::{Connection, Connector};
+
+/// One failing field: its JSON pointer in the parameters and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub pointer: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pointer = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(f, "{pointer}: {}", self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParamError {
+    #[error("no collection `{0}` in this connector")]
+    UnknownCollection(String),
+    #[error(
+        "parameters for {target}{}: must be a mapping, not {found}",
+        from_file(file)
+    )]
+    NotAMapping {
+        target: String,
+        file: Option<PathBuf>,
+        found: &'static str,
+    },
+    #[error("{}: `parametersSchema` of {target} is not a valid JSON Schema: {message}", file.display())]
+    Schema {
+        target: String,
+        file: PathBuf,
+        message: String,
+    },
+    #[error("invalid parameters for {target}{}: {}", from_file(file), list(errors))]
+    Invalid {
+        target: String,
+        file: Option<PathBuf>,
+        errors: Vec<FieldError>,
+    },
+}
+
+fn from_file(file: &Option<PathBuf>) -> String {
+    file.as_ref()
+        .map(|f| format!(" (connection file {})", f.display()))
+        .unwrap_or_default()
+}
+
+fn list(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Fills in `default`s of `properties`, recursing into objects present or
+/// just created from a default (and through `allOf`).
+pub fn apply_defaults(schema: &Value, value: &mut Value) {
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for sub in all {
+            apply_defaults(sub, value);
+        }
+    }
+    let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object_mut(),
+    ) else {
+        return;
+    };
+    for (key, sub) in props {
+        if !obj.contains_key(key) {
+            if let Some(default) = sub.get("default") {
+                obj.insert(key.clone(), default.clone());
+            }
+        }
+        if let Some(v) = obj.get_mut(key) {
+            apply_defaults(sub, v);
+        }
+    }
+}
+
+fn as_mapping(
+    v: &Value,
+    target: &str,
+    file: &Option<PathBuf>,
+) -> Result<Map<String, Value>, ParamError> {
+    match v {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) => Ok(m.clone()),
+        other => Err(ParamError::NotAMapping {
+            target: target.into(),
+            file: file.clone(),
+            found: kind(other),
+        }),
+    }
+}
+
+/// Defaults, then validation; messages are masked because parameters may hold
+/// secrets (OAuth client secrets are connector parameters in Membrane).
+fn check(
+    schema: Option<&Value>,
+    mut value: Value,
+    target: &str,
+    spec_file: PathBuf,
+    file: &Option<PathBuf>,
+) -> Result<Value, ParamError> {
+    let Some(schema) = schema else {
+        return Ok(value);
+    };
+    apply_defaults(schema, &mut value);
+    let validator = jsonschema::validator_for(schema).map_err(|e| ParamError::Schema {
+        target: target.into(),
+        file: spec_file,
+        message: e.to_string(),
+    })?;
+    let errors: Vec<FieldError> = validator
+        .iter_errors(&value)
+        .map(|e| FieldError {
+            pointer: e.instance_path().to_string(),
+            message: e.masked().to_string(),
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(ParamError::Invalid {
+            target: target.into(),
+            file: file.clone(),
+            errors,
+        })
+    }
+}
+
+impl Connector {
+    /// The connection's `parameters` with the connector schema's defaults, validated.
+    pub fn connector_parameters(&self, conn: &Connection) -> Result<Value, ParamError> {
+        let target = format!("connector `{}`", self.spec.key);
+        let value = Value::Object(as_mapping(&conn.parameters, &target, &conn.source)?);
+        check(
+            self.spec.parameters_schema.as_ref(),
+            value,
+            &target,
+            self.spec.spec_file.clone(),
+            &conn.source,
+        )
+    }
+
+    /// Connector parameters, then the connection's collection parameters, then
+    /// `call` (a shallow merge, later wins); collection defaults applied and
+    /// the result validated against the collection's `parametersSchema`.
+    pub fn collection_parameters(
+        &self,
+        collection: &str,
+        conn: &Connection,
+        call: Option<&Value>,
+    ) -> Result<Value, ParamError> {
+        let c = self
+            .collections
+            .get(collection)
+            .ok_or_else(|| ParamError::UnknownCollection(collection.to_string()))?;
+        let target = format!("collection `{collection}`");
+        let mut merged = as_mapping(&self.connector_parameters(conn)?, &target, &conn.source)?;
+        if let Some(cc) = conn.collections.get(collection) {
+            merged.extend(as_mapping(&cc.parameters, &target, &conn.source)?);
+        }
+        if let Some(call) = call {
+            merged.extend(as_mapping(call, &format!("{target} (call input)"), &None)?);
+        }
+        let spec_file = c
+            .spec_file
+            .clone()
+            .unwrap_or_else(|| format!("data/{collection}").into());
+        check(
+            c.parameters_schema.as_ref(),
+            Value::Object(merged),
+            &target,
+            spec_file,
+            &conn.source,
+        )
+    }
+}

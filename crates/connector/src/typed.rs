@@ -1,0 +1,120 @@
+//! Typed reads of spec keys; a wrong type becomes a Problem naming the key.
+
+use serde_json::Value;
+
+use crate::problem::Reporter;
+
+pub(crate) fn lookup<'v>(root: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    // YAML `key:` with nothing after it is null: treat it as absent.
+    path.iter()
+        .try_fold(root, |v, k| v.get(*k))
+        .filter(|v| !v.is_null())
+}
+
+impl Reporter<'_> {
+    pub fn string(&mut self, root: &Value, path: &[&str]) -> Option<String> {
+        match lookup(root, path)? {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.report(path, format!("must be a string, not {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    pub fn uint(&mut self, root: &Value, path: &[&str], min: u64) -> Option<u64> {
+        let v = lookup(root, path)?;
+        match v.as_u64() {
+            Some(n) if n >= min => Some(n),
+            _ => {
+                let what = if min > 0 {
+                    "a positive integer"
+                } else {
+                    "a non-negative integer"
+                };
+                self.report(path, format!("must be {what}, not {}", show(v)));
+                None
+            }
+        }
+    }
+
+    pub fn strings(&mut self, root: &Value, path: &[&str]) -> Vec<String> {
+        let Some(v) = lookup(root, path) else {
+            return Vec::new();
+        };
+        let Some(items) = v.as_array() else {
+            self.report(path, format!("must be a list of strings, not {}", kind(v)));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.as_str() {
+                Some(s) => out.push(s.to_string()),
+                None => self.report(
+                    path,
+                    format!("item {i} must be a string, not {}", show(item)),
+                ),
+            }
+        }
+        out
+    }
+
+    /// A JSON Schema: an object (or boolean) that `jsonschema` accepts.
+    pub fn schema(&mut self, root: &Value, path: &[&str]) -> Option<Value> {
+        let v = lookup(root, path)?;
+        if !v.is_object() && !v.is_boolean() {
+            self.report(
+                path,
+                format!("must be a JSON Schema object, not {}", kind(v)),
+            );
+            return None;
+        }
+        if let Err(e) = jsonschema::validator_for(v) {
+            self.report(path, format!("is not a valid JSON Schema: {e}"));
+            return None;
+        }
+        Some(v.clone())
+    }
+
+    /// Our own sections (`limits`, `http`, `fullScan`) are small: a typo there is
+    /// almost certainly a mistake, unlike Membrane's many top-level keys.
+    pub fn mapping_with(&mut self, root: &Value, path: &[&str], allowed: &[&str]) -> bool {
+        let Some(v) = lookup(root, path) else {
+            return false;
+        };
+        let Some(map) = v.as_object() else {
+            self.report(path, format!("must be a mapping, not {}", kind(v)));
+            return false;
+        };
+        for key in map.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let mut p = path.to_vec();
+                p.push(key);
+                self.report(
+                    &p,
+                    format!("unknown key; expected one of {}", allowed.join(", ")),
+                );
+            }
+        }
+        true
+    }
+}
+
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.len() <= 40 => format!("{s:?}"),
+        other => kind(other).to_string(),
+    }
+}

@@ -1,0 +1,120 @@
+//! The embedded JavaScript engine: one deno_core `JsRuntime` per loaded
+//! connector, on its own thread, behind an async handle.
+//!
+//! Owns module loading (confined to the connector directory), the globals of
+//! `runtime-js/`, the ops behind them, and the per-call limits (CPU, wall
+//! clock, heap). It must not know about strategies, persistence or sinks:
+//! callers hand it a function file and a JSON input and get JSON back.
+//!
+//! The default build runs on the QuickJS-ng backend of deno_core; the `v8`
+//! feature switches to V8 with no code change.
+
+mod error;
+mod limits;
+mod loader;
+mod ops;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use runtime_api_client::{HttpClient, HttpConfig};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+pub use error::{CallError, JsErrorInfo, Location};
+pub use limits::{LimitKind, Limits};
+
+/// A function of the connector: its file and the export to use when the
+/// file has no default export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionRef {
+    /// Absolute path inside the connector directory.
+    pub path: PathBuf,
+    /// Relative to the connector directory, for messages and logs.
+    pub rel: String,
+    /// camelCase export name, e.g. `pullLatestRecords`.
+    pub export: String,
+}
+
+/// Everything an engine needs to know about its connector.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Connector key, for logs and thread names.
+    pub name: String,
+    /// Canonical connector directory; imports may not leave it.
+    pub root: PathBuf,
+    pub limits: Limits,
+    pub http: Arc<HttpConfig>,
+    pub client: HttpClient,
+    pub spec_base_uri: Option<String>,
+    pub allowed_hosts: Arc<Vec<String>>,
+    pub make_api_client: Option<FunctionRef>,
+    pub refresh_credentials: Option<FunctionRef>,
+}
+
+/// One call of a connector function.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub function: FunctionRef,
+    /// Collection key, for log lines.
+    pub collection: Option<String>,
+    /// The function's argument object without `apiClient` (added in JS).
+    pub input: Value,
+    /// Given to makeApiClient and, unless `input` has its own, to the function.
+    pub credentials: Value,
+    /// Connector-level parameters, given to makeApiClient.
+    pub connector_parameters: Value,
+}
+
+/// What a call returned.
+#[derive(Debug, Clone)]
+pub struct CallOutput {
+    pub value: Value,
+    /// Set when `refreshCredentials` ran during the call: the credentials to
+    /// store for the next calls.
+    pub credentials: Option<Value>,
+}
+
+/// Handle to a connector's engine thread. Cheap to clone; the thread stops
+/// when the last handle is dropped.
+#[derive(Clone)]
+pub struct Engine {
+    jobs: mpsc::UnboundedSender<worker::Job>,
+}
+
+impl Engine {
+    /// Starts the engine thread. Must be called inside a tokio runtime: HTTP
+    /// requests of the connector run on it.
+    pub fn start(config: EngineConfig) -> std::io::Result<Engine> {
+        let host = tokio::runtime::Handle::current();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let dog = limits::Watchdog::spawn(&config.name)?;
+        let name = format!("js-{}", config.name);
+        std::thread::Builder::new()
+            .name(name)
+            // QuickJS and V8 both recurse on the native stack; give deep (but
+            // bounded) connector recursion room to hit the JS stack limit first.
+            .stack_size(64 << 20)
+            .spawn(move || worker::run(config, host, rx, dog))?;
+        Ok(Engine { jobs: tx })
+    }
+
+    /// Runs one function call.
+    pub async fn call(&self, call: Call) -> Result<CallOutput, CallError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(worker::Job::Call(Box::new(call), tx))
+            .map_err(|_| CallError::Stopped)?;
+        rx.await.map_err(|_| CallError::Stopped)?
+    }
+
+    /// Loads the function's module and checks that it exports the function.
+    pub async fn check(&self, function: FunctionRef) -> Result<(), CallError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(worker::Job::Check(function, tx))
+            .map_err(|_| CallError::Stopped)?;
+        rx.await.map_err(|_| CallError::Stopped)?
+    }
+}

@@ -1,0 +1,176 @@
+//! Per-call limits and the watchdog that enforces them.
+//!
+//! CPU time counts only while JavaScript (or op dispatch) runs on the
+//! engine thread: the worker brackets every poll of the event loop with
+//! [`Watchdog::enter`] / [`Watchdog::exit`], so time spent awaiting HTTP is
+//! free. The wall-clock limit bounds the whole call and is enforced by the
+//! worker with a timer; the watchdog only terminates running JavaScript.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use deno_core::v8;
+
+/// Limits of one call. Defaults suit connector code that mostly waits on
+/// HTTP: generous wall time, a firm CPU budget, a heap that fits many
+/// connectors on one machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// JavaScript execution time per call (default 10 s).
+    pub cpu: Duration,
+    /// Whole-call time including awaited HTTP (default 300 s).
+    pub wall: Duration,
+    /// JavaScript heap size (default 256 MiB).
+    pub heap_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            cpu: Duration::from_secs(10),
+            wall: Duration::from_secs(300),
+            heap_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Which limit stopped a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    Cpu(Duration),
+    Wall(Duration),
+    Heap(usize),
+}
+
+impl std::fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LimitKind::Cpu(d) => write!(f, "CPU time limit of {} ms", d.as_millis()),
+            LimitKind::Wall(d) => write!(f, "wall-clock limit of {} s", d.as_secs_f64()),
+            LimitKind::Heap(b) => write!(f, "heap limit of {} MiB", b >> 20),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Set while a call is active.
+    budget: Option<Duration>,
+    used: Duration,
+    running_since: Option<Instant>,
+    tripped: Option<LimitKind>,
+    handle: Option<v8::IsolateHandle>,
+    shutdown: bool,
+}
+
+/// Shared between the engine thread and its watchdog thread.
+#[derive(Clone)]
+pub(crate) struct Watchdog {
+    inner: Arc<(Mutex<State>, Condvar)>,
+}
+
+impl Watchdog {
+    pub(crate) fn spawn(name: &str) -> std::io::Result<Watchdog> {
+        let dog = Watchdog {
+            inner: Arc::new((Mutex::new(State::default()), Condvar::new())),
+        };
+        let runner = dog.clone();
+        std::thread::Builder::new()
+            .name(format!("watchdog-{name}"))
+            .spawn(move || runner.run())?;
+        Ok(dog)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another thread panicked mid-update; the
+        // state is plain data and still usable.
+        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_isolate(&self, handle: v8::IsolateHandle) {
+        self.lock().handle = Some(handle);
+    }
+
+    pub(crate) fn begin_call(&self, cpu: Duration) {
+        let mut s = self.lock();
+        s.budget = Some(cpu);
+        s.used = Duration::ZERO;
+        s.running_since = None;
+        s.tripped = None;
+    }
+
+    /// Ends the call and returns the limit that tripped during it, if any.
+    pub(crate) fn end_call(&self) -> Option<LimitKind> {
+        let mut s = self.lock();
+        s.budget = None;
+        s.running_since = None;
+        s.tripped.take()
+    }
+
+    pub(crate) fn enter(&self) {
+        let mut s = self.lock();
+        s.running_since = Some(Instant::now());
+        drop(s);
+        self.inner.1.notify_one();
+    }
+
+    pub(crate) fn exit(&self) {
+        let mut s = self.lock();
+        if let Some(since) = s.running_since.take() {
+            s.used += since.elapsed();
+        }
+    }
+
+    /// Records a limit tripped outside the watchdog (heap, wall clock) and
+    /// stops any JavaScript still running.
+    pub(crate) fn trip(&self, kind: LimitKind) {
+        let mut s = self.lock();
+        if s.tripped.is_none() {
+            s.tripped = Some(kind);
+        }
+        if let Some(h) = &s.handle {
+            h.terminate_execution();
+        }
+    }
+
+    pub(crate) fn tripped(&self) -> Option<LimitKind> {
+        self.lock().tripped
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.lock().shutdown = true;
+        self.inner.1.notify_one();
+    }
+
+    fn run(self) {
+        let (lock, cvar) = &*self.inner;
+        let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if s.shutdown {
+                return;
+            }
+            let wait = match (s.budget, s.running_since) {
+                (Some(budget), Some(since)) if s.tripped.is_none() => {
+                    let used = s.used + since.elapsed();
+                    if used >= budget {
+                        s.tripped = Some(LimitKind::Cpu(budget));
+                        if let Some(h) = &s.handle {
+                            h.terminate_execution();
+                        }
+                        None
+                    } else {
+                        Some(budget - used)
+                    }
+                }
+                _ => None,
+            };
+            s = match wait {
+                Some(d) => match cvar.wait_timeout(s, d) {
+                    Ok((guard, _)) => guard,
+                    Err(poisoned) => poisoned.into_inner().0,
+                },
+                None => cvar.wait(s).unwrap_or_else(|e| e.into_inner()),
+            };
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! The engine thread: owns one `JsRuntime` (not `Send`), runs calls one at
+//! a time, and throws the runtime away whenever a limit stopped it, so a
+//! terminated or exhausted isolate is never reused.
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::task::Poll;
+
+use deno_core::{v8, JsRuntime, ModuleSpecifier, PollEventLoopOptions, RuntimeOptions};
+use futures::FutureExt;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{CallError, JsErrorInfo};
+use crate::limits::{LimitKind, Watchdog};
+use crate::loader::ConnectorLoader;
+use crate::ops::{connector_runtime, ApiContext, CallTags};
+use crate::{Call, CallOutput, EngineConfig, FunctionRef};
+
+const BOOTSTRAP_JS: &str = include_str!("../../../runtime-js/bootstrap.js");
+
+pub(crate) enum Job {
+    Call(Box<Call>, oneshot::Sender<Result<CallOutput, CallError>>),
+    Check(FunctionRef, oneshot::Sender<Result<(), CallError>>),
+}
+
+pub(crate) fn run(
+    config: EngineConfig,
+    host: tokio::runtime::Handle,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    dog: Watchdog,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(connector = %config.name, "cannot start the engine thread's runtime: {e}");
+            return;
+        }
+    };
+    rt.block_on(async move {
+        let mut js: Option<Js> = None;
+        while let Some(job) = jobs.recv().await {
+            if js.is_none() {
+                match Js::new(&config, &host, &dog) {
+                    Ok(fresh) => js = Some(fresh),
+                    Err(e) => {
+                        job.fail(e);
+                        continue;
+                    }
+                }
+            }
+            let Some(runtime) = js.as_mut() else { continue };
+            let keep = match job {
+                Job::Call(call, reply) => {
+                    let result = runtime.call(&config, *call).await;
+                    let keep = !matches!(result, Err(CallError::Limit { .. }));
+                    let _ = reply.send(result);
+                    keep
+                }
+                Job::Check(function, reply) => {
+                    let result = runtime.check(&config, &function).await;
+                    let keep = !matches!(result, Err(CallError::Limit { .. }));
+                    let _ = reply.send(result);
+                    keep
+                }
+            };
+            if !keep {
+                // Dropping the runtime frees its heap; the next job starts clean.
+                js = None;
+            }
+        }
+        dog.shutdown();
+    });
+}
+
+impl Job {
+    fn fail(self, e: CallError) {
+        match self {
+            Job::Call(_, reply) => {
+                let _ = reply.send(Err(e));
+            }
+            Job::Check(_, reply) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}
+
+struct Js {
+    runtime: JsRuntime,
+    invoke: v8::Global<v8::Function>,
+    end_call: v8::Global<v8::Function>,
+    /// Loaded function per file, so each module is evaluated once.
+    functions: HashMap<PathBuf, v8::Global<v8::Function>>,
+    dog: Watchdog,
+}
+
+impl Js {
+    fn new(
+        config: &EngineConfig,
+        host: &tokio::runtime::Handle,
+        dog: &Watchdog,
+    ) -> Result<Js, CallError> {
+        let heap = config.limits.heap_bytes;
+        let mut runtime = JsRuntime::try_new(RuntimeOptions {
+            module_loader: Some(Rc::new(ConnectorLoader::new(config.root.clone()))),
+            extensions: vec![connector_runtime::init()],
+            create_params: Some(v8::CreateParams::default().heap_limits(0, heap)),
+            ..Default::default()
+        })
+        .map_err(|e| CallError::Internal(format!("cannot create a JavaScript runtime: {e}")))?;
+        dog.set_isolate(runtime.v8_isolate().thread_safe_handle());
+        let near_limit = dog.clone();
+        runtime.add_near_heap_limit_callback(move |current, _initial| {
+            near_limit.trip(LimitKind::Heap(heap));
+            // Room to unwind the terminated script instead of aborting.
+            current + current / 2
+        });
+        {
+            let state = runtime.op_state();
+            let mut state = state.borrow_mut();
+            state.put(ApiContext {
+                client: config.client.clone(),
+                config: config.http.clone(),
+                spec_base_uri: config.spec_base_uri.clone(),
+                allowed_hosts: config.allowed_hosts.clone(),
+                settings: None,
+                host: host.clone(),
+            });
+            state.put(CallTags {
+                connector: config.name.as_str().into(),
+                collection: None,
+                function: String::new(),
+            });
+        }
+        let host_obj = runtime
+            .execute_script("ext:runtime-js/bootstrap.js", BOOTSTRAP_JS)
+            .map_err(|e| CallError::Internal(format!("runtime-js/bootstrap.js failed: {e}")))?;
+        let (invoke, end_call) = {
+            deno_core::scope!(scope, &mut runtime);
+            let obj = v8::Local::new(scope, host_obj);
+            let obj = v8::Local::<v8::Object>::try_from(obj)
+                .map_err(|_| CallError::Internal("bootstrap.js returned no host object".into()))?;
+            let get = |scope: &mut v8::PinScope,
+                       name: &str|
+             -> Result<v8::Global<v8::Function>, CallError> {
+                let key = v8::String::new(scope, name)
+                    .ok_or_else(|| CallError::Internal("string allocation failed".into()))?;
+                let f = obj
+                    .get(scope, key.into())
+                    .and_then(|v| v8::Local::<v8::Function>::try_from(v).ok())
+                    .ok_or_else(|| {
+                        CallError::Internal(format!("bootstrap.js host has no {name}()"))
+                    })?;
+                Ok(v8::Global::new(scope, f))
+            };
+            (get(scope, "invoke")?, get(scope, "endCall")?)
+        };
+        Ok(Js {
+            runtime,
+            invoke,
+            end_call,
+            functions: HashMap::new(),
+            dog: dog.clone(),
+        })
+    }
+
+    fn set_tags(&mut self, collection: Option<String>, function: &str) {
+        let state = self.runtime.op_state();
+        let mut state = state.borrow_mut();
+        let tags = state.borrow_mut::<CallTags>();
+        tags.collection = collection;
+        tags.function = function.to_string();
+    }
+
+    async fn check(
+        &mut self,
+        config: &EngineConfig,
+        function: &FunctionRef,
+    ) -> Result<(), CallError> {
+        self.set_tags(None, &function.rel);
+        self.dog.begin_call(config.limits.cpu);
+        let result = self
+            .with_wall_limit(config, function, |js| {
+                Box::pin(js.function(config, function))
+            })
+            .await;
+        self.finish_call(function, result).map(|_| ())
+    }
+
+    async fn call(&mut self, config: &EngineConfig, call: Call) -> Result<CallOutput, CallError> {
+        self.set_tags(call.collection.clone(), &call.function.rel);
+        self.dog.begin_call(config.limits.cpu);
+        let function = call.function.clone();
+        let result = self
+            .with_wall_limit(config, &function, |js| Box::pin(js.invoke(config, call)))
+            .await;
+        // Timers left by the call must not fire during the next one.
+        let end = self.end_call.clone();
+        let _ = self.runtime.call(&end);
+        self.finish_call(&function, result)
+    }
+
+    fn finish_call<T>(
+        &mut self,
+        function: &FunctionRef,
+        result: Result<T, CallError>,
+    ) -> Result<T, CallError> {
+        match (self.dog.end_call(), result) {
+            (Some(kind), _) | (None, Err(CallError::Limit { kind, .. })) => Err(CallError::Limit {
+                kind,
+                function: function.rel.clone(),
+            }),
+            (None, result) => result,
+        }
+    }
+
+    async fn with_wall_limit<'a, T>(
+        &'a mut self,
+        config: &EngineConfig,
+        function: &FunctionRef,
+        body: impl FnOnce(
+            &'a mut Js,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, CallError>> + 'a>,
+        >,
+    ) -> Result<T, CallError> {
+        let wall = config.limits.wall;
+        let dog = self.dog.clone();
+        match tokio::time::timeout(wall, body(self)).await {
+            Ok(result) => result,
+            Err(_) => {
+                dog.trip(LimitKind::Wall(wall));
+                Err(CallError::Limit {
+                    kind: LimitKind::Wall(wall),
+                    function: function.rel.clone(),
+                })
+            }
+        }
+    }
+
+    /// Loads (once) the module of `f` and returns its function.
+    async fn function(
+        &mut self,
+        config: &EngineConfig,
+        f: &FunctionRef,
+    ) -> Result<v8::Global<v8::Function>, CallError> {
+        if let Some(found) = self.functions.get(&f.path) {
+            return Ok(found.clone());
+        }
+        let specifier = ModuleSpecifier::from_file_path(&f.path)
+            .map_err(|_| CallError::Internal(format!("bad module path {}", f.path.display())))?;
+        let id = self
+            .runtime
+            .load_side_es_module(&specifier)
+            .await
+            .map_err(|e| CallError::from_core(&config.root, e))?;
+        self.dog.enter();
+        let evaluated = self.runtime.mod_evaluate(id);
+        self.dog.exit();
+        self.drive(&config.root, evaluated).await?;
+        let namespace = self
+            .runtime
+            .get_module_namespace(id)
+            .map_err(|e| CallError::from_core(&config.root, e))?;
+        let found = {
+            deno_core::scope!(scope, &mut self.runtime);
+            let ns = v8::Local::new(scope, namespace);
+            let mut found = None;
+            for name in ["default", f.export.as_str()] {
+                let Some(key) = v8::String::new(scope, name) else {
+                    continue;
+                };
+                if let Some(v) = ns.get(scope, key.into()) {
+                    if let Ok(func) = v8::Local::<v8::Function>::try_from(v) {
+                        found = Some(v8::Global::new(scope, func));
+                        break;
+                    }
+                }
+            }
+            found
+        };
+        let found = found.ok_or_else(|| CallError::MissingExport {
+            file: f.rel.clone(),
+            export: f.export.clone(),
+        })?;
+        self.functions.insert(f.path.clone(), found.clone());
+        Ok(found)
+    }
+
+    async fn invoke(&mut self, config: &EngineConfig, call: Call) -> Result<CallOutput, CallError> {
+        let function = self.function(config, &call.function).await?;
+        let make = match &config.make_api_client {
+            Some(f) => Some(self.function(config, f).await?),
+            None => None,
+        };
+        let refresh = match &config.refresh_credentials {
+            Some(f) => Some(self.function(config, f).await?),
+            None => None,
+        };
+        let auth = serde_json::json!({
+            "credentials": call.credentials,
+            "parameters": call.connector_parameters,
+        });
+        let args = {
+            deno_core::scope!(scope, &mut self.runtime);
+            let text =
+                |scope: &mut v8::PinScope, s: &str| -> Result<v8::Global<v8::Value>, CallError> {
+                    let v = v8::String::new(scope, s).ok_or_else(|| {
+                        CallError::Internal("input too large for a JavaScript string".into())
+                    })?;
+                    Ok(v8::Global::new(scope, v8::Local::<v8::Value>::from(v)))
+                };
+            let or_undefined =
+                |scope: &mut v8::PinScope, f: &Option<v8::Global<v8::Function>>| match f {
+                    Some(f) => {
+                        let l = v8::Local::new(scope, f);
+                        v8::Global::new(scope, v8::Local::<v8::Value>::from(l))
+                    }
+                    None => {
+                        let u = v8::null(scope);
+                        v8::Global::new(scope, v8::Local::<v8::Value>::from(u))
+                    }
+                };
+            let f = v8::Local::new(scope, &function);
+            vec![
+                v8::Global::new(scope, v8::Local::<v8::Value>::from(f)),
+                text(scope, &call.input.to_string())?,
+                text(scope, &auth.to_string())?,
+                or_undefined(scope, &make),
+                or_undefined(scope, &refresh),
+                text(scope, &call.function.rel)?,
+            ]
+        };
+        self.dog.enter();
+        let pending = self.runtime.call_with_args(&self.invoke, &args);
+        self.dog.exit();
+        let value = self.drive(&config.root, pending).await?;
+        let text = {
+            deno_core::scope!(scope, &mut self.runtime);
+            let local = v8::Local::new(scope, value);
+            local.to_rust_string_lossy(scope)
+        };
+        let mut out: Value = serde_json::from_str(&text).map_err(|e| {
+            CallError::Internal(format!("result of {} is not JSON: {e}", call.function.rel))
+        })?;
+        Ok(CallOutput {
+            value: out.get_mut("value").map(Value::take).unwrap_or(Value::Null),
+            credentials: out.get_mut("credentials").map(Value::take),
+        })
+    }
+
+    /// Polls the event loop until `fut` settles, counting only the time
+    /// spent inside polls (that is, running JavaScript) as CPU time.
+    async fn drive<T, E>(
+        &mut self,
+        root: &std::path::Path,
+        mut fut: impl std::future::Future<Output = Result<T, E>> + Unpin,
+    ) -> Result<T, CallError>
+    where
+        CallError: FromEngine<E>,
+    {
+        let dog = self.dog.clone();
+        let runtime = &mut self.runtime;
+        let result = poll_fn(|cx| {
+            if let Poll::Ready(r) = fut.poll_unpin(cx) {
+                return Poll::Ready(r.map_err(|e| CallError::from_engine(root, e)));
+            }
+            dog.enter();
+            let polled = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
+            dog.exit();
+            match polled {
+                Poll::Ready(Err(e)) => Poll::Ready(Err(CallError::from_core(root, e))),
+                Poll::Ready(Ok(())) => match fut.poll_unpin(cx) {
+                    Poll::Ready(r) => Poll::Ready(r.map_err(|e| CallError::from_engine(root, e))),
+                    Poll::Pending => Poll::Ready(Err(CallError::Js(JsErrorInfo::plain(
+                        "Error",
+                        "the function's promise never settled (nothing left to wait for)",
+                    )))),
+                },
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        if let Some(kind) = self.dog.tripped() {
+            return Err(CallError::Limit {
+                kind,
+                function: String::new(),
+            });
+        }
+        result
+    }
+}
+
+/// Errors of the futures deno_core hands out come in two types.
+pub(crate) trait FromEngine<E> {
+    fn from_engine(root: &std::path::Path, e: E) -> CallError;
+}
+
+impl FromEngine<Box<deno_core::error::JsError>> for CallError {
+    fn from_engine(root: &std::path::Path, e: Box<deno_core::error::JsError>) -> CallError {
+        CallError::Js(JsErrorInfo::from_js(root, &e))
+    }
+}
+
+impl FromEngine<deno_core::error::CoreError> for CallError {
+    fn from_engine(root: &std::path::Path, e: deno_core::error::CoreError) -> CallError {
+        CallError::from_core(root, e)
+    }
+}
