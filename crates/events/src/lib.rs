@@ -1,0 +1,107 @@
+//! The event as the runtime emits it: the one shape shared by strategies
+//! (which produce events), the store (which keeps them in its outbox) and
+//! the sinks (which write them out as JSON lines). It owns the wire format
+//! of the contract and nothing else.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `created`, `updated` or `deleted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeType {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl ChangeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeType::Created => "created",
+            ChangeType::Updated => "updated",
+            ChangeType::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChangeType> {
+        match s {
+            "created" => Some(ChangeType::Created),
+            "updated" => Some(ChangeType::Updated),
+            "deleted" => Some(ChangeType::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// An event before it is stored: what a strategy produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub change: ChangeType,
+    /// `record.id` as a string (numbers are written in decimal).
+    pub record_id: String,
+    pub record: Value,
+}
+
+/// One line of the sink output, exactly the contract's format:
+/// `{"id", "connector", "collection", "type", "recordId", "record", "strategy", "emittedAt"}`.
+/// `id` is assigned when the event is stored and is the same on every
+/// redelivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: String,
+    pub connector: String,
+    pub collection: String,
+    #[serde(rename = "type")]
+    pub change: ChangeType,
+    pub record_id: String,
+    pub record: Value,
+    pub strategy: String,
+    /// RFC 3339 UTC time the event was stored.
+    pub emitted_at: String,
+}
+
+/// Reads `record.id` (string or number) the way every strategy must.
+pub fn record_id(record: &Value) -> Option<String> {
+    match record.get("id")? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_format_matches_the_contract() {
+        let e = Event {
+            id: "e1".into(),
+            connector: "acme".into(),
+            collection: "contacts".into(),
+            change: ChangeType::Updated,
+            record_id: "7".into(),
+            record: serde_json::json!({"id": 7}),
+            strategy: "full-scan".into(),
+            emitted_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let v: Value = serde_json::to_value(&e).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["id", "connector", "collection", "type", "recordId", "record", "strategy", "emittedAt"]
+        );
+        assert_eq!(v["type"], "updated");
+    }
+
+    #[test]
+    fn record_ids_from_strings_and_numbers_only() {
+        assert_eq!(record_id(&serde_json::json!({"id": 12})).as_deref(), Some("12"));
+        assert_eq!(record_id(&serde_json::json!({"id": "a"})).as_deref(), Some("a"));
+        assert_eq!(record_id(&serde_json::json!({"id": ""})), None);
+        assert_eq!(record_id(&serde_json::json!({"id": null})), None);
+        assert_eq!(record_id(&serde_json::json!({"name": "x"})), None);
+    }
+}
