@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the system tools the build needs and a fresh machine may lack:
+#   cmake         deno_core's QuickJS-ng backend (crate v8x) builds WAMR with it
+#   libsimde-dev  header-only SIMD library WAMR includes (build/offline.cmake
+#                 keeps CMake from cloning it from GitHub at build time)
+# Uses apt-get (as root, or through sudo); falls back to pip for cmake.
+set -euo pipefail
+
+need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+[ -f /usr/include/simde/wasm/simd128.h ] || need+=(libsimde-dev)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${need[*]}" >&2
+if command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+elif [[ " ${need[*]} " == *" cmake "* ]] && command -v pip3 >/dev/null 2>&1; then
+  pip3 install --user cmake
+  echo "setup: add ~/.local/bin to PATH; simde headers must be installed by hand" >&2
+else
+  echo "setup: please install ${need[*]} (cmake and the simde headers)" >&2
+  exit 1
+fi
