@@ -3,8 +3,11 @@
 //! message and a non-zero exit code. It owns no behaviour of its own beyond
 //! wiring the other crates together.
 
+mod demo;
 mod invoke;
+mod run;
 mod session;
+mod state;
 mod validate;
 
 use std::process::ExitCode;
@@ -31,6 +34,13 @@ enum Command {
     Invoke(invoke::InvokeArgs),
     /// Check a connector: specs, strategies' functions, modules and exports.
     Validate(validate::ValidateArgs),
+    /// Subscribe every enabled collection and emit its change events.
+    Run(run::RunArgs),
+    /// Inspect or reset stored subscription state.
+    #[command(subcommand)]
+    State(state::StateCommand),
+    /// Run the example connector against a bundled mock API (no setup needed).
+    Demo(demo::DemoArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -54,6 +64,13 @@ pub fn main() -> ExitCode {
     let result = rt.block_on(async move {
         match cli.command {
             Command::Invoke(args) => invoke::run(args, &cli.limits)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Run(args) => run::run(args, &cli.limits).await.map(|_| ExitCode::SUCCESS),
+            Command::State(cmd) => state::run(cmd, &cli.limits)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Demo(args) => demo::run(args, &cli.limits)
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Command::Validate(args) => validate::run(args, &cli.limits).await.map(|n| {

@@ -116,10 +116,19 @@ impl Js {
         .map_err(|e| CallError::Internal(format!("cannot create a JavaScript runtime: {e}")))?;
         dog.set_isolate(runtime.v8_isolate().thread_safe_handle());
         let near_limit = dog.clone();
+        let mut grown = false;
         runtime.add_near_heap_limit_callback(move |current, _initial| {
             near_limit.trip(LimitKind::Heap(heap));
-            // Room to unwind the terminated script instead of aborting.
-            current + current / 2
+            // Room to unwind the terminated script instead of aborting, but
+            // only once: a single native operation (`new Array(1e9).fill(0)`)
+            // never checks for termination, and growing on every call let it
+            // take gigabytes. Not growing again makes the allocation fail.
+            if grown {
+                current
+            } else {
+                grown = true;
+                current + current / 2
+            }
         });
         {
             let state = runtime.op_state();

@@ -91,15 +91,30 @@ mod tests {
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["id", "connector", "collection", "type", "recordId", "record", "strategy", "emittedAt"]
+            [
+                "id",
+                "connector",
+                "collection",
+                "type",
+                "recordId",
+                "record",
+                "strategy",
+                "emittedAt"
+            ]
         );
         assert_eq!(v["type"], "updated");
     }
 
     #[test]
     fn record_ids_from_strings_and_numbers_only() {
-        assert_eq!(record_id(&serde_json::json!({"id": 12})).as_deref(), Some("12"));
-        assert_eq!(record_id(&serde_json::json!({"id": "a"})).as_deref(), Some("a"));
+        assert_eq!(
+            record_id(&serde_json::json!({"id": 12})).as_deref(),
+            Some("12")
+        );
+        assert_eq!(
+            record_id(&serde_json::json!({"id": "a"})).as_deref(),
+            Some("a")
+        );
         assert_eq!(record_id(&serde_json::json!({"id": ""})), None);
         assert_eq!(record_id(&serde_json::json!({"id": null})), None);
         assert_eq!(record_id(&serde_json::json!({"name": "x"})), None);

@@ -1,0 +1,6 @@
+export default function makeApiClient({ credentials, parameters }) {
+  return {
+    baseUri: parameters.baseUri,
+    headers: { Authorization: `Bearer ${credentials.accessToken}` },
+  }
+}

@@ -1,0 +1,4 @@
+export default async function test({ apiClient }) {
+  await apiClient.get('/contacts', { limit: 1 })
+  return true
+}

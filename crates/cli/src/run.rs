@@ -1,0 +1,110 @@
+//! `runtime run DIR`: subscribes every enabled collection and turns the
+//! external app's changes into events (see crates/host).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use runtime_host::{RunOptions, RunReport};
+use runtime_sinks::SinkConfig;
+use runtime_store::SledStore;
+
+use crate::session::{LimitArgs, Session};
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The connector directory.
+    pub dir: PathBuf,
+    /// Connection file (JSON or YAML) with credentials and parameters.
+    #[arg(long)]
+    pub connection: Option<PathBuf>,
+    /// Where state, snapshots and the event outbox live
+    /// (default `.runtime/<connector key>`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Run one cycle of every enabled collection, deliver, and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// `stdout`, `file:PATH` or `http(s)://URL`.
+    #[arg(long, default_value = "stdout")]
+    pub sink: String,
+    /// Address of the webhook server (only started if a collection uses webhooks).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// Public base URL the external app reaches the webhook server at
+    /// (default `http://<listen>`).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Largest webhook request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_webhook_body: usize,
+    /// Override every collection's pull interval, in seconds.
+    #[arg(long)]
+    pub interval: Option<f64>,
+}
+
+pub fn open_store(dir: &std::path::Path) -> Result<Arc<SledStore>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    Ok(Arc::new(SledStore::open(dir)?))
+}
+
+pub async fn run(args: RunArgs, limits: &LimitArgs) -> Result<RunReport> {
+    let sink: SinkConfig = args.sink.parse()?;
+    let session = Session::open(&args.dir, args.connection.as_deref(), limits)?;
+    let layout = session.connector.layout_problems();
+    if !layout.is_empty() {
+        bail!(
+            "connector {} cannot run:\n{}",
+            args.dir.display(),
+            layout
+                .iter()
+                .map(|p| format!("  {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| runtime_host::default_data_dir(&session.connector));
+    let store = open_store(&data_dir)?;
+    let interval = match args.interval {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => bail!("--interval must be a positive number of seconds, not {s}"),
+        None => None,
+    };
+    let options = RunOptions {
+        sink,
+        once: args.once,
+        listen: args.listen,
+        public_url: args.public_url,
+        max_webhook_body: args.max_webhook_body,
+        interval_override: interval,
+        stop: None,
+    };
+    let report = runtime_host::run(
+        Arc::new(session.connector),
+        session.connection,
+        session.engine,
+        store,
+        options,
+    )
+    .await?;
+    if !report.failures.is_empty() {
+        let list = report
+            .failures
+            .iter()
+            .map(|(id, e)| format!("  {id}: {e}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(anyhow!(
+            "{} of {} subscriptions failed:\n{list}",
+            report.failures.len(),
+            report.cycles
+        ));
+    }
+    Ok(report)
+}

@@ -1,0 +1,487 @@
+//! `runtime run`: the host loop. Plans one subscription per enabled
+//! collection (or event type), runs their cycles on their own schedules,
+//! commits each cycle's state and events in one durable write, and delivers
+//! the outbox to the sink in commit order, acknowledging only what the sink
+//! accepted. Webhook subscriptions are served by an HTTP server.
+//!
+//! Data flows one way: strategy (which calls the engine) -> store -> sink.
+//! The host owns scheduling, back-off, shutdown and the webhook endpoint; it
+//! must not interpret connector results itself (strategies do).
+
+pub mod plan;
+mod server;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use runtime_connector::{Connection, Connector};
+use runtime_engine::Engine;
+use runtime_events::Event;
+use runtime_sinks::{Sink, SinkConfig};
+use runtime_store::{SledStore, StateStore, SubscriptionState};
+use runtime_strategies::{custom_pull, full_scan, pull_latest, webhook, Cycle, Invoker};
+use serde_json::Value;
+use tokio::sync::{watch, Notify};
+
+use plan::{Plan, StrategyPlan};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("{0}")]
+    Store(#[from] runtime_store::StoreError),
+    #[error("{0}")]
+    Sink(#[from] runtime_sinks::SinkError),
+    #[error("{0}")]
+    Params(#[from] runtime_connector::ParamError),
+    #[error("webhook server: {0}")]
+    Server(String),
+}
+
+/// Options of `runtime run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub sink: SinkConfig,
+    pub once: bool,
+    /// Address of the webhook server (started only if a subscription uses webhooks).
+    pub listen: SocketAddr,
+    /// Public base URL external apps use to reach `listen`.
+    pub public_url: Option<String>,
+    /// Largest webhook body accepted (413 beyond it).
+    pub max_webhook_body: usize,
+    /// Replaces every subscription's pull interval (demos, tests).
+    pub interval_override: Option<Duration>,
+    /// Stops the run like SIGTERM when it turns true.
+    pub stop: Option<watch::Receiver<bool>>,
+}
+
+/// The outcome of a run: failures by subscription (for `--once`).
+#[derive(Debug, Default)]
+pub struct RunReport {
+    pub cycles: u64,
+    pub events: u64,
+    pub failures: Vec<(String, String)>,
+}
+
+/// One subscription with everything its cycles need.
+pub(crate) struct Subscription {
+    pub plan: Plan,
+    pub invoker: Invoker,
+    /// Serializes cycles and webhook requests of one subscription, so two
+    /// never read-modify-write its state at once.
+    pub lock: tokio::sync::Mutex<()>,
+}
+
+pub(crate) struct Shared {
+    pub connector: Arc<Connector>,
+    pub store: Arc<SledStore>,
+    pub subs: Vec<Arc<Subscription>>,
+    pub delivered: Notify,
+    pub public_url: String,
+}
+
+/// The data directory's default: `.runtime/<connector key>` under the
+/// current directory, so two connectors never share a store.
+pub fn default_data_dir(connector: &Connector) -> PathBuf {
+    PathBuf::from(".runtime").join(&connector.spec.key)
+}
+
+pub async fn run(
+    connector: Arc<Connector>,
+    connection: Connection,
+    engine: Engine,
+    store: Arc<SledStore>,
+    options: RunOptions,
+) -> Result<RunReport, HostError> {
+    let mut plans = plan::plan(&connector, &connection);
+    if let Some(every) = options.interval_override {
+        for p in &mut plans {
+            p.interval = every;
+        }
+    }
+    let connector_parameters = connector.connector_parameters(&connection)?;
+    let credentials = Arc::new(Mutex::new(connection.credentials.clone()));
+    let mut subs = Vec::new();
+    for p in plans {
+        let parameters = connector.collection_parameters(&p.collection, &connection, None)?;
+        subs.push(Arc::new(Subscription {
+            invoker: Invoker {
+                engine: engine.clone(),
+                connector: connector.clone(),
+                collection: p.collection.clone(),
+                parameters,
+                connector_parameters: connector_parameters.clone(),
+                credentials: credentials.clone(),
+            },
+            plan: p,
+            lock: tokio::sync::Mutex::new(()),
+        }));
+    }
+    let public_url = options
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", options.listen))
+        .trim_end_matches('/')
+        .to_string();
+    let shared = Arc::new(Shared {
+        connector: connector.clone(),
+        store,
+        subs,
+        delivered: Notify::new(),
+        public_url,
+    });
+    let mut sink = runtime_sinks::build(&options.sink)?;
+    tracing::info!(
+        connector = %connector.spec.key,
+        subscriptions = shared.subs.len(),
+        sink = %sink.describe(),
+        "starting"
+    );
+    if options.once {
+        return run_once(&shared, sink.as_mut()).await;
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(wait_for_signal(stop_tx, options.stop.clone()));
+    let uses_webhooks = shared
+        .subs
+        .iter()
+        .any(|s| matches!(s.plan.strategy, StrategyPlan::Webhook));
+    if uses_webhooks {
+        server::start(
+            shared.clone(),
+            options.listen,
+            options.max_webhook_body,
+            stop_rx.clone(),
+        )
+        .await?;
+    }
+    let mut tasks = Vec::new();
+    for sub in &shared.subs {
+        tasks.push(tokio::spawn(schedule(
+            shared.clone(),
+            sub.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    let deliverer = tokio::spawn(deliver_loop(shared.clone(), sink, stop_rx.clone()));
+    let mut report = RunReport::default();
+    for t in tasks {
+        if let Ok((cycles, events)) = t.await {
+            report.cycles += cycles;
+            report.events += events;
+        }
+    }
+    // Subscriptions are done: the deliverer drains what they committed.
+    shared.delivered.notify_one();
+    if let Ok(Err(e)) = deliverer.await {
+        tracing::error!("delivery at shutdown failed; undelivered events stay in the outbox for the next start: {e}");
+    }
+    tracing::info!(cycles = report.cycles, events = report.events, "stopped");
+    Ok(report)
+}
+
+async fn run_once(shared: &Arc<Shared>, sink: &mut dyn Sink) -> Result<RunReport, HostError> {
+    let mut report = RunReport::default();
+    let runs = shared.subs.iter().map(|sub| {
+        let shared = shared.clone();
+        let sub = sub.clone();
+        async move { (sub.plan.id.clone(), run_cycle(&shared, &sub).await) }
+    });
+    for (id, result) in futures::future::join_all(runs).await {
+        report.cycles += 1;
+        match result {
+            Ok(n) => report.events += n as u64,
+            Err(e) => report.failures.push((id, e)),
+        }
+    }
+    drain(&shared.store, sink).await?;
+    Ok(report)
+}
+
+async fn wait_for_signal(stop: watch::Sender<bool>, external: Option<watch::Receiver<bool>>) {
+    let external = async move {
+        match external {
+            Some(mut rx) => {
+                while !*rx.borrow() {
+                    if rx.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = os_signal() => {}
+        _ = external => {}
+    }
+    tracing::info!("stopping: finishing cycles in flight, then delivering");
+    let _ = stop.send(true);
+}
+
+async fn os_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        } else {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs a subscription's cycles until stopped; returns (cycles, events).
+async fn schedule(
+    shared: Arc<Shared>,
+    sub: Arc<Subscription>,
+    mut stop: watch::Receiver<bool>,
+) -> (u64, u64) {
+    let (mut cycles, mut events, mut failures) = (0u64, 0u64, 0u32);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        cycles += 1;
+        match run_cycle(&shared, &sub).await {
+            Ok(n) => {
+                failures = 0;
+                events += n as u64;
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::error!(subscription = %sub.plan.id, failures, "cycle failed: {e}");
+            }
+        }
+        let delay = next_delay(sub.plan.interval, failures, &sub.plan.strategy);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    (cycles, events)
+}
+
+/// The interval with ±10% jitter (so many subscriptions do not fire in
+/// lock-step); failing subscriptions back off exponentially up to 16x.
+fn next_delay(interval: Duration, failures: u32, strategy: &StrategyPlan) -> Duration {
+    // Webhook subscriptions only wake up to refresh their registration.
+    let base = if matches!(strategy, StrategyPlan::Webhook) {
+        interval.min(Duration::from_secs(60))
+    } else {
+        interval
+    };
+    let factor = 1u32 << failures.min(4);
+    let jitter = rand::thread_rng().gen_range(0.9..1.1);
+    base.saturating_mul(factor).mul_f64(jitter)
+}
+
+fn load_state(shared: &Shared, sub: &Subscription) -> Result<SubscriptionState, String> {
+    let plan = &sub.plan;
+    let fresh = || {
+        SubscriptionState::new(
+            &shared.connector.spec.key,
+            &plan.collection,
+            &plan.scope,
+            plan.strategy.name(),
+        )
+    };
+    match shared.store.get(&plan.id).map_err(|e| e.to_string())? {
+        Some(s) if s.strategy == plan.strategy.name() => Ok(s),
+        Some(s) => {
+            tracing::warn!(
+                subscription = %plan.id,
+                "strategy changed from {} to {}: starting a new baseline",
+                s.strategy,
+                plan.strategy.name()
+            );
+            Ok(fresh())
+        }
+        None => Ok(fresh()),
+    }
+}
+
+pub(crate) fn webhook_uri(shared: &Shared, plan: &Plan) -> String {
+    format!(
+        "{}/webhooks/{}/{}",
+        shared.public_url, plan.collection, plan.scope
+    )
+}
+
+/// One cycle: run the strategy, commit its state and events durably, wake
+/// the deliverer. On failure the stored state is unchanged except for
+/// `lastError`.
+pub(crate) async fn run_cycle(shared: &Arc<Shared>, sub: &Subscription) -> Result<usize, String> {
+    let _guard = sub.lock.lock().await;
+    let plan = &sub.plan;
+    let state = load_state(shared, sub)?;
+    let result = match &plan.strategy {
+        StrategyPlan::PullLatest(c) => pull_latest::cycle(&sub.invoker, c, &state).await,
+        StrategyPlan::CustomPull(c) => custom_pull::cycle(&sub.invoker, c, &state).await,
+        StrategyPlan::FullScan(c) => {
+            full_scan::cycle(&sub.invoker, c, &shared.store, &plan.id, &state).await
+        }
+        StrategyPlan::Webhook => {
+            if state.baseline_done && !refresh_due(&state) {
+                return Ok(0);
+            }
+            webhook::subscribe(&sub.invoker, &state, &webhook_uri(shared, plan)).await
+        }
+    };
+    match result {
+        Ok(cycle) => commit(shared, plan, cycle).await,
+        Err(e) => {
+            let message = e.to_string();
+            let mut failed = state;
+            failed.last_error = Some(message.clone());
+            // Only the error note changes; a store failure here is secondary.
+            let _ = shared.store.commit(&plan.id, &failed, Vec::new());
+            Err(message)
+        }
+    }
+}
+
+fn refresh_due(state: &SubscriptionState) -> bool {
+    let Some(at) = &state.next_refresh else {
+        return false;
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    match runtime_strategies::parse_time(&Value::String(at.clone())) {
+        Some(t) => t <= now,
+        None => false,
+    }
+}
+
+pub(crate) async fn commit(
+    shared: &Arc<Shared>,
+    plan: &Plan,
+    mut cycle: Cycle,
+) -> Result<usize, String> {
+    cycle.events.retain(|e| plan.types.contains(&e.change));
+    let store = shared.store.clone();
+    let id = plan.id.clone();
+    let drop_gen = cycle.drop_snapshot;
+    // sled's flush is a blocking fsync: keep it off the async workers.
+    let stored = tokio::task::spawn_blocking(move || {
+        let stored = store.commit(&id, &cycle.state, cycle.events)?;
+        if let Some(g) = drop_gen {
+            store.drop_snapshot(&id, g)?;
+        }
+        Ok::<Vec<Event>, runtime_store::StoreError>(stored)
+    })
+    .await
+    .map_err(|e| format!("commit task failed: {e}"))?
+    .map_err(|e| format!("commit failed: {e}"))?;
+    if !stored.is_empty() {
+        tracing::info!(subscription = %plan.id, events = stored.len(), "cycle committed");
+        shared.delivered.notify_one();
+    }
+    Ok(stored.len())
+}
+
+/// Delivers the outbox in order: one batch at a time, acknowledged only
+/// after the sink accepted it. A failing sink is retried with back-off;
+/// events stay in the outbox meanwhile.
+async fn deliver_loop(
+    shared: Arc<Shared>,
+    mut sink: Box<dyn Sink>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), HostError> {
+    let mut failures = 0u32;
+    loop {
+        match drain(&shared.store, sink.as_mut()).await {
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                tracing::error!(failures, "delivery failed, will retry: {e}");
+            }
+        }
+        if *stop.borrow() {
+            // Stopping: one last drain of whatever the final cycles committed.
+            return drain(&shared.store, sink.as_mut()).await.map(|_| ());
+        }
+        let wait = if failures > 0 {
+            Duration::from_millis(200u64.saturating_mul(1 << failures.min(8)))
+        } else {
+            Duration::from_secs(3600)
+        };
+        tokio::select! {
+            _ = shared.delivered.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+async fn drain(store: &Arc<SledStore>, sink: &mut dyn Sink) -> Result<usize, HostError> {
+    let mut total = 0;
+    loop {
+        let batch = store.pending(500)?;
+        if batch.is_empty() {
+            return Ok(total);
+        }
+        sink.deliver(&batch).await?;
+        let ids: Vec<String> = batch.iter().map(|e| e.id.clone()).collect();
+        store.ack(&ids)?;
+        total += batch.len();
+    }
+}
+
+/// `runtime state reset`: forgets subscriptions (calling
+/// `webhook-unsubscribe` for webhook ones first). Returns the ids reset.
+pub async fn reset(
+    connector: Arc<Connector>,
+    connection: Connection,
+    engine: Engine,
+    store: Arc<SledStore>,
+    collection: Option<&str>,
+) -> Result<Vec<String>, HostError> {
+    let connector_parameters = connector.connector_parameters(&connection)?;
+    let credentials = Arc::new(Mutex::new(connection.credentials.clone()));
+    let mut done = Vec::new();
+    let mut params: HashMap<String, Value> = HashMap::new();
+    for (id, state) in store.list()? {
+        if state.connector != connector.spec.key
+            || collection.is_some_and(|c| c != state.collection)
+        {
+            continue;
+        }
+        if state.strategy == "webhook"
+            && state.baseline_done
+            && connector.collections.contains_key(&state.collection)
+        {
+            let parameters = match params.get(&state.collection) {
+                Some(p) => p.clone(),
+                None => {
+                    let p =
+                        connector.collection_parameters(&state.collection, &connection, None)?;
+                    params.insert(state.collection.clone(), p.clone());
+                    p
+                }
+            };
+            let invoker = Invoker {
+                engine: engine.clone(),
+                connector: connector.clone(),
+                collection: state.collection.clone(),
+                parameters,
+                connector_parameters: connector_parameters.clone(),
+                credentials: credentials.clone(),
+            };
+            if let Err(e) = webhook::unsubscribe(&invoker, &state).await {
+                tracing::warn!(subscription = %id, "webhook-unsubscribe failed (state reset anyway): {e}");
+            }
+        }
+        store.reset(&id)?;
+        done.push(id);
+    }
+    Ok(done)
+}

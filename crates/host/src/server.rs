@@ -1,0 +1,144 @@
+//! The webhook endpoint: `POST {public-url}/webhooks/<collection>/<scope>`.
+//! A request is answered only after the events its handler produced are
+//! committed durably, so an acknowledged delivery is never lost.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use runtime_strategies::webhook::{self, WebhookRequest};
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+
+use crate::{commit, load_state, HostError, Shared};
+
+pub(crate) async fn start(
+    shared: Arc<Shared>,
+    listen: SocketAddr,
+    max_body: usize,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), HostError> {
+    let app = Router::new()
+        .route("/webhooks/{collection}/{scope}", any(receive))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(shared);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| HostError::Server(format!("cannot listen on {listen}: {e}")))?;
+    tracing::info!("webhook server listening on {listen}");
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop.changed().await;
+        });
+        if let Err(e) = served.await {
+            tracing::error!("webhook server stopped: {e}");
+        }
+    });
+    Ok(())
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, axum::Json(json!({"error": message}))).into_response()
+}
+
+async fn receive(
+    State(shared): State<Arc<Shared>>,
+    Path((collection, scope)): Path<(String, String)>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(sub) = shared.subs.iter().find(|s| {
+        s.plan.collection == collection
+            && s.plan.scope == scope
+            && matches!(s.plan.strategy, crate::plan::StrategyPlan::Webhook)
+    }) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no webhook subscription for {collection}/{scope}"),
+        );
+    };
+    let _guard = sub.lock.lock().await;
+    let state = match load_state(&shared, sub) {
+        Ok(s) if s.baseline_done => s,
+        Ok(_) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "subscription not set up yet".into(),
+            )
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let request = WebhookRequest {
+        raw_body: String::from_utf8_lossy(&body).into_owned(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                )
+            })
+            .collect(),
+        query: parse_query(query.as_deref().unwrap_or("")),
+        method: method.to_string(),
+    };
+    let handled = match webhook::handle(&sub.invoker, &state, &request).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(subscription = %sub.plan.id, "webhook-handle failed: {e}");
+            // 5xx so the sender retries: nothing was stored.
+            return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        }
+    };
+    drop(_guard);
+    if let Err(e) = commit(&shared, &sub.plan, handled.cycle).await {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e);
+    }
+    respond(handled.response)
+}
+
+fn parse_query(q: &str) -> Map<String, Value> {
+    url::form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect()
+}
+
+/// The handler's `response`: `{status?, headers?, data?}`; default 200.
+fn respond(response: Option<Value>) -> Response {
+    let Some(r) = response.filter(|r| r.is_object()) else {
+        return (StatusCode::OK, axum::Json(json!({"ok": true}))).into_response();
+    };
+    let status = r
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut out = match r.get("data") {
+        Some(Value::String(s)) => (status, s.clone()).into_response(),
+        Some(v) => (status, axum::Json(v.clone())).into_response(),
+        None => status.into_response(),
+    };
+    if let Some(Value::Object(h)) = r.get("headers") {
+        for (k, v) in h {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(k.as_str()),
+                HeaderValue::try_from(text),
+            ) {
+                out.headers_mut().insert(name, value);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,46 @@
+use std::io;
+
+/// Every variant names the sink (its `describe()`) or, for parsing, the
+/// text that was given, so a user can tell which destination failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(
+        "invalid sink {input:?}: {reason}; accepted forms are `stdout`, `file:PATH` \
+         and an `http://` or `https://` URL"
+    )]
+    Parse { input: String, reason: String },
+
+    #[error("{sink}: {reason}")]
+    Config { sink: String, reason: String },
+
+    #[error("{sink}: {action}: {source}")]
+    Io {
+        sink: String,
+        action: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("{sink}: cannot encode event {event_id:?} as JSON: {source}")]
+    Encode {
+        sink: String,
+        event_id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("{sink}: receiver refused a batch of {count} events with HTTP {status}: {body}")]
+    Rejected {
+        sink: String,
+        status: u16,
+        count: usize,
+        body: String,
+    },
+
+    #[error("{sink}: gave up after {attempts} attempts; last failure: {last}")]
+    GaveUp {
+        sink: String,
+        attempts: u32,
+        last: String,
+    },
+}

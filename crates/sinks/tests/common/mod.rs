@@ -1,0 +1,21 @@
+#![allow(dead_code)]
+
+use runtime_events::{ChangeType, Event};
+use serde_json::json;
+
+pub fn event(i: usize) -> Event {
+    Event {
+        id: format!("evt-{i:04}"),
+        connector: "acme".into(),
+        collection: "contacts".into(),
+        change: ChangeType::Updated,
+        record_id: i.to_string(),
+        record: json!({"id": i, "name": format!("Contact \"{i}\"\nwith newline")}),
+        strategy: "full-scan".into(),
+        emitted_at: "2026-01-01T00:00:00Z".into(),
+    }
+}
+
+pub fn events(n: usize) -> Vec<Event> {
+    (0..n).map(event).collect()
+}

@@ -1,0 +1,283 @@
+use std::path::{Path, PathBuf};
+
+use runtime_events::{Event, NewEvent};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use crate::{now_rfc3339, snapshot, StateStore, StoreError, SubId, SubscriptionState};
+
+/// Keeps a full scan of a million records from pulling the whole snapshot
+/// into sled's page cache (its default is 1 GiB).
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+const INSTANCE_KEY: &[u8] = b"instance";
+const NEXT_SEQ_KEY: &[u8] = b"next_seq";
+
+/// The store on sled: trees `meta` (instance id, event sequence), `subs`
+/// (sub id -> JSON state), `outbox` (big-endian sequence -> JSON event with
+/// its sub), and one tree per full-scan snapshot generation.
+pub struct SledStore {
+    pub(crate) db: sled::Db,
+    pub(crate) dir: PathBuf,
+    meta: sled::Tree,
+    subs: sled::Tree,
+    outbox: sled::Tree,
+    instance: String,
+}
+
+#[derive(Serialize)]
+struct OutboxEntryRef<'a> {
+    sub: &'a str,
+    event: &'a Event,
+}
+
+#[derive(Deserialize)]
+struct OutboxEntry {
+    sub: String,
+    event: Event,
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the store in `dir`. Fails with
+    /// [`StoreError::InUse`] when another process holds the directory.
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(|e| open_error(dir, e))?;
+        let dir = dir.to_path_buf();
+        let tree = |name: &str| {
+            db.open_tree(name).map_err(|source| StoreError::Open {
+                dir: dir.clone(),
+                source,
+            })
+        };
+        let (meta, subs, outbox) = (tree("meta")?, tree("subs")?, tree("outbox")?);
+        let mut store = SledStore {
+            db,
+            dir,
+            meta,
+            subs,
+            outbox,
+            instance: String::new(),
+        };
+        store.instance = store.instance_id_or_create()?;
+        store.drop_orphan_snapshots()?;
+        Ok(store)
+    }
+
+    /// Random id made once per data dir; prefixes every event id so ids
+    /// stay unique even across data dirs.
+    pub fn instance_id(&self) -> &str {
+        &self.instance
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn instance_id_or_create(&self) -> Result<String, StoreError> {
+        let fresh = format!("{:016x}", rand::random::<u64>());
+        // Only the first open of a data dir stores an id; later ones keep it.
+        self.meta
+            .compare_and_swap(INSTANCE_KEY, None as Option<&[u8]>, Some(fresh.as_bytes()))
+            .map_err(|e| self.storage(e))?
+            .ok();
+        self.flush()?;
+        let stored = self.meta.get(INSTANCE_KEY).map_err(|e| self.storage(e))?;
+        stored
+            .and_then(|v| String::from_utf8(v.to_vec()).ok())
+            .ok_or_else(|| self.corrupt("meta", "instance id is missing or not UTF-8"))
+    }
+
+    /// Snapshot trees left by a scan that was killed before its commit, or
+    /// by a commit that was killed before the old generation was dropped.
+    fn drop_orphan_snapshots(&self) -> Result<(), StoreError> {
+        for name in self.db.tree_names() {
+            let Some((sub, gen)) = snapshot::parse_tree_name(&name) else {
+                continue;
+            };
+            let current = self.get(&sub)?.and_then(|s| s.snapshot_gen);
+            if current != Some(gen) {
+                self.db.drop_tree(&name).map_err(|e| self.storage(e))?;
+            }
+        }
+        self.flush()
+    }
+
+    pub(crate) fn storage(&self, source: sled::Error) -> StoreError {
+        StoreError::Storage {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(&self, what: &str, detail: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            dir: self.dir.clone(),
+            what: what.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.storage(e))
+    }
+
+    fn tx_error(&self, e: TransactionError<StoreError>) -> StoreError {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.storage(e),
+        }
+    }
+
+    fn decode_state(&self, sub: &[u8], bytes: &[u8]) -> Result<SubscriptionState, StoreError> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| self.corrupt(&format!("subs[{}]", String::from_utf8_lossy(sub)), e))
+    }
+
+    fn decode_entry(&self, bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| self.corrupt("outbox", e))
+    }
+
+    fn seq_of(&self, id: &str) -> Option<u64> {
+        let (instance, seq) = id.rsplit_once('-')?;
+        if instance != self.instance {
+            return None;
+        }
+        seq.parse().ok()
+    }
+}
+
+fn open_error(dir: &Path, source: sled::Error) -> StoreError {
+    // sled reports a held lock only as an io::Error of kind Other with this text.
+    if let sled::Error::Io(e) = &source {
+        if e.to_string().contains("could not acquire lock") {
+            return StoreError::InUse {
+                dir: dir.to_path_buf(),
+            };
+        }
+    }
+    StoreError::Open {
+        dir: dir.to_path_buf(),
+        source,
+    }
+}
+
+impl StateStore for SledStore {
+    fn get(&self, sub: &str) -> Result<Option<SubscriptionState>, StoreError> {
+        match self.subs.get(sub).map_err(|e| self.storage(e))? {
+            Some(bytes) => self.decode_state(sub.as_bytes(), &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<(SubId, SubscriptionState)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.subs.iter() {
+            let (k, v) = kv.map_err(|e| self.storage(e))?;
+            let state = self.decode_state(&k, &v)?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), state));
+        }
+        Ok(out)
+    }
+
+    fn commit(
+        &self,
+        sub: &str,
+        state: &SubscriptionState,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let state_json = serde_json::to_vec(state).map_err(|e| self.corrupt("subs", e))?;
+        let emitted_at = now_rfc3339();
+        let count = events.len() as u64;
+        let stored = (&self.subs, &self.outbox, &self.meta)
+            .transaction(|(subs, outbox, meta)| {
+                let next = match meta.get(NEXT_SEQ_KEY)? {
+                    None => 0,
+                    Some(v) => match <[u8; 8]>::try_from(v.as_ref()) {
+                        Ok(b) => u64::from_be_bytes(b),
+                        Err(_) => {
+                            return Err(ConflictableTransactionError::Abort(
+                                self.corrupt("meta", "next_seq is not 8 bytes"),
+                            ))
+                        }
+                    },
+                };
+                meta.insert(NEXT_SEQ_KEY, &(next + count).to_be_bytes())?;
+                subs.insert(sub.as_bytes(), state_json.as_slice())?;
+                let mut out = Vec::with_capacity(events.len());
+                for (seq, e) in (next..).zip(events.iter()) {
+                    let event = Event {
+                        id: format!("{}-{seq:020}", self.instance),
+                        connector: state.connector.clone(),
+                        collection: state.collection.clone(),
+                        change: e.change,
+                        record_id: e.record_id.clone(),
+                        record: e.record.clone(),
+                        strategy: state.strategy.clone(),
+                        emitted_at: emitted_at.clone(),
+                    };
+                    let bytes = serde_json::to_vec(&OutboxEntryRef { sub, event: &event })
+                        .map_err(|e| {
+                            ConflictableTransactionError::Abort(self.corrupt("outbox", e))
+                        })?;
+                    outbox.insert(&seq.to_be_bytes(), bytes)?;
+                    out.push(event);
+                }
+                Ok(out)
+            })
+            .map_err(|e| self.tx_error(e))?;
+        self.flush()?;
+        Ok(stored)
+    }
+
+    fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.outbox.iter().take(limit) {
+            let (_, v) = kv.map_err(|e| self.storage(e))?;
+            out.push(self.decode_entry(&v)?.event);
+        }
+        Ok(out)
+    }
+
+    fn ack(&self, ids: &[String]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for seq in ids.iter().filter_map(|id| self.seq_of(id)) {
+            batch.remove(&seq.to_be_bytes());
+        }
+        self.outbox
+            .apply_batch(batch)
+            .map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
+    fn pending_count(&self) -> Result<u64, StoreError> {
+        Ok(self.outbox.len() as u64)
+    }
+
+    fn reset(&self, sub: &str) -> Result<(), StoreError> {
+        let mut keys = Vec::new();
+        for kv in self.outbox.iter() {
+            let (k, v) = kv.map_err(|e| self.storage(e))?;
+            if self.decode_entry(&v)?.sub == sub {
+                keys.push(k);
+            }
+        }
+        (&self.subs, &self.outbox)
+            .transaction(|(subs, outbox)| {
+                subs.remove(sub.as_bytes())?;
+                for k in &keys {
+                    outbox.remove(k)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| self.tx_error(e))?;
+        for name in self.db.tree_names() {
+            if snapshot::parse_tree_name(&name).is_some_and(|(s, _)| s == sub) {
+                self.db.drop_tree(&name).map_err(|e| self.storage(e))?;
+            }
+        }
+        self.flush()
+    }
+}

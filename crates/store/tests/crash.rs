@@ -1,0 +1,176 @@
+//! A child process commits cycles in a loop and is killed with SIGKILL at
+//! random moments; after each kill the store must hold every cycle the
+//! child was told was committed, and no part of any other cycle.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use runtime_store::{sub_id, ChangeType, NewEvent, SledStore, StateStore, SubscriptionState};
+use serde_json::json;
+
+const WRITER_ENV: &str = "RUNTIME_STORE_CRASH_WRITER";
+const TEST_NAME: &str = "killed_writer_never_leaves_half_a_cycle";
+const PULL_COLLECTIONS: [&str; 2] = ["contacts", "deals"];
+const SCAN_COLLECTION: &str = "files";
+
+fn events(cycle: u64, count: u64) -> Vec<NewEvent> {
+    (0..count)
+        .map(|i| NewEvent {
+            change: ChangeType::Created,
+            record_id: format!("{cycle}-{i}"),
+            record: json!({"id": format!("{cycle}-{i}"), "cycle": cycle, "pad": "x".repeat(300)}),
+        })
+        .collect()
+}
+
+fn load(store: &SledStore, collection: &str, strategy: &str) -> SubscriptionState {
+    store
+        .get(&sub_id("crash", collection, "all"))
+        .unwrap()
+        .unwrap_or_else(|| SubscriptionState::new("crash", collection, "all", strategy))
+}
+
+/// Runs in the child: commits forever, printing each commit that returned.
+fn writer(dir: &Path) {
+    let store = SledStore::open(dir).unwrap();
+    let mut out = std::io::stdout();
+    for i in 0u64.. {
+        let (collection, count) = if i % 3 == 2 {
+            (SCAN_COLLECTION, full_scan_cycle(&store))
+        } else {
+            let collection = PULL_COLLECTIONS[(i % 3) as usize];
+            let mut st = load(&store, collection, "custom-pull");
+            let count = 1 + i % 7;
+            let total = st.state["events"].as_u64().unwrap_or(0) + count;
+            st.cycles += 1;
+            st.state = json!({"events": total});
+            let sub = st.id();
+            store.commit(&sub, &st, events(st.cycles, count)).unwrap();
+            (collection, total)
+        };
+        writeln!(out, "COMMITTED {collection} {count}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// One full-scan cycle as the runtime does it: new generation, diff, commit
+/// with the new generation, then drop the old one. Returns the event total.
+fn full_scan_cycle(store: &SledStore) -> u64 {
+    let mut st = load(store, SCAN_COLLECTION, "full-scan");
+    let sub = st.id();
+    let gen = st.snapshot_gen.map_or(1, |g| g + 1);
+    let records = 40 + st.cycles % 20;
+    let mut w = store.snapshot_writer(&sub, gen).unwrap();
+    for r in 0..records {
+        let rec = json!({"id": r, "seen": st.cycles});
+        let mut fp = [0u8; 16];
+        fp[..8].copy_from_slice(&st.cycles.to_be_bytes());
+        w.put(&format!("{r:04}"), fp, &rec).unwrap();
+    }
+    w.finish().unwrap();
+    let diff: Vec<NewEvent> = store
+        .snapshot_diff(&sub, st.snapshot_gen, gen)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let old = st.snapshot_gen.replace(gen);
+    let total = st.state["events"].as_u64().unwrap_or(0) + diff.len() as u64;
+    st.cycles += 1;
+    st.state = json!({"events": total, "records": records});
+    store.commit(&sub, &st, diff).unwrap();
+    if let Some(old) = old {
+        store.drop_snapshot(&sub, old).unwrap();
+    }
+    total
+}
+
+fn verify(dir: &Path, reported: &HashMap<String, u64>) -> usize {
+    let store = SledStore::open(dir).unwrap();
+    let pending = store.pending(usize::MAX).unwrap();
+    let ids: Vec<&String> = pending.iter().map(|e| &e.id).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids unique and in commit order"
+    );
+    for (sub, st) in store.list().unwrap() {
+        let stored = st.state["events"].as_u64().unwrap();
+        let present = pending
+            .iter()
+            .filter(|e| e.collection == st.collection)
+            .count() as u64;
+        assert_eq!(
+            present, stored,
+            "{sub}: events present vs counter in its state"
+        );
+        let told = reported.get(&st.collection).copied().unwrap_or(0);
+        assert!(
+            told <= stored,
+            "{sub}: commit returned {told} events but only {stored} on disk"
+        );
+        if let Some(gen) = st.snapshot_gen {
+            let records = st.state["records"].as_u64().unwrap();
+            assert_eq!(
+                store.snapshot_len(&sub, gen).unwrap(),
+                records,
+                "{sub} gen {gen}"
+            );
+            assert_eq!(
+                store.snapshot_len(&sub, gen + 1).unwrap(),
+                0,
+                "orphan gen dropped"
+            );
+        }
+    }
+    pending.len()
+}
+
+#[test]
+fn killed_writer_never_leaves_half_a_cycle() {
+    if let Some(dir) = std::env::var_os(WRITER_ENV) {
+        writer(Path::new(&dir));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand::thread_rng();
+    let mut reported: HashMap<String, u64> = HashMap::new();
+    let start = Instant::now();
+    let mut kills = 0;
+    while kills < 60 && start.elapsed() < Duration::from_secs(14) {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(WRITER_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.gen_range(5..250)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("COMMITTED ") {
+                let (collection, total) = rest.split_once(' ').unwrap();
+                let total: u64 = total.parse().unwrap();
+                let slot = reported.entry(collection.to_string()).or_default();
+                *slot = (*slot).max(total);
+            }
+        }
+        verify(dir.path(), &reported);
+    }
+    let events = verify(dir.path(), &reported);
+    println!(
+        "{kills} SIGKILLs in {:.1}s; {events} events across {} subscriptions, reported commits {reported:?}",
+        start.elapsed().as_secs_f64(),
+        reported.len()
+    );
+    assert!(kills >= 10, "too few kills to mean anything");
+    assert!(
+        reported.len() == 3,
+        "every subscription committed at least once"
+    );
+}

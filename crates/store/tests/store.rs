@@ -1,0 +1,184 @@
+use runtime_store::{
+    sub_id, ChangeType, NewEvent, SledStore, StateStore, StoreError, SubscriptionState,
+};
+use serde_json::json;
+
+fn ev(change: ChangeType, id: &str) -> NewEvent {
+    NewEvent {
+        change,
+        record_id: id.into(),
+        record: json!({"id": id, "name": format!("n{id}")}),
+    }
+}
+
+fn state(collection: &str, cycles: u64) -> SubscriptionState {
+    let mut s = SubscriptionState::new("acme", collection, "all", "custom-pull");
+    s.cycles = cycles;
+    s.baseline_done = cycles > 0;
+    s.state = json!({"cursor": cycles});
+    s
+}
+
+#[test]
+fn commit_get_list_reset_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let a = sub_id("acme", "contacts", "all");
+    let b = sub_id("acme", "deals", "all");
+    assert_eq!(a, "acme/contacts/all");
+    assert_eq!(store.get(&a).unwrap(), None);
+
+    store.commit(&a, &state("contacts", 1), vec![]).unwrap();
+    store
+        .commit(&b, &state("deals", 3), vec![ev(ChangeType::Created, "1")])
+        .unwrap();
+    store
+        .commit(
+            &a,
+            &state("contacts", 2),
+            vec![ev(ChangeType::Updated, "9")],
+        )
+        .unwrap();
+    assert_eq!(store.get(&a).unwrap(), Some(state("contacts", 2)));
+    let listed = store.list().unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            (a.clone(), state("contacts", 2)),
+            (b.clone(), state("deals", 3))
+        ]
+    );
+    assert_eq!(store.pending_count().unwrap(), 2);
+
+    store.reset(&a).unwrap();
+    assert_eq!(store.get(&a).unwrap(), None);
+    let left = store.pending(10).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].collection, "deals");
+    assert_eq!(store.list().unwrap().len(), 1);
+}
+
+#[test]
+fn pending_survives_reopen_in_order_with_same_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = sub_id("acme", "contacts", "all");
+    let committed = {
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut all = store
+            .commit(
+                &sub,
+                &state("contacts", 1),
+                vec![ev(ChangeType::Created, "1"), ev(ChangeType::Updated, "2")],
+            )
+            .unwrap();
+        all.extend(
+            store
+                .commit(
+                    &sub,
+                    &state("contacts", 2),
+                    vec![ev(ChangeType::Deleted, "3")],
+                )
+                .unwrap(),
+        );
+        all
+    };
+    assert_eq!(committed.len(), 3);
+    let e = &committed[0];
+    assert_eq!(
+        (
+            e.connector.as_str(),
+            e.collection.as_str(),
+            e.strategy.as_str()
+        ),
+        ("acme", "contacts", "custom-pull")
+    );
+    assert_eq!(e.change, ChangeType::Created);
+    assert_eq!(e.record, json!({"id": "1", "name": "n1"}));
+    assert_eq!(e.emitted_at.len(), 24, "{}", e.emitted_at);
+    assert!(e.emitted_at.ends_with('Z'));
+
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.pending(100).unwrap(), committed);
+    assert_eq!(store.pending(2).unwrap(), committed[..2]);
+    assert!(committed
+        .iter()
+        .all(|e| e.id.starts_with(store.instance_id())));
+
+    // Ids keep counting after a reopen: never reused.
+    let more = store
+        .commit(
+            &sub,
+            &state("contacts", 3),
+            vec![ev(ChangeType::Created, "4")],
+        )
+        .unwrap();
+    assert!(committed.iter().all(|e| e.id < more[0].id));
+    assert_eq!(store.get(&sub).unwrap(), Some(state("contacts", 3)));
+}
+
+#[test]
+fn ack_removes_durably_and_ignores_unknown_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = sub_id("acme", "contacts", "all");
+    let events = {
+        let store = SledStore::open(dir.path()).unwrap();
+        let events = store
+            .commit(
+                &sub,
+                &state("contacts", 1),
+                (0..5)
+                    .map(|i| ev(ChangeType::Created, &i.to_string()))
+                    .collect(),
+            )
+            .unwrap();
+        let acked = vec![
+            events[0].id.clone(),
+            events[2].id.clone(),
+            "bogus-1".into(),
+            "x".into(),
+        ];
+        store.ack(&acked).unwrap();
+        store.ack(&acked).unwrap();
+        assert_eq!(store.pending_count().unwrap(), 3);
+        events
+    };
+    let store = SledStore::open(dir.path()).unwrap();
+    let ids: Vec<_> = store
+        .pending(10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            events[1].id.clone(),
+            events[3].id.clone(),
+            events[4].id.clone()
+        ]
+    );
+}
+
+#[test]
+fn second_open_of_a_dir_in_use_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = SledStore::open(dir.path()).unwrap();
+    let err = SledStore::open(dir.path())
+        .err()
+        .expect("second open must fail");
+    assert!(matches!(err, StoreError::InUse { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+    assert!(msg.contains("in use"), "{msg}");
+}
+
+#[test]
+fn open_error_names_the_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let err = SledStore::open(&file.join("data"))
+        .err()
+        .expect("must fail");
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+}

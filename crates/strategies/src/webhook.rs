@@ -1,0 +1,117 @@
+//! webhook: `webhook-subscribe` registers the runtime's URL at the external
+//! app, each delivery goes through `webhook-handle`, and
+//! `webhook-unsubscribe` removes the registration.
+
+use runtime_events::NewEvent;
+use runtime_store::SubscriptionState;
+use serde_json::{Map, Value};
+
+use crate::{decode_events, now, Cycle, Invoker, StrategyError};
+
+/// Subscribes (first cycle) or refreshes a subscription. Refresh uses
+/// `events/webhook-refresh.js` when the connector has one, else subscribes
+/// again (the old registration is passed as `state`).
+pub async fn subscribe(
+    invoker: &Invoker,
+    state: &SubscriptionState,
+    webhook_uri: &str,
+) -> Result<Cycle, StrategyError> {
+    let refresh = state.baseline_done && invoker.has("events/webhook-refresh");
+    let function = if refresh {
+        "events/webhook-refresh"
+    } else {
+        "events/webhook-subscribe"
+    };
+    let mut input = Map::new();
+    input.insert("webhookUri".into(), Value::String(webhook_uri.to_string()));
+    if state.baseline_done {
+        input.insert("state".into(), state.state.clone());
+    }
+    let result = invoker.call(function, input).await?;
+    let mut next = state.clone();
+    next.cycles += 1;
+    next.last_cycle_at = Some(now());
+    next.last_error = None;
+    next.baseline_done = true;
+    // Membrane's subscribe returns {state, nextRefreshTimestamp}; a bare
+    // object without `state` is taken as the state itself.
+    next.state = match result.get("state") {
+        Some(s) => s.clone(),
+        None => result.clone(),
+    };
+    next.next_refresh = match result.get("nextRefreshTimestamp") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Ok(Cycle {
+        events: Vec::new(),
+        state: next,
+        drop_snapshot: None,
+    })
+}
+
+/// One incoming request, as `webhook-handle` receives it.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    pub raw_body: String,
+    pub headers: Map<String, Value>,
+    pub query: Map<String, Value>,
+    pub method: String,
+}
+
+/// What to answer and commit for one request.
+pub struct Handled {
+    pub cycle: Cycle,
+    /// The handler's `response` ({status?, headers?, data?}), if any.
+    pub response: Option<Value>,
+}
+
+pub async fn handle(
+    invoker: &Invoker,
+    state: &SubscriptionState,
+    request: &WebhookRequest,
+) -> Result<Handled, StrategyError> {
+    let data = serde_json::from_str::<Value>(&request.raw_body).unwrap_or(Value::Null);
+    let mut input = Map::new();
+    input.insert("data".into(), data);
+    input.insert("rawBody".into(), Value::String(request.raw_body.clone()));
+    input.insert("headers".into(), Value::Object(request.headers.clone()));
+    input.insert("query".into(), Value::Object(request.query.clone()));
+    input.insert("method".into(), Value::String(request.method.clone()));
+    input.insert("state".into(), state.state.clone());
+    let result = invoker.call("events/webhook-handle", input).await?;
+    let events: Vec<NewEvent> = if result.is_null() {
+        Vec::new()
+    } else {
+        decode_events(invoker, "events/webhook-handle", &result)?
+    };
+    let mut next = state.clone();
+    if let Some(s) = result.get("state").filter(|s| !s.is_null()) {
+        next.state = s.clone();
+    }
+    next.last_cycle_at = Some(now());
+    Ok(Handled {
+        cycle: Cycle {
+            events,
+            state: next,
+            drop_snapshot: None,
+        },
+        response: result.get("response").cloned(),
+    })
+}
+
+pub async fn unsubscribe(
+    invoker: &Invoker,
+    state: &SubscriptionState,
+) -> Result<(), StrategyError> {
+    if !invoker.has("events/webhook-unsubscribe") {
+        return Ok(());
+    }
+    let mut input = Map::new();
+    input.insert("state".into(), state.state.clone());
+    invoker
+        .call("events/webhook-unsubscribe", input)
+        .await
+        .map(|_| ())
+}
