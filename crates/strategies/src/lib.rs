@@ -35,7 +35,7 @@ pub enum StrategyError {
         collection: String,
         function: String,
         #[source]
-        source: CallError,
+        source: Box<CallError>,
     },
     #[error("collection `{collection}`: {function} returned {problem}")]
     Shape {
@@ -133,7 +133,7 @@ impl Invoker {
             .map_err(|source| StrategyError::Call {
                 collection: self.collection.clone(),
                 function: file.rel.to_string_lossy().into_owned(),
-                source,
+                source: Box::new(source),
             })?;
         if let Some(fresh) = output.credentials {
             if let Ok(mut c) = self.credentials.lock() {
