@@ -9,6 +9,11 @@
 //! The default build runs on the QuickJS-ng backend of deno_core; the `v8`
 //! feature switches to V8 with no code change.
 
+#[cfg(not(any(feature = "quickjs", feature = "v8")))]
+compile_error!(
+    "runtime-engine needs a JavaScript backend: enable the `quickjs` (default) or the `v8` feature"
+);
+
 mod error;
 mod limits;
 mod loader;

@@ -56,6 +56,9 @@ impl std::fmt::Display for LimitKind {
 struct State {
     /// Set while a call is active.
     budget: Option<Duration>,
+    /// The call's wall-clock deadline: also enforced here, because a
+    /// synchronous loop blocks the engine thread and its timers.
+    deadline: Option<(Instant, Duration)>,
     used: Duration,
     running_since: Option<Instant>,
     tripped: Option<LimitKind>,
@@ -91,18 +94,22 @@ impl Watchdog {
         self.lock().handle = Some(handle);
     }
 
-    pub(crate) fn begin_call(&self, cpu: Duration) {
+    pub(crate) fn begin_call(&self, cpu: Duration, wall: Duration) {
         let mut s = self.lock();
         s.budget = Some(cpu);
+        s.deadline = Some((Instant::now() + wall, wall));
         s.used = Duration::ZERO;
         s.running_since = None;
         s.tripped = None;
+        drop(s);
+        self.inner.1.notify_one();
     }
 
     /// Ends the call and returns the limit that tripped during it, if any.
     pub(crate) fn end_call(&self) -> Option<LimitKind> {
         let mut s = self.lock();
         s.budget = None;
+        s.deadline = None;
         s.running_since = None;
         s.tripped.take()
     }
@@ -149,21 +156,35 @@ impl Watchdog {
             if s.shutdown {
                 return;
             }
-            let wait = match (s.budget, s.running_since) {
-                (Some(budget), Some(since)) if s.tripped.is_none() => {
+            let mut wait = None;
+            if s.tripped.is_none() {
+                if let (Some(budget), Some(since)) = (s.budget, s.running_since) {
                     let used = s.used + since.elapsed();
                     if used >= budget {
                         s.tripped = Some(LimitKind::Cpu(budget));
-                        if let Some(h) = &s.handle {
-                            h.terminate_execution();
-                        }
-                        None
                     } else {
-                        Some(budget - used)
+                        wait = Some(budget - used);
                     }
                 }
-                _ => None,
-            };
+            }
+            if s.tripped.is_none() {
+                if let Some((deadline, wall)) = s.deadline {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        s.tripped = Some(LimitKind::Wall(wall));
+                    } else {
+                        let left = deadline - now;
+                        wait = Some(wait.map_or(left, |w: Duration| w.min(left)));
+                    }
+                }
+            }
+            if s.tripped.is_some() && s.budget.is_some() {
+                if let Some(h) = &s.handle {
+                    h.terminate_execution();
+                }
+                // Stay tripped (and quiet) until the call ends.
+                wait = None;
+            }
             s = match wait {
                 Some(d) => match cvar.wait_timeout(s, d) {
                     Ok((guard, _)) => guard,

@@ -193,7 +193,7 @@ impl Js {
         function: &FunctionRef,
     ) -> Result<(), CallError> {
         self.set_tags(None, &function.rel);
-        self.dog.begin_call(config.limits.cpu);
+        self.dog.begin_call(config.limits.cpu, config.limits.wall);
         let result = self
             .with_wall_limit(config, function, |js| {
                 Box::pin(js.function(config, function))
@@ -204,7 +204,7 @@ impl Js {
 
     async fn call(&mut self, config: &EngineConfig, call: Call) -> Result<CallOutput, CallError> {
         self.set_tags(call.collection.clone(), &call.function.rel);
-        self.dog.begin_call(config.limits.cpu);
+        self.dog.begin_call(config.limits.cpu, config.limits.wall);
         let function = call.function.clone();
         let result = self
             .with_wall_limit(config, &function, |js| Box::pin(js.invoke(config, call)))
