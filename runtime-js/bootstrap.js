@@ -490,7 +490,9 @@
         const updated = await auth.refreshCredentials({
           credentials: auth.credentials,
           parameters: auth.parameters,
-          apiClient,
+          // Its own requests must not refresh: a 401 from the token
+          // endpoint would otherwise await this very refresh forever.
+          apiClient: refreshApiClient,
         });
         if (updated !== null && typeof updated === "object") {
           auth.credentials = { ...auth.credentials, ...updated };
@@ -502,7 +504,7 @@
     return auth.refreshing;
   }
 
-  async function send(req) {
+  async function send(req, mayRefresh = true) {
     const wire = {
       method: String(req.method || "GET").toUpperCase(),
       path: req.path === undefined || req.path === null ? "" : String(req.path),
@@ -512,7 +514,7 @@
       headers: req.headers || null,
     };
     let res = await op_rt_api_request(wire);
-    if (!res.ok && res.status === 401 && auth.refreshCredentials && !req._retried) {
+    if (!res.ok && res.status === 401 && auth.refreshCredentials && mayRefresh) {
       await refresh();
       res = await op_rt_api_request(wire);
     }
@@ -528,18 +530,22 @@
     return res.response;
   }
 
-  const withQuery = (method) => (path, query, options = {}) =>
-    send({ ...options, method, path, query: query ?? options.query }).then((r) => r.data);
-  const withData = (method) => (path, data, options = {}) =>
-    send({ ...options, method, path, data }).then((r) => r.data);
-  const apiClient = Object.freeze({
-    get: withQuery("GET"),
-    delete: withQuery("DELETE"),
-    post: withData("POST"),
-    put: withData("PUT"),
-    patch: withData("PATCH"),
-    request: (options = {}) => send(options),
-  });
+  function buildApiClient(mayRefresh) {
+    const withQuery = (method) => (path, query, options = {}) =>
+      send({ ...options, method, path, query: query ?? options.query }, mayRefresh).then((r) => r.data);
+    const withData = (method) => (path, data, options = {}) =>
+      send({ ...options, method, path, data }, mayRefresh).then((r) => r.data);
+    return Object.freeze({
+      get: withQuery("GET"),
+      delete: withQuery("DELETE"),
+      post: withData("POST"),
+      put: withData("PUT"),
+      patch: withData("PATCH"),
+      request: (options = {}) => send(options, mayRefresh),
+    });
+  }
+  const apiClient = buildApiClient(true);
+  const refreshApiClient = buildApiClient(false);
 
   // ------------------------------------------------- install the globals
   const define = (name, value) =>

@@ -205,11 +205,20 @@ fn api_error_carries_status_data_and_headers() {
     );
     assert_eq!(mock.request_count("/items"), 1, "a 422 is not retried");
 
-    // Uncaught, the call fails naming the same.
+    // Uncaught, the call fails naming the same, without the API key that
+    // makeApiClient put in the query.
     mock.inject("/items", 1, status(404, None, None));
-    let run = probe(dir.path(), &json!({}), "get", json!({"path": "/items"}));
+    let conn = json!({"credentials": {"queryKey": "query-secret-42"}});
+    let run = probe(dir.path(), &conn, "get", json!({"path": "/items"}));
     let err = run.failure();
     assert!(err.contains("ApiError") && err.contains("404"), "{run}");
+    assert!(err.contains("/items"), "{run}");
+    assert!(
+        !err.contains("query-secret-42"),
+        "credential in the message: {run}"
+    );
+    let sent = mock.requests().pop().unwrap();
+    assert!(query_pairs(&sent.query).contains(&("key".into(), "query-secret-42".into())));
 }
 
 fn auth_mock() -> MockApi {
@@ -305,4 +314,98 @@ fn responses_over_max_response_bytes_are_refused() {
     let err = run.failure();
     assert!(err.contains("exceeds"), "{run}");
     assert!(err.contains("2000"), "{run}");
+}
+
+#[test]
+fn concurrent_401s_share_one_refresh() {
+    let mock = auth_mock();
+    mock.expire_token();
+    let dir = fixture("api", &mock.base_url());
+    let conn = json!({"credentials": {"token": "old-token", "refreshToken": "refresh-1"}});
+    let out = probe(
+        dir.path(),
+        &conn,
+        "parallel",
+        json!({"paths": ["/contacts", "/contacts?limit=1", "/contacts?limit=2"]}),
+    )
+    .json();
+    assert_eq!(out.as_array().unwrap().len(), 3, "{out}");
+    assert_eq!(mock.request_count("/auth/refresh"), 1);
+    assert_eq!(
+        mock.request_count("/contacts"),
+        6,
+        "three 401s, three retries"
+    );
+}
+
+#[test]
+fn a_401_from_the_refresh_request_itself_fails_clearly() {
+    let mock = auth_mock();
+    mock.expire_token();
+    mock.inject("/auth/refresh", 10, status(401, None, None));
+    let dir = fixture("api", &mock.base_url());
+    let conn = json!({"credentials": {"token": "old-token", "refreshToken": "refresh-1"}});
+    let run = probe(dir.path(), &conn, "get", json!({"path": "/contacts"}));
+    let err = run.failure();
+    assert!(
+        err.contains("401") && err.contains("/auth/refresh"),
+        "{run}"
+    );
+    assert_eq!(mock.request_count("/auth/refresh"), 1, "{run}");
+    assert_eq!(mock.request_count("/contacts"), 1, "{run}");
+}
+
+#[test]
+fn a_returned_value_that_is_not_json_is_a_clear_error() {
+    let mock = MockApi::start();
+    let dir = fixture("api", &mock.base_url());
+    let run = probe(dir.path(), &json!({}), "cyclic", json!({}));
+    let err = run.failure();
+    assert!(
+        err.contains("data/probe/cyclic.js") && err.contains("not JSON"),
+        "{run}"
+    );
+}
+
+#[test]
+fn a_redirect_to_a_foreign_origin_is_refused_before_it_is_followed() {
+    let mock = MockApi::start();
+    let foreign = MockApi::start();
+    mock.inject(
+        "/items",
+        1,
+        Fault::RedirectTo(format!("{}/echo/stolen", foreign.base_url())),
+    );
+    let dir = fixture("api", &mock.base_url());
+    let conn = json!({"credentials": {"token": "secret-token-123"}});
+    let run = probe(dir.path(), &conn, "get", json!({"path": "/items"}));
+    let err = run.failure();
+    assert!(
+        err.contains("not allowed") && err.contains("redirected from"),
+        "{run}"
+    );
+    assert!(foreign.requests().is_empty(), "the redirect was followed");
+    assert_eq!(mock.request_count("/items"), 1);
+
+    // To an allowed origin it is followed.
+    append(
+        dir.path(),
+        "spec.yml",
+        &format!("allowedHosts: [\"{}\"]\n", foreign.base_url()),
+    );
+    mock.inject(
+        "/items",
+        1,
+        Fault::RedirectTo(format!("{}/echo/moved", foreign.base_url())),
+    );
+    let echo = probe(dir.path(), &conn, "get", json!({"path": "/items"})).json();
+    assert_eq!(echo["path"], "/echo/moved");
+    assert!(
+        echo["headers"].get("authorization").is_none(),
+        "the bearer token followed a redirect to another origin: {echo}"
+    );
+    assert_eq!(
+        mock.requests().last().unwrap().header("authorization"),
+        Some("Bearer secret-token-123")
+    );
 }

@@ -118,3 +118,19 @@ fn waiting_on_http_is_not_cpu_time() {
     assert!(out["waitedMs"].as_u64().unwrap() >= 1400, "{r}");
     assert!(r.elapsed >= Duration::from_millis(1500), "{r}");
 }
+
+#[test]
+fn a_long_timer_wait_is_bounded_by_the_wall_limit() {
+    let (r, _m) = run(&["--wall-limit-s", "1"], "sleep");
+    let err = r.failure();
+    assert!(err.contains("wall-clock limit of 1 s"), "{r}");
+    assert!(err.contains("data/work/sleep.js"), "{r}");
+    assert!(r.elapsed < Duration::from_secs(5), "took {:?}", r.elapsed);
+}
+
+#[test]
+fn timers_left_running_do_not_keep_a_finished_call_alive() {
+    let (r, _m) = run(&[], "interval-left");
+    assert_eq!(r.json(), json!({"returned": true}));
+    assert!(r.elapsed < Duration::from_secs(5), "took {:?}", r.elapsed);
+}

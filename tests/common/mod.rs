@@ -30,7 +30,8 @@ pub fn fixture(name: &str, base_url: &str) -> TempDir {
     tmp
 }
 
-fn copy_tree(from: &Path, to: &Path, base_url: &str) {
+/// Copies a fixture directory to `to`, replacing [`MOCK_PLACEHOLDER`].
+pub fn copy_tree(from: &Path, to: &Path, base_url: &str) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
         let entry = entry.unwrap();
