@@ -42,7 +42,7 @@ pub enum ApiClientError {
         attempts: u32,
         note: String,
     },
-    #[error("{method} {url}: response body {detail} exceeds max_response_bytes ({limit} bytes)")]
+    #[error("{method} {url}: response body {detail} exceeds the response size cap of {limit} bytes (`http.maxResponseBytes` in spec.yml)")]
     TooLarge {
         method: String,
         url: String,

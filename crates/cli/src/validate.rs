@@ -35,6 +35,10 @@ pub async fn run(args: ValidateArgs, limits: &LimitArgs) -> Result<usize> {
                     Some(loc) => format!("{}: {}: {} (at {loc})", f.rel, info.class, info.message),
                     None => format!("{}: {}: {}", f.rel, info.class, info.message),
                 }),
+                // These name the file themselves.
+                Err(other @ (CallError::MissingExport { .. } | CallError::Limit { .. })) => {
+                    lines.push(other.to_string())
+                }
                 Err(other) => lines.push(format!("{}: {other}", f.rel)),
             }
         }
@@ -44,11 +48,16 @@ pub async fn run(args: ValidateArgs, limits: &LimitArgs) -> Result<usize> {
     }
     match (&connector, lines.len()) {
         (Some(c), 0) => println!(
-            "ok: {} ({} collections, {checked} function files)",
+            "ok: {} ({}, {})",
             c.spec.key,
-            c.collections.len()
+            plural(c.collections.len(), "collection"),
+            plural(checked, "function file")
         ),
-        (_, n) => println!("{n} problem{}", if n == 1 { "" } else { "s" }),
+        (_, n) => println!("{}", plural(n, "problem")),
     }
     Ok(lines.len())
+}
+
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }

@@ -83,6 +83,7 @@ impl JsErrorInfo {
 
 fn split_exception(text: &str) -> (String, String) {
     let text = text.strip_prefix("Uncaught ").unwrap_or(text);
+    let text = text.strip_prefix("(in promise) ").unwrap_or(text);
     match text.split_once(": ") {
         Some((class, message)) if !class.contains(' ') => (class.to_string(), message.to_string()),
         _ => ("Error".to_string(), text.to_string()),

@@ -273,7 +273,7 @@ impl Js {
         self.dog.enter();
         let evaluated = self.runtime.mod_evaluate(id);
         self.dog.exit();
-        self.drive(&config.root, evaluated).await?;
+        self.drive(&config.root, &f.rel, evaluated).await?;
         let namespace = self
             .runtime
             .get_module_namespace(id)
@@ -350,7 +350,9 @@ impl Js {
         self.dog.enter();
         let pending = self.runtime.call_with_args(&self.invoke, &args);
         self.dog.exit();
-        let value = self.drive(&config.root, pending).await?;
+        let value = self
+            .drive(&config.root, &call.function.rel, pending)
+            .await?;
         let text = {
             deno_core::scope!(scope, &mut self.runtime);
             let local = v8::Local::new(scope, value);
@@ -370,6 +372,7 @@ impl Js {
     async fn drive<T, E>(
         &mut self,
         root: &std::path::Path,
+        what: &str,
         mut fut: impl std::future::Future<Output = Result<T, E>> + Unpin,
     ) -> Result<T, CallError>
     where
@@ -390,7 +393,7 @@ impl Js {
                     Poll::Ready(r) => Poll::Ready(r.map_err(|e| CallError::from_engine(root, e))),
                     Poll::Pending => Poll::Ready(Err(CallError::Js(JsErrorInfo::plain(
                         "Error",
-                        "the function's promise never settled (nothing left to wait for)",
+                        &format!("{what}: the promise never settled (nothing left to wait for: no pending timer or request)"),
                     )))),
                 },
                 Poll::Pending => Poll::Pending,
