@@ -97,7 +97,7 @@ async fn receive(
             return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
         }
     };
-    drop(_guard);
+    // Still under the lock: the next request must see this state.
     if let Err(e) = commit(&shared, &sub.plan, handled.cycle).await {
         return error(StatusCode::INTERNAL_SERVER_ERROR, e);
     }

@@ -110,11 +110,20 @@ impl PullLatestConfig {
         Ok((t, id))
     }
 
-    fn classify(&self, record: &Value, watermark: Option<i64>) -> ChangeType {
+    /// `seen` holds the ids already known at the old watermark's exact
+    /// time: a record created at that time but not among them is new, not
+    /// an update (with a coarse clock many records share one timestamp).
+    fn classify(
+        &self,
+        record: &Value,
+        id: &str,
+        watermark: Option<i64>,
+        seen: &BTreeSet<String>,
+    ) -> ChangeType {
         let after = |name: &str| {
             field(record, name)
                 .and_then(parse_time)
-                .is_some_and(|t| watermark.is_none_or(|w| t > w))
+                .is_some_and(|t| watermark.is_none_or(|w| t > w || (t == w && !seen.contains(id))))
         };
         if let Some(only) = self.only {
             return only;
@@ -159,6 +168,7 @@ pub async fn cycle(
     }
 
     let old = watermark.time;
+    let old_ids = watermark.ids.clone();
     let mut found: Vec<(i64, String, Value)> = Vec::new();
     let mut ids = HashSet::new();
     let mut cursors = HashSet::new();
@@ -217,7 +227,7 @@ pub async fn cycle(
     let events = found
         .into_iter()
         .map(|(_, id, record)| NewEvent {
-            change: config.classify(&record, old),
+            change: config.classify(&record, &id, old, &old_ids),
             record_id: id,
             record,
         })
