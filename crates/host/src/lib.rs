@@ -11,7 +11,6 @@
 pub mod plan;
 mod server;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -81,6 +80,80 @@ pub(crate) struct Shared {
     pub subs: Vec<Arc<Subscription>>,
     pub delivered: Notify,
     pub public_url: String,
+    /// Connector-level calls (global webhooks).
+    pub base: Invoker,
+}
+
+/// An invoker for connector-level functions (no collection parameters).
+fn base_invoker(
+    connector: &Arc<Connector>,
+    connection: &Connection,
+    engine: Engine,
+) -> Result<Invoker, HostError> {
+    let connector_parameters = connector.connector_parameters(connection)?;
+    Ok(Invoker {
+        engine,
+        connector: connector.clone(),
+        collection: String::new(),
+        parameters: connector_parameters.clone(),
+        connector_parameters,
+        credentials: Arc::new(Mutex::new(connection.credentials.clone())),
+    })
+}
+
+/// The same invoker for one collection: its merged parameters, the shared
+/// engine and credentials.
+fn collection_invoker(
+    base: &Invoker,
+    connection: &Connection,
+    collection: &str,
+) -> Result<Invoker, HostError> {
+    Ok(Invoker {
+        collection: collection.to_string(),
+        parameters: base
+            .connector
+            .collection_parameters(collection, connection, None)?,
+        ..base.clone()
+    })
+}
+
+/// Stored webhook subscriptions that are no longer planned (collection
+/// disabled or removed) are unsubscribed at the external app and
+/// forgotten, so it stops sending to an endpoint nobody serves.
+async fn retire_removed(
+    base: &Invoker,
+    connection: &Connection,
+    store: &Arc<SledStore>,
+    subs: &[Arc<Subscription>],
+) -> Result<Vec<String>, HostError> {
+    let mut removed = Vec::new();
+    for (id, state) in store.list()? {
+        let planned = subs.iter().any(|s| s.plan.id == id);
+        if planned || state.connector != base.connector.spec.key || state.strategy != "webhook" {
+            continue;
+        }
+        unsubscribe_and_reset(base, connection, store, &id, &state).await?;
+        removed.push(id);
+    }
+    Ok(removed)
+}
+
+async fn unsubscribe_and_reset(
+    base: &Invoker,
+    connection: &Connection,
+    store: &Arc<SledStore>,
+    id: &str,
+    state: &SubscriptionState,
+) -> Result<(), HostError> {
+    let exists = base.connector.collections.contains_key(&state.collection);
+    if state.strategy == "webhook" && state.baseline_done && exists {
+        let invoker = collection_invoker(base, connection, &state.collection)?;
+        if let Err(e) = webhook::unsubscribe(&invoker, state).await {
+            tracing::warn!(subscription = %id, "webhook-unsubscribe failed (state reset anyway): {e}");
+        }
+    }
+    store.reset(id)?;
+    Ok(())
 }
 
 /// The data directory's default: `.runtime/<connector key>` under the
@@ -102,20 +175,11 @@ pub async fn run(
             p.interval = every;
         }
     }
-    let connector_parameters = connector.connector_parameters(&connection)?;
-    let credentials = Arc::new(Mutex::new(connection.credentials.clone()));
+    let base = base_invoker(&connector, &connection, engine)?;
     let mut subs = Vec::new();
     for p in plans {
-        let parameters = connector.collection_parameters(&p.collection, &connection, None)?;
         subs.push(Arc::new(Subscription {
-            invoker: Invoker {
-                engine: engine.clone(),
-                connector: connector.clone(),
-                collection: p.collection.clone(),
-                parameters,
-                connector_parameters: connector_parameters.clone(),
-                credentials: credentials.clone(),
-            },
+            invoker: collection_invoker(&base, &connection, &p.collection)?,
             plan: p,
             lock: tokio::sync::Mutex::new(()),
         }));
@@ -126,12 +190,20 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://{}", options.listen))
         .trim_end_matches('/')
         .to_string();
+    let removed = retire_removed(&base, &connection, &store, &subs).await?;
+    if !removed.is_empty() {
+        tracing::info!(
+            ?removed,
+            "webhook subscriptions no longer enabled were unsubscribed and reset"
+        );
+    }
     let shared = Arc::new(Shared {
         connector: connector.clone(),
         store,
         subs,
         delivered: Notify::new(),
         public_url,
+        base,
     });
     let mut sink = runtime_sinks::build(&options.sink)?;
     tracing::info!(
@@ -146,10 +218,11 @@ pub async fn run(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(wait_for_signal(stop_tx, options.stop.clone()));
-    let uses_webhooks = shared
-        .subs
-        .iter()
-        .any(|s| matches!(s.plan.strategy, StrategyPlan::Webhook));
+    let uses_webhooks = !connector.global_webhooks.is_empty()
+        || shared
+            .subs
+            .iter()
+            .any(|s| matches!(s.plan.strategy, StrategyPlan::Webhook));
     if uses_webhooks {
         server::start(
             shared.clone(),
@@ -445,42 +518,15 @@ pub async fn reset(
     store: Arc<SledStore>,
     collection: Option<&str>,
 ) -> Result<Vec<String>, HostError> {
-    let connector_parameters = connector.connector_parameters(&connection)?;
-    let credentials = Arc::new(Mutex::new(connection.credentials.clone()));
+    let base = base_invoker(&connector, &connection, engine)?;
     let mut done = Vec::new();
-    let mut params: HashMap<String, Value> = HashMap::new();
     for (id, state) in store.list()? {
         if state.connector != connector.spec.key
             || collection.is_some_and(|c| c != state.collection)
         {
             continue;
         }
-        if state.strategy == "webhook"
-            && state.baseline_done
-            && connector.collections.contains_key(&state.collection)
-        {
-            let parameters = match params.get(&state.collection) {
-                Some(p) => p.clone(),
-                None => {
-                    let p =
-                        connector.collection_parameters(&state.collection, &connection, None)?;
-                    params.insert(state.collection.clone(), p.clone());
-                    p
-                }
-            };
-            let invoker = Invoker {
-                engine: engine.clone(),
-                connector: connector.clone(),
-                collection: state.collection.clone(),
-                parameters,
-                connector_parameters: connector_parameters.clone(),
-                credentials: credentials.clone(),
-            };
-            if let Err(e) = webhook::unsubscribe(&invoker, &state).await {
-                tracing::warn!(subscription = %id, "webhook-unsubscribe failed (state reset anyway): {e}");
-            }
-        }
-        store.reset(&id)?;
+        unsubscribe_and_reset(&base, &connection, &store, &id, &state).await?;
         done.push(id);
     }
     Ok(done)

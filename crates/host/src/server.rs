@@ -25,6 +25,7 @@ pub(crate) async fn start(
 ) -> Result<(), HostError> {
     let app = Router::new()
         .route("/webhooks/{collection}/{scope}", any(receive))
+        .route("/global-webhooks/{key}", any(receive_global))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(shared);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -75,20 +76,7 @@ async fn receive(
         }
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let request = WebhookRequest {
-        raw_body: String::from_utf8_lossy(&body).into_owned(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-                )
-            })
-            .collect(),
-        query: parse_query(query.as_deref().unwrap_or("")),
-        method: method.to_string(),
-    };
+    let request = request_of(&method, query.as_deref(), &headers, &body);
     let handled = match webhook::handle(&sub.invoker, &state, &request).await {
         Ok(h) => h,
         Err(e) => {
@@ -102,6 +90,88 @@ async fn receive(
         return error(StatusCode::INTERNAL_SERVER_ERROR, e);
     }
     respond(handled.response)
+}
+
+fn request_of(
+    method: &Method,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> WebhookRequest {
+    WebhookRequest {
+        raw_body: String::from_utf8_lossy(body).into_owned(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                )
+            })
+            .collect(),
+        query: parse_query(query.unwrap_or("")),
+        method: method.to_string(),
+    }
+}
+
+/// `global-webhooks/<key>`: the connector's `handle` turns one request into
+/// `{selector, payload}` events; each payload goes to the `webhook-handle`
+/// of every webhook subscription the selector picks, and is committed there.
+/// The request is answered after all of them are stored.
+async fn receive_global(
+    State(shared): State<Arc<Shared>>,
+    Path(key): Path<String>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !shared.connector.global_webhooks.contains_key(&key) {
+        return error(StatusCode::NOT_FOUND, format!("no global webhook `{key}`"));
+    }
+    let request = request_of(&method, query.as_deref(), &headers, &body);
+    let mut global = shared.base.clone();
+    global.collection = format!("global-webhooks/{key}");
+    let (routed, response) = match webhook::handle_global(&global, &key, &request).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("global webhook {key}: {e}");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        }
+    };
+    for event in routed {
+        let mut matched = 0;
+        for sub in shared
+            .subs
+            .iter()
+            .filter(|s| matches!(s.plan.strategy, crate::plan::StrategyPlan::Webhook))
+        {
+            let _guard = sub.lock.lock().await;
+            let state = match load_state(&shared, sub) {
+                Ok(s) if s.baseline_done => s,
+                Ok(_) => continue,
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            };
+            if !webhook::selects(&event.selector, &sub.plan.collection, &state) {
+                continue;
+            }
+            matched += 1;
+            let handled =
+                match webhook::handle_data(&sub.invoker, &state, &request, event.payload.clone())
+                    .await
+                {
+                    Ok(h) => h,
+                    Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                };
+            if let Err(e) = commit(&shared, &sub.plan, handled.cycle).await {
+                return error(StatusCode::INTERNAL_SERVER_ERROR, e);
+            }
+        }
+        if matched == 0 {
+            tracing::debug!(selector = %event.selector, "global webhook {key}: no subscription selected");
+        }
+    }
+    respond(response)
 }
 
 fn parse_query(q: &str) -> Map<String, Value> {

@@ -97,9 +97,19 @@ impl Invoker {
     pub async fn call(
         &self,
         name: &str,
+        input: Map<String, Value>,
+    ) -> Result<Value, StrategyError> {
+        self.call_path(&self.path(name), input).await
+    }
+
+    /// Calls the function at `path` (`global-webhooks/<key>/handle`, ...):
+    /// for functions that belong to no collection.
+    pub async fn call_path(
+        &self,
+        path: &str,
         mut input: Map<String, Value>,
     ) -> Result<Value, StrategyError> {
-        let path = self.path(name);
+        let path = path.to_string();
         let file = self
             .connector
             .function_file(&path)

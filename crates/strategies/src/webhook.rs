@@ -73,6 +73,16 @@ pub async fn handle(
     request: &WebhookRequest,
 ) -> Result<Handled, StrategyError> {
     let data = serde_json::from_str::<Value>(&request.raw_body).unwrap_or(Value::Null);
+    handle_data(invoker, state, request, data).await
+}
+
+/// [`handle`] with `data` already decoded (global webhooks route a payload).
+pub async fn handle_data(
+    invoker: &Invoker,
+    state: &SubscriptionState,
+    request: &WebhookRequest,
+    data: Value,
+) -> Result<Handled, StrategyError> {
     let mut input = Map::new();
     input.insert("data".into(), data);
     input.insert("rawBody".into(), Value::String(request.raw_body.clone()));
@@ -99,6 +109,76 @@ pub async fn handle(
         },
         response: result.get("response").cloned(),
     })
+}
+
+/// One routed event of a global webhook: `{selector, payload}`.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    pub selector: Value,
+    pub payload: Value,
+}
+
+/// Calls `global-webhooks/<key>/handle` with the request; returns the routed
+/// events and the handler's `response`.
+pub async fn handle_global(
+    invoker: &Invoker,
+    key: &str,
+    request: &WebhookRequest,
+) -> Result<(Vec<Routed>, Option<Value>), StrategyError> {
+    let path = format!("global-webhooks/{key}/handle");
+    let mut input = Map::new();
+    input.insert(
+        "data".into(),
+        serde_json::from_str::<Value>(&request.raw_body).unwrap_or(Value::Null),
+    );
+    input.insert("rawBody".into(), Value::String(request.raw_body.clone()));
+    input.insert("headers".into(), Value::Object(request.headers.clone()));
+    input.insert("query".into(), Value::Object(request.query.clone()));
+    input.insert("method".into(), Value::String(request.method.clone()));
+    let result = invoker.call_path(&path, input).await?;
+    let shape = |problem: String| StrategyError::Shape {
+        collection: invoker.collection.clone(),
+        function: path.clone(),
+        problem,
+    };
+    let routed = match result.get("events") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match (e.get("selector"), e.get("payload")) {
+                (Some(selector), Some(payload)) => Ok(Routed {
+                    selector: selector.clone(),
+                    payload: payload.clone(),
+                }),
+                _ => Err(shape(format!(
+                    "events[{i}] without `selector` and `payload`"
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(shape(format!(
+                "`events` that is not a list ({})",
+                crate::kind(other)
+            )))
+        }
+    };
+    Ok((routed, result.get("response").cloned()))
+}
+
+/// Whether a global webhook event's `selector` picks a subscription: a
+/// string names the collection; in an object, `collection` names the
+/// collection and every other key must equal the same key of the state the
+/// subscription's `webhook-subscribe` returned.
+pub fn selects(selector: &Value, collection: &str, state: &SubscriptionState) -> bool {
+    match selector {
+        Value::String(s) => s == collection,
+        Value::Object(map) => map.iter().all(|(k, v)| match k.as_str() {
+            "collection" => v.as_str() == Some(collection),
+            _ => state.state.get(k) == Some(v),
+        }),
+        _ => false,
+    }
 }
 
 pub async fn unsubscribe(
