@@ -5,29 +5,14 @@
 
 mod run_common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use mock_api::MockApi;
 use run_common::*;
 use serde_json::json;
 
-fn post(port: u16, path: &str, body: &str) -> u16 {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP status in {answer:?}"))
+fn post_to(port: u16, path: &str, body: &str) -> u16 {
+    post(&format!("http://127.0.0.1:{port}{path}"), body, &[])
 }
 
 fn connection(dir: &std::path::Path, base_url: &str, orders_enabled: bool) -> std::path::PathBuf {
@@ -91,11 +76,23 @@ fn global_webhook_routes_by_selector_and_removed_collections_unsubscribe() {
     let event = |account: &str, id: &str| {
         json!({"account": account, "type": "created", "record": {"id": id}}).to_string()
     };
-    assert_eq!(post(port, "/global-webhooks/app", &event("a1", "o1")), 202);
-    assert_eq!(post(port, "/global-webhooks/app", &event("a2", "r1")), 202);
+    assert_eq!(
+        post_to(port, "/global-webhooks/app", &event("a1", "o1")),
+        202
+    );
+    assert_eq!(
+        post_to(port, "/global-webhooks/app", &event("a2", "r1")),
+        202
+    );
     // No subscription has this account: answered, nothing stored.
-    assert_eq!(post(port, "/global-webhooks/app", &event("zz", "x1")), 202);
-    assert_eq!(post(port, "/global-webhooks/nope", &event("a1", "o2")), 404);
+    assert_eq!(
+        post_to(port, "/global-webhooks/app", &event("zz", "x1")),
+        202
+    );
+    assert_eq!(
+        post_to(port, "/global-webhooks/nope", &event("a1", "o2")),
+        404
+    );
 
     let events = wait_for(Duration::from_secs(10), || {
         let e = read_events(&sink);

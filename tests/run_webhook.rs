@@ -4,8 +4,6 @@
 
 mod run_common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use mock_api::{MockApi, MockOptions};
@@ -13,33 +11,6 @@ use run_common::*;
 use serde_json::json;
 
 const SECRET: &str = "whsec-test";
-
-/// A raw HTTP/1.1 POST; returns the status code.
-fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> u16 {
-    let url = url::Url::parse(url).unwrap();
-    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        url.path(),
-        url.host_str().unwrap(),
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP status in {answer:?}"))
-}
 
 #[test]
 fn webhook_deliveries_become_events_and_sigterm_drains() {

@@ -243,5 +243,5 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 
 /// RFC 3339 time of now, for `last_cycle_at`.
 pub(crate) fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    runtime_store::now_rfc3339()
 }
