@@ -40,6 +40,9 @@ pub enum HostError {
     Server(String),
 }
 
+/// How long a stopping run waits for the sink to take the last events.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// Options of `runtime run`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -240,7 +243,10 @@ pub async fn run(
             stop_rx.clone(),
         )));
     }
-    let deliverer = tokio::spawn(deliver_loop(shared.clone(), sink, stop_rx.clone()));
+    // The deliverer outlives the subscriptions: it stops only after the
+    // cycles in flight at a stop signal have committed, so it can deliver them.
+    let (done_tx, done_rx) = watch::channel(false);
+    let deliverer = tokio::spawn(deliver_loop(shared.clone(), sink, done_rx));
     let mut report = RunReport::default();
     for t in tasks {
         if let Ok((cycles, events)) = t.await {
@@ -249,9 +255,19 @@ pub async fn run(
         }
     }
     // Subscriptions are done: the deliverer drains what they committed.
-    shared.delivered.notify_one();
-    if let Ok(Err(e)) = deliverer.await {
-        tracing::error!("delivery at shutdown failed; undelivered events stay in the outbox for the next start: {e}");
+    let _ = done_tx.send(true);
+    // A sink that is down would hold the exit forever (HTTP sinks retry
+    // without end); what is not delivered stays in the outbox for next time.
+    match tokio::time::timeout(SHUTDOWN_GRACE, deliverer).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(
+            "delivery at shutdown failed; undelivered events stay in the outbox for the next start: {e}"
+        ),
+        Ok(Err(e)) => tracing::error!("delivery task failed: {e}"),
+        Err(_) => tracing::warn!(
+            "sink still not accepting after {} s; undelivered events stay in the outbox for the next start",
+            SHUTDOWN_GRACE.as_secs()
+        ),
     }
     tracing::info!(cycles = report.cycles, events = report.events, "stopped");
     Ok(report)
@@ -467,7 +483,7 @@ pub(crate) async fn commit(
 async fn deliver_loop(
     shared: Arc<Shared>,
     mut sink: Box<dyn Sink>,
-    mut stop: watch::Receiver<bool>,
+    mut done: watch::Receiver<bool>,
 ) -> Result<(), HostError> {
     let mut failures = 0u32;
     loop {
@@ -478,7 +494,7 @@ async fn deliver_loop(
                 tracing::error!(failures, "delivery failed, will retry: {e}");
             }
         }
-        if *stop.borrow() {
+        if *done.borrow() {
             // Stopping: one last drain of whatever the final cycles committed.
             return drain(&shared.store, sink.as_mut()).await.map(|_| ());
         }
@@ -490,7 +506,7 @@ async fn deliver_loop(
         tokio::select! {
             _ = shared.delivered.notified() => {}
             _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => {}
+            _ = done.changed() => {}
         }
     }
 }
