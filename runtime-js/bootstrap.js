@@ -24,6 +24,10 @@
   const decodeUtf8 = core.decode;
   const createTimer = core.createTimer;
   const cancelTimer = core.cancelTimer;
+  // Taken now, before connector code can replace them: the host glue below
+  // must not be subvertible through JSON or prototype methods.
+  const jsonStringify = JSON.stringify;
+  const jsonParse = JSON.parse;
 
   // ---------------------------------------------------------------- console
   function formatValue(value, seen) {
@@ -34,7 +38,7 @@
     if (typeof value === "symbol" || value === undefined) return String(value);
     if (typeof value !== "object" || value === null) return String(value);
     try {
-      return JSON.stringify(value, function (key, v) {
+      return jsonStringify(value, function (key, v) {
         if (typeof v === "bigint") return `${v}n`;
         if (typeof v === "object" && v !== null) {
           if (seen.has(v)) return "[Circular]";
@@ -470,6 +474,9 @@
     refreshCredentials: null,
     refreshed: false,
     refreshing: null,
+    // Counts completed refreshes: a 401 to a request sent before the last
+    // refresh finished is retried with the new credentials, not refreshed again.
+    generation: 0,
   };
 
   async function configure() {
@@ -498,6 +505,7 @@
           auth.credentials = { ...auth.credentials, ...updated };
         }
         auth.refreshed = true;
+        auth.generation++;
         await configure();
       })().finally(() => { auth.refreshing = null; });
     }
@@ -513,9 +521,10 @@
       hasData: req.data !== undefined,
       headers: req.headers || null,
     };
+    const sentWith = auth.generation;
     let res = await op_rt_api_request(wire);
     if (!res.ok && res.status === 401 && auth.refreshCredentials && mayRefresh) {
-      await refresh();
+      if (auth.generation === sentWith) await refresh();
       res = await op_rt_api_request(wire);
     }
     if (!res.ok) {
@@ -531,10 +540,11 @@
   }
 
   function buildApiClient(mayRefresh) {
-    const withQuery = (method) => (path, query, options = {}) =>
-      send({ ...options, method, path, query: query ?? options.query }, mayRefresh).then((r) => r.data);
-    const withData = (method) => (path, data, options = {}) =>
-      send({ ...options, method, path, data }, mayRefresh).then((r) => r.data);
+    const withQuery = (method) =>
+      async (path, query, options = {}) =>
+        (await send({ ...options, method, path, query: query ?? options.query }, mayRefresh)).data;
+    const withData = (method) => async (path, data, options = {}) =>
+      (await send({ ...options, method, path, data }, mayRefresh)).data;
     return Object.freeze({
       get: withQuery("GET"),
       delete: withQuery("DELETE"),
@@ -577,17 +587,95 @@
 
   const toJson = (value, what) => {
     try {
-      return JSON.stringify(value === undefined ? null : value);
+      return jsonStringify(value === undefined ? null : value);
     } catch (e) {
       throw new TypeError(`${what} returned a value that is not JSON (${e.message})`);
     }
   };
 
+  // ------------------------------------------------------ realm guard
+  // One runtime serves every call of a connector, so a call that rewrites
+  // a built-in (`Object.prototype.x = 1`, `JSON.stringify = ...`) would
+  // reach every later call. The own properties and prototypes of the
+  // built-ins and of the globals above are recorded here and put back by
+  // endCall(). Only captured functions are used, descriptors have no
+  // prototype (an `Object.prototype.get` must not turn them into
+  // accessors), and nothing reads a property through a getter.
+  const R = Reflect;
+  const { ownKeys, getOwnPropertyDescriptor, defineProperty, deleteProperty, getPrototypeOf,
+    setPrototypeOf, isExtensible, apply } = R;
+  const mapHas = Map.prototype.has;
+  const mapGet = Map.prototype.get;
+  const bare = (d) => { setPrototypeOf(d, null); return d; };
+  const guardedRoots = [
+    Object.prototype, Object, Function.prototype, Function, Array.prototype, Array,
+    String.prototype, String, Number.prototype, Number, Boolean.prototype, Boolean,
+    Symbol.prototype, Symbol, BigInt.prototype, BigInt, Promise.prototype, Promise,
+    JSON, Reflect, Math, Date.prototype, Date, RegExp.prototype, RegExp,
+    Map.prototype, Map, Set.prototype, Set, WeakMap.prototype, WeakSet.prototype,
+    Error.prototype, Error, TypeError.prototype, RangeError.prototype, SyntaxError.prototype,
+    ArrayBuffer.prototype, ArrayBuffer, DataView.prototype,
+    getPrototypeOf(Uint8Array.prototype), getPrototypeOf(Uint8Array), Uint8Array.prototype,
+    getPrototypeOf([][Symbol.iterator]()), getPrototypeOf(getPrototypeOf([][Symbol.iterator]())),
+    getPrototypeOf(new Map()[Symbol.iterator]()), getPrototypeOf(""[Symbol.iterator]()),
+    getPrototypeOf(async function () {}), getPrototypeOf(function* () {}),
+    getPrototypeOf(function* () {}.prototype),
+    console, crypto, subtle, apiClient, refreshApiClient, URL.prototype, URL,
+    URLSearchParams.prototype, TextEncoder.prototype, TextDecoder.prototype,
+    ApiError.prototype, DOMException.prototype, CryptoKey.prototype,
+  ];
+  // Connectors may keep their own globals between calls; only the names
+  // that exist now are put back (and none is deleted).
+  const pristine = [];
+  const record = (obj, strict) => {
+    const keys = ownKeys(obj);
+    const descs = new Map();
+    for (let i = 0; i < keys.length; i++) {
+      descs.set(keys[i], bare(getOwnPropertyDescriptor(obj, keys[i])));
+    }
+    pristine.push({ obj, strict, keys, descs, proto: getPrototypeOf(obj), extensible: isExtensible(obj) });
+  };
+  for (let i = 0; i < guardedRoots.length; i++) record(guardedRoots[i], true);
+  record(globalThis, false);
+  const same = (a, b) =>
+    a.value === b.value && a.get === b.get && a.set === b.set && a.writable === b.writable &&
+    a.enumerable === b.enumerable && a.configurable === b.configurable;
+  // True when every guarded object is as recorded; false when something
+  // could not be undone (frozen, non-configurable): Rust then drops the runtime.
+  function restoreRealm() {
+    let ok = true;
+    for (let i = 0; i < pristine.length; i++) {
+      const p = pristine[i];
+      const obj = p.obj;
+      try {
+        if (p.strict) {
+          const now = ownKeys(obj);
+          for (let j = 0; j < now.length; j++) {
+            if (!apply(mapHas, p.descs, [now[j]]) && !deleteProperty(obj, now[j])) ok = false;
+          }
+        }
+        for (let j = 0; j < p.keys.length; j++) {
+          const k = p.keys[j];
+          const want = apply(mapGet, p.descs, [k]);
+          const got = getOwnPropertyDescriptor(obj, k);
+          if (got === undefined || !same(bare(got), want)) {
+            if (!defineProperty(obj, k, want)) ok = false;
+          }
+        }
+        if (getPrototypeOf(obj) !== p.proto && !setPrototypeOf(obj, p.proto)) ok = false;
+        if (isExtensible(obj) !== p.extensible) ok = false;
+      } catch (_) {
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
   // The host object: only Rust holds it.
   return {
     async invoke(fn, inputJson, authJson, makeApiClient, refreshCredentials, name) {
       if (auth.key !== authJson || auth.makeApiClient !== makeApiClient) {
-        const a = JSON.parse(authJson);
+        const a = jsonParse(authJson);
         auth.key = authJson;
         auth.credentials = a.credentials;
         auth.parameters = a.parameters;
@@ -596,7 +684,7 @@
         await configure();
       }
       auth.refreshed = false;
-      const arg = JSON.parse(inputJson);
+      const arg = jsonParse(inputJson);
       arg.apiClient = apiClient;
       if (arg.credentials === undefined) arg.credentials = auth.credentials;
       const value = await fn(arg);
@@ -604,9 +692,16 @@
       if (auth.refreshed) out.credentials = auth.credentials;
       return toJson(out, name);
     },
+    // Returns false when the realm could not be restored.
     endCall() {
-      for (const timer of liveTimers.values()) cancelTimer(timer);
-      liveTimers.clear();
+      let ok = restoreRealm();
+      try {
+        for (const timer of liveTimers.values()) cancelTimer(timer);
+        liveTimers.clear();
+      } catch (_) {
+        ok = false;
+      }
+      return ok;
     },
   };
 })(globalThis);

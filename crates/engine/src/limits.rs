@@ -52,6 +52,18 @@ impl std::fmt::Display for LimitKind {
     }
 }
 
+/// How often a tripped call is told again to stop.
+const REASSERT: Duration = Duration::from_millis(50);
+
+/// How long a tripped call may keep the engine thread after the stop.
+/// QuickJS drains the whole microtask queue in one native loop; a promise
+/// flood that survives termination there can never be interrupted, and the
+/// only bounded way out is to end the process (cleanly, with an error).
+const STUCK_GRACE: Duration = Duration::from_secs(5);
+
+/// Exit status when the engine could not be stopped (EX_SOFTWARE).
+const EXIT_STUCK: i32 = 70;
+
 #[derive(Default)]
 struct State {
     /// Set while a call is active.
@@ -62,6 +74,9 @@ struct State {
     used: Duration,
     running_since: Option<Instant>,
     tripped: Option<LimitKind>,
+    tripped_at: Option<Instant>,
+    /// The function of the running call, for the last-resort message.
+    function: String,
     handle: Option<v8::IsolateHandle>,
     shutdown: bool,
 }
@@ -80,7 +95,10 @@ impl Watchdog {
         let runner = dog.clone();
         std::thread::Builder::new()
             .name(format!("watchdog-{name}"))
-            .spawn(move || runner.run())?;
+            .spawn({
+                let name = name.to_string();
+                move || runner.run(&name)
+            })?;
         Ok(dog)
     }
 
@@ -94,8 +112,10 @@ impl Watchdog {
         self.lock().handle = Some(handle);
     }
 
-    pub(crate) fn begin_call(&self, cpu: Duration, wall: Duration) {
+    pub(crate) fn begin_call(&self, cpu: Duration, wall: Duration, function: &str) {
         let mut s = self.lock();
+        s.function = function.to_string();
+        s.tripped_at = None;
         s.budget = Some(cpu);
         s.deadline = Some((Instant::now() + wall, wall));
         s.used = Duration::ZERO;
@@ -134,6 +154,7 @@ impl Watchdog {
         let mut s = self.lock();
         if s.tripped.is_none() {
             s.tripped = Some(kind);
+            s.tripped_at = Some(Instant::now());
         }
         if let Some(h) = &s.handle {
             h.terminate_execution();
@@ -149,7 +170,7 @@ impl Watchdog {
         self.inner.1.notify_one();
     }
 
-    fn run(self) {
+    fn run(self, name: &str) {
         let (lock, cvar) = &*self.inner;
         let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
         loop {
@@ -162,6 +183,7 @@ impl Watchdog {
                     let used = s.used + since.elapsed();
                     if used >= budget {
                         s.tripped = Some(LimitKind::Cpu(budget));
+                        s.tripped_at = Some(Instant::now());
                     } else {
                         wait = Some(budget - used);
                     }
@@ -172,18 +194,32 @@ impl Watchdog {
                     let now = Instant::now();
                     if now >= deadline {
                         s.tripped = Some(LimitKind::Wall(wall));
+                        s.tripped_at = Some(Instant::now());
                     } else {
                         let left = deadline - now;
                         wait = Some(wait.map_or(left, |w: Duration| w.min(left)));
                     }
                 }
             }
-            if s.tripped.is_some() && s.budget.is_some() {
+            if let (Some(kind), Some(_)) = (s.tripped, s.budget) {
                 if let Some(h) = &s.handle {
                     h.terminate_execution();
                 }
-                // Stay tripped (and quiet) until the call ends.
-                wait = None;
+                if s.tripped_at.is_some_and(|t| t.elapsed() >= STUCK_GRACE) {
+                    let message = format!(
+                        "connector `{name}`: {}: stopped by the {kind}, but the JavaScript engine kept running for {} s more (a promise flood inside one microtask checkpoint cannot be interrupted); exiting",
+                        s.function,
+                        STUCK_GRACE.as_secs()
+                    );
+                    tracing::error!("{message}");
+                    eprintln!("error: {message}");
+                    std::process::exit(EXIT_STUCK);
+                }
+                // Stay tripped until the call ends, re-asserting the stop:
+                // deno_core cancels a termination while it builds an error
+                // object and does not always resume it, which let a promise
+                // flood run on forever inside one microtask checkpoint.
+                wait = Some(REASSERT);
             }
             s = match wait {
                 Some(d) => match cvar.wait_timeout(s, d) {

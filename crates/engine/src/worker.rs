@@ -58,7 +58,13 @@ pub(crate) fn run(
             let keep = match job {
                 Job::Call(call, reply) => {
                     let result = runtime.call(&config, *call).await;
-                    let keep = !matches!(result, Err(CallError::Limit { .. }));
+                    let limited = matches!(result, Err(CallError::Limit { .. }));
+                    let keep = !limited && !runtime.tainted;
+                    // After a limit endCall runs on a terminated isolate and
+                    // always fails; only a finished call can have locked a built-in.
+                    if runtime.tainted && !limited {
+                        tracing::warn!(connector = %config.name, "connector code froze or locked a built-in; the JavaScript runtime is recreated");
+                    }
                     let _ = reply.send(result);
                     keep
                 }
@@ -98,6 +104,9 @@ struct Js {
     /// Loaded function per file, so each module is evaluated once.
     functions: HashMap<PathBuf, v8::Global<v8::Function>>,
     dog: Watchdog,
+    /// endCall could not put the built-ins back (frozen or made
+    /// non-configurable by connector code): the runtime must not be reused.
+    tainted: bool,
 }
 
 impl Js {
@@ -176,7 +185,13 @@ impl Js {
             end_call,
             functions: HashMap::new(),
             dog: dog.clone(),
+            tainted: false,
         })
+    }
+
+    fn is_true(&mut self, v: &v8::Global<v8::Value>) -> bool {
+        deno_core::scope!(scope, &mut self.runtime);
+        v8::Local::new(scope, v).is_true()
     }
 
     fn set_tags(&mut self, collection: Option<String>, function: &str) {
@@ -193,7 +208,8 @@ impl Js {
         function: &FunctionRef,
     ) -> Result<(), CallError> {
         self.set_tags(None, &function.rel);
-        self.dog.begin_call(config.limits.cpu, config.limits.wall);
+        self.dog
+            .begin_call(config.limits.cpu, config.limits.wall, &function.rel);
         let result = self
             .with_wall_limit(config, function, |js| {
                 Box::pin(js.function(config, function))
@@ -204,15 +220,18 @@ impl Js {
 
     async fn call(&mut self, config: &EngineConfig, call: Call) -> Result<CallOutput, CallError> {
         self.set_tags(call.collection.clone(), &call.function.rel);
-        self.dog.begin_call(config.limits.cpu, config.limits.wall);
+        self.dog
+            .begin_call(config.limits.cpu, config.limits.wall, &call.function.rel);
         let function = call.function.clone();
         let result = self
             .with_wall_limit(config, &function, |js| Box::pin(js.invoke(config, call)))
             .await;
-        // Timers left by the call must not fire during the next one.
+        // Timers left by the call must not fire during the next one, and
+        // built-ins it rewrote must not reach the next one.
         let end = self.end_call.clone();
-        // endCall is synchronous: it has run by the time call() returns.
-        drop(self.runtime.call(&end));
+        // endCall is synchronous: its result is ready on the first poll.
+        let restored = self.runtime.call(&end).now_or_never();
+        self.tainted = !matches!(&restored, Some(Ok(v)) if self.is_true(v));
         self.finish_call(&function, result)
     }
 
@@ -358,8 +377,16 @@ impl Js {
             let local = v8::Local::new(scope, value);
             local.to_rust_string_lossy(scope)
         };
+        // JSON.stringify accepted it, so only the parser's nesting limit can
+        // refuse it: the connector's doing, not an internal error.
         let mut out: Value = serde_json::from_str(&text).map_err(|e| {
-            CallError::Internal(format!("result of {} is not JSON: {e}", call.function.rel))
+            CallError::Js(JsErrorInfo::plain(
+                "TypeError",
+                &format!(
+                    "{} returned a value the host cannot read ({e}); results may nest at most 127 levels deep",
+                    call.function.rel
+                ),
+            ))
         })?;
         Ok(CallOutput {
             value: out.get_mut("value").map(Value::take).unwrap_or(Value::Null),
