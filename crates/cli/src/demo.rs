@@ -71,6 +71,7 @@ pub async fn run(args: DemoArgs, limits: &LimitArgs) -> Result<()> {
         listen,
         public_url: None,
         max_webhook_body: 1 << 20,
+        webhook_read_timeout: Duration::from_secs(30),
         interval_override: Some(every),
         stop: Some(stop_rx),
     };

@@ -44,6 +44,10 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Crash points for tests/run_failpoints.rs, configured by FAILPOINTS;
+    // held until the process ends.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Largest webhook request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_webhook_body: usize,
+    /// Seconds a webhook sender may take to deliver its request body (408 after).
+    #[arg(long, default_value_t = 30.0)]
+    pub webhook_read_timeout: f64,
     /// Override every collection's pull interval, in seconds.
     #[arg(long)]
     pub interval: Option<f64>,
@@ -76,12 +79,17 @@ pub async fn run(args: RunArgs, limits: &LimitArgs) -> Result<RunReport> {
         Some(s) => bail!("--interval must be a positive number of seconds, not {s}"),
         None => None,
     };
+    let read_timeout = args.webhook_read_timeout;
+    if !(read_timeout.is_finite() && read_timeout > 0.0) {
+        bail!("--webhook-read-timeout must be a positive number of seconds, not {read_timeout}");
+    }
     let options = RunOptions {
         sink,
         once: args.once,
         listen: args.listen,
         public_url: args.public_url,
         max_webhook_body: args.max_webhook_body,
+        webhook_read_timeout: Duration::from_secs_f64(read_timeout),
         interval_override: interval,
         stop: None,
     };

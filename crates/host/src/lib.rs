@@ -8,6 +8,16 @@
 //! The host owns scheduling, back-off, shutdown and the webhook endpoint; it
 //! must not interpret connector results itself (strategies do).
 
+/// A crash point of tests/run_failpoints.rs: with the `failpoints` feature
+/// and `FAILPOINTS=<name>=return`, the process aborts here, as abruptly as a
+/// SIGKILL (no destructors, no flush). Without the feature it is nothing.
+macro_rules! crash_point {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name, |_| std::process::abort());
+    };
+}
+
 pub mod plan;
 mod server;
 
@@ -54,6 +64,8 @@ pub struct RunOptions {
     pub public_url: Option<String>,
     /// Largest webhook body accepted (413 beyond it).
     pub max_webhook_body: usize,
+    /// How long a webhook sender may take to deliver its body (408 beyond it).
+    pub webhook_read_timeout: Duration,
     /// Replaces every subscription's pull interval (demos, tests).
     pub interval_override: Option<Duration>,
     /// Stops the run like SIGTERM when it turns true.
@@ -230,7 +242,10 @@ pub async fn run(
         server::start(
             shared.clone(),
             options.listen,
-            options.max_webhook_body,
+            server::Limits {
+                max_body: options.max_webhook_body,
+                read_timeout: options.webhook_read_timeout,
+            },
             stop_rx.clone(),
         )
         .await?;
@@ -427,7 +442,10 @@ pub(crate) async fn run_cycle(shared: &Arc<Shared>, sub: &Subscription) -> Resul
         }
     };
     match result {
-        Ok(cycle) => commit(shared, plan, cycle).await,
+        Ok(cycle) => {
+            crash_point!("after-js-result");
+            commit(shared, plan, cycle).await
+        }
         Err(e) => {
             let message = e.to_string();
             let mut failed = state;
@@ -461,6 +479,7 @@ pub(crate) async fn commit(
     let drop_gen = cycle.drop_snapshot;
     // sled's flush is a blocking fsync: keep it off the async workers.
     let stored = tokio::task::spawn_blocking(move || {
+        crash_point!("before-commit");
         let stored = store.commit(&id, &cycle.state, cycle.events)?;
         if let Some(g) = drop_gen {
             store.drop_snapshot(&id, g)?;
@@ -518,9 +537,12 @@ async fn drain(store: &Arc<SledStore>, sink: &mut dyn Sink) -> Result<usize, Hos
         if batch.is_empty() {
             return Ok(total);
         }
+        crash_point!("before-sink-deliver");
         sink.deliver(&batch).await?;
+        crash_point!("after-sink-ack");
         let ids: Vec<String> = batch.iter().map(|e| e.id.clone()).collect();
         store.ack(&ids)?;
+        crash_point!("after-store-ack");
         total += batch.len();
     }
 }

@@ -4,29 +4,57 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
+use futures::StreamExt;
 use runtime_strategies::webhook::{self, WebhookRequest};
 use serde_json::{json, Map, Value};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::{commit, load_state, HostError, Shared};
+
+/// Requests read and handled at once; the rest wait their turn with their
+/// bodies unread, so a flood holds at most this many bodies in memory.
+const MAX_CONCURRENT: usize = 64;
+
+/// What one webhook request may cost the server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Larger bodies get 413, before any of them is read when announced.
+    pub max_body: usize,
+    /// A sender that has not delivered its whole body by then gets 408.
+    pub read_timeout: Duration,
+}
+
+struct Gate {
+    limits: Limits,
+    permits: Semaphore,
+}
 
 pub(crate) async fn start(
     shared: Arc<Shared>,
     listen: SocketAddr,
-    max_body: usize,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HostError> {
+    let gate = Arc::new(Gate {
+        limits,
+        permits: Semaphore::new(MAX_CONCURRENT),
+    });
+    // route_layer: unknown paths get their 404 without a body being read.
     let app = Router::new()
         .route("/webhooks/{collection}/{scope}", any(receive))
         .route("/global-webhooks/{key}", any(receive_global))
-        .layer(DefaultBodyLimit::max(max_body))
+        .route_layer(middleware::from_fn_with_state(gate, read_body))
+        .layer(DefaultBodyLimit::max(limits.max_body))
         .with_state(shared);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -45,6 +73,66 @@ pub(crate) async fn start(
 
 fn error(status: StatusCode, message: String) -> Response {
     (status, axum::Json(json!({"error": message}))).into_response()
+}
+
+/// Takes a turn, then reads the whole body under the size and time limits
+/// before the handler sees the request. Without this a sender announcing a
+/// huge body, or stalling after its headers, would hold a task and a
+/// connection for as long as it liked.
+async fn read_body(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+    let Ok(_turn) = gate.permits.acquire().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into());
+    };
+    let Limits {
+        max_body,
+        read_timeout,
+    } = gate.limits;
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than --max-webhook-body ({max_body} bytes)"),
+        )
+    };
+    let (parts, body) = req.into_parts();
+    let announced = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max_body as u64) {
+        return too_large();
+    }
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the body: {e}"),
+                )
+            })?;
+            if buf.len() + chunk.len() > max_body {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf)
+    };
+    let buf = match tokio::time::timeout(read_timeout, read).await {
+        Ok(Ok(buf)) => buf,
+        Ok(Err(refused)) => return refused,
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within {:.1} s",
+                    read_timeout.as_secs_f64()
+                ),
+            )
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(buf))).await
 }
 
 async fn receive(

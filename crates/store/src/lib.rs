@@ -11,6 +11,16 @@
 //! then `drop_snapshot(sub, g)`. Generations no committed state points at
 //! are dropped when the store is opened.
 
+/// A crash point of tests/run_failpoints.rs: with the `failpoints` feature
+/// and `FAILPOINTS=<name>=return`, the process aborts here, as abruptly as a
+/// SIGKILL (no destructors, no flush). Without the feature it is nothing.
+macro_rules! crash_point {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name, |_| std::process::abort());
+    };
+}
+
 mod error;
 mod sled_store;
 mod snapshot;

@@ -228,7 +228,9 @@ impl StateStore for SledStore {
                 Ok(out)
             })
             .map_err(|e| self.tx_error(e))?;
+        crash_point!("after-commit-batch");
         self.flush()?;
+        crash_point!("after-flush");
         Ok(stored)
     }
 
