@@ -1,7 +1,12 @@
 //! The event as the runtime emits it: the one shape shared by strategies
 //! (which produce events), the store (which keeps them in its outbox) and
 //! the sinks (which write them out as JSON lines). It owns the wire format
-//! of the contract and nothing else.
+//! of the contract and the reading of events and records out of a
+//! connector's JSON answer ([`decode_events`], [`records`]); it does no I/O.
+
+mod decode;
+
+pub use decode::{decode_events, kind, next_cursor, records, MAX_EVENTS_PER_CALL};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

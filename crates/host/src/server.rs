@@ -16,7 +16,8 @@ use axum::routing::any;
 use axum::Router;
 use futures::StreamExt;
 use runtime_strategies::webhook::{self, WebhookRequest};
-use serde_json::{json, Map, Value};
+use runtime_webhook::{GLOBAL_WEBHOOK_ROUTE, WEBHOOK_ROUTE};
+use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 
 use crate::{commit, load_state, HostError, Shared};
@@ -51,8 +52,8 @@ pub(crate) async fn start(
     });
     // route_layer: unknown paths get their 404 without a body being read.
     let app = Router::new()
-        .route("/webhooks/{collection}/{scope}", any(receive))
-        .route("/global-webhooks/{key}", any(receive_global))
+        .route(WEBHOOK_ROUTE, any(receive))
+        .route(GLOBAL_WEBHOOK_ROUTE, any(receive_global))
         .route_layer(middleware::from_fn_with_state(gate, read_body))
         .layer(DefaultBodyLimit::max(limits.max_body))
         .with_state(shared);
@@ -165,6 +166,7 @@ async fn receive(
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let request = request_of(&method, query.as_deref(), &headers, &body);
+    crash_point!("webhook-after-receive");
     let handled = match webhook::handle(&sub.invoker, &state, &request).await {
         Ok(h) => h,
         Err(e) => {
@@ -177,6 +179,7 @@ async fn receive(
     if let Err(e) = commit(&shared, &sub.plan, handled.cycle).await {
         return error(StatusCode::INTERNAL_SERVER_ERROR, e);
     }
+    crash_point!("webhook-before-answer");
     respond(handled.response)
 }
 
@@ -186,20 +189,8 @@ fn request_of(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> WebhookRequest {
-    WebhookRequest {
-        raw_body: String::from_utf8_lossy(body).into_owned(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-                )
-            })
-            .collect(),
-        query: parse_query(query.unwrap_or("")),
-        method: method.to_string(),
-    }
+    let headers = headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()));
+    WebhookRequest::new(method.as_str(), query, headers, body)
 }
 
 /// `global-webhooks/<key>`: the connector's `handle` turns one request into
@@ -260,12 +251,6 @@ async fn receive_global(
         }
     }
     respond(response)
-}
-
-fn parse_query(q: &str) -> Map<String, Value> {
-    url::form_urlencoded::parse(q.as_bytes())
-        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-        .collect()
 }
 
 /// The handler's `response`: `{status?, headers?, data?}`; default 200.

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use runtime_connector::Connector;
 use runtime_engine::{Call, CallError, Engine};
-use runtime_events::{record_id, ChangeType, NewEvent};
+use runtime_events::NewEvent;
 use runtime_store::SubscriptionState;
 use serde_json::{Map, Value};
 
@@ -165,108 +165,27 @@ impl Invoker {
     }
 }
 
-/// The events of one answer are committed in one store transaction, which
-/// holds all of them in memory several times over (measured, debug build:
-/// ~9 KiB per small event; 400,000 events took the process to 3.6 GiB
-/// while the JavaScript heap stayed under its 256 MiB limit). Same number
-/// as full-scan's default `maxRecords`.
-pub const MAX_EVENTS_PER_CALL: usize = 100_000;
+pub use runtime_events::MAX_EVENTS_PER_CALL;
 
-/// Validates `{events: [{type, record}], ...}` as returned by `pull` and
-/// `webhook-handle`: each event needs a known `type` and a `record.id`.
+/// [`runtime_events::decode_events`], its problem naming collection and function.
 pub(crate) fn decode_events(
     invoker: &Invoker,
     function: &str,
     result: &Value,
 ) -> Result<Vec<NewEvent>, StrategyError> {
-    let events = match result.get("events") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(list)) => list,
-        Some(other) => {
-            return Err(invoker.shape(
-                function,
-                format!("`events` that is not a list ({})", kind(other)),
-            ))
-        }
-    };
-    if events.len() > MAX_EVENTS_PER_CALL {
-        return Err(invoker.shape(
-            function,
-            format!(
-                "{} events in one answer (at most {MAX_EVENTS_PER_CALL}); return fewer and continue from `state` in the next pull",
-                events.len()
-            ),
-        ));
-    }
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let change = e
-                .get("type")
-                .and_then(Value::as_str)
-                .and_then(ChangeType::parse)
-                .ok_or_else(|| {
-                    invoker.shape(
-                        function,
-                        format!(
-                            "events[{i}] with type {}: expected \"created\", \"updated\" or \"deleted\"",
-                            e.get("type").map(|t| t.to_string()).unwrap_or_else(|| "missing".into())
-                        ),
-                    )
-                })?;
-            let record = e.get("record").cloned().unwrap_or(Value::Null);
-            let id = record_id(&record).ok_or_else(|| {
-                invoker.shape(function, format!("events[{i}] whose record has no `id` (string or number)"))
-            })?;
-            Ok(NewEvent { change, record_id: id, record })
-        })
-        .collect()
+    runtime_events::decode_events(result).map_err(|p| invoker.shape(function, p))
 }
 
-/// The `records` list of a `list` / `pullLatestRecords` result.
+/// [`runtime_events::records`], its problem naming collection and function.
 pub(crate) fn records<'a>(
     invoker: &Invoker,
     function: &str,
     result: &'a Value,
 ) -> Result<&'a [Value], StrategyError> {
-    // A list that returns nothing (a forgotten `return`) is not an empty
-    // page: for full-scan it would turn every known record into a delete.
-    if !result.is_object() {
-        return Err(invoker.shape(
-            function,
-            format!("{} instead of {{records, cursor}}", kind(result)),
-        ));
-    }
-    match result.get("records") {
-        Some(Value::Array(list)) => Ok(list),
-        None | Some(Value::Null) => Ok(&[]),
-        Some(other) => Err(invoker.shape(
-            function,
-            format!("`records` that is not a list ({})", kind(other)),
-        )),
-    }
+    runtime_events::records(result).map_err(|p| invoker.shape(function, p))
 }
 
-/// A `cursor` for the next page: a non-empty string or number.
-pub(crate) fn next_cursor(result: &Value) -> Option<Value> {
-    match result.get("cursor") {
-        Some(Value::String(s)) if !s.is_empty() => Some(Value::String(s.clone())),
-        Some(Value::Number(n)) => Some(Value::Number(n.clone())),
-        _ => None,
-    }
-}
-
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use runtime_events::{kind, next_cursor};
 
 /// RFC 3339 time of now, for `last_cycle_at`.
 pub(crate) fn now() -> String {

@@ -6,6 +6,8 @@ use runtime_events::NewEvent;
 use runtime_store::SubscriptionState;
 use serde_json::{Map, Value};
 
+pub use runtime_webhook::{Routed, WebhookRequest};
+
 use crate::{decode_events, now, Cycle, Invoker, StrategyError};
 
 /// Subscribes (first cycle) or refreshes a subscription. Refresh uses
@@ -51,15 +53,6 @@ pub async fn subscribe(
     })
 }
 
-/// One incoming request, as `webhook-handle` receives it.
-#[derive(Debug, Clone)]
-pub struct WebhookRequest {
-    pub raw_body: String,
-    pub headers: Map<String, Value>,
-    pub query: Map<String, Value>,
-    pub method: String,
-}
-
 /// What to answer and commit for one request.
 pub struct Handled {
     pub cycle: Cycle,
@@ -72,8 +65,7 @@ pub async fn handle(
     state: &SubscriptionState,
     request: &WebhookRequest,
 ) -> Result<Handled, StrategyError> {
-    let data = serde_json::from_str::<Value>(&request.raw_body).unwrap_or(Value::Null);
-    handle_data(invoker, state, request, data).await
+    handle_data(invoker, state, request, request.data()).await
 }
 
 /// [`handle`] with `data` already decoded (global webhooks route a payload).
@@ -111,13 +103,6 @@ pub async fn handle_data(
     })
 }
 
-/// One routed event of a global webhook: `{selector, payload}`.
-#[derive(Debug, Clone)]
-pub struct Routed {
-    pub selector: Value,
-    pub payload: Value,
-}
-
 /// Calls `global-webhooks/<key>/handle` with the request; returns the routed
 /// events and the handler's `response`.
 pub async fn handle_global(
@@ -127,58 +112,25 @@ pub async fn handle_global(
 ) -> Result<(Vec<Routed>, Option<Value>), StrategyError> {
     let path = format!("global-webhooks/{key}/handle");
     let mut input = Map::new();
-    input.insert(
-        "data".into(),
-        serde_json::from_str::<Value>(&request.raw_body).unwrap_or(Value::Null),
-    );
+    input.insert("data".into(), request.data());
     input.insert("rawBody".into(), Value::String(request.raw_body.clone()));
     input.insert("headers".into(), Value::Object(request.headers.clone()));
     input.insert("query".into(), Value::Object(request.query.clone()));
     input.insert("method".into(), Value::String(request.method.clone()));
     let result = invoker.call_path(&path, input).await?;
-    let shape = |problem: String| StrategyError::Shape {
-        collection: invoker.collection.clone(),
-        function: path.clone(),
-        problem,
-    };
-    let routed = match result.get("events") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(list)) => list
-            .iter()
-            .enumerate()
-            .map(|(i, e)| match (e.get("selector"), e.get("payload")) {
-                (Some(selector), Some(payload)) => Ok(Routed {
-                    selector: selector.clone(),
-                    payload: payload.clone(),
-                }),
-                _ => Err(shape(format!(
-                    "events[{i}] without `selector` and `payload`"
-                ))),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(other) => {
-            return Err(shape(format!(
-                "`events` that is not a list ({})",
-                crate::kind(other)
-            )))
-        }
-    };
+    let routed =
+        runtime_webhook::routed_events(&result).map_err(|problem| StrategyError::Shape {
+            collection: invoker.collection.clone(),
+            function: path.clone(),
+            problem,
+        })?;
     Ok((routed, result.get("response").cloned()))
 }
 
-/// Whether a global webhook event's `selector` picks a subscription: a
-/// string names the collection; in an object, `collection` names the
-/// collection and every other key must equal the same key of the state the
-/// subscription's `webhook-subscribe` returned.
+/// [`runtime_webhook::selects`] against the state the subscription's
+/// `webhook-subscribe` returned.
 pub fn selects(selector: &Value, collection: &str, state: &SubscriptionState) -> bool {
-    match selector {
-        Value::String(s) => s == collection,
-        Value::Object(map) => map.iter().all(|(k, v)| match k.as_str() {
-            "collection" => v.as_str() == Some(collection),
-            _ => state.state.get(k) == Some(v),
-        }),
-        _ => false,
-    }
+    runtime_webhook::selects(selector, collection, &state.state)
 }
 
 pub async fn unsubscribe(
