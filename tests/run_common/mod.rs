@@ -4,6 +4,8 @@
 //! a `file:` sink wrote.
 #![allow(dead_code)]
 
+pub mod changes;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

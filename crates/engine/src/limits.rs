@@ -20,8 +20,11 @@ pub struct Limits {
     pub cpu: Duration,
     /// Whole-call time including awaited HTTP (default 300 s).
     pub wall: Duration,
-    /// JavaScript heap size (default 256 MiB).
+    /// JavaScript heap size (default 256 MiB), per runtime.
     pub heap_bytes: usize,
+    /// Calls of the connector that may run at once, each in its own
+    /// runtime and thread (default 4). Runtimes start only when needed.
+    pub runtimes: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +33,7 @@ impl Default for Limits {
             cpu: Duration::from_secs(10),
             wall: Duration::from_secs(300),
             heap_bytes: 256 << 20,
+            runtimes: 4,
         }
     }
 }
@@ -55,6 +59,12 @@ impl std::fmt::Display for LimitKind {
 /// How often a tripped call is told again to stop.
 const REASSERT: Duration = Duration::from_millis(50);
 
+/// How often the watchdog looks at an active call that is not running
+/// JavaScript (awaiting HTTP or a timer). Entering JavaScript does not wake
+/// it: two thread wake-ups per poll cost more than a short call itself, so
+/// the CPU limit may be overshot by up to this much.
+const TICK: Duration = Duration::from_millis(20);
+
 /// How long a tripped call may keep the engine thread after the stop.
 /// QuickJS drains the whole microtask queue in one native loop; a promise
 /// flood that survives termination there can never be interrupted, and the
@@ -79,6 +89,52 @@ struct State {
     function: String,
     handle: Option<v8::IsolateHandle>,
     shutdown: bool,
+    /// The watchdog sleeps with no deadline: the next call must wake it.
+    idle: bool,
+    /// The engine thread's CPU clock, where the platform has one; without
+    /// it, CPU time is the wall time spent inside event-loop polls.
+    cpu_clock: Option<ThreadClock>,
+    /// Its reading when the call began.
+    cpu_at_begin: Option<Duration>,
+}
+
+/// The CPU clock of one thread: only the time that thread really ran, so a
+/// busy machine (other processes, other engine threads) does not eat into
+/// a call's CPU budget.
+#[derive(Clone, Copy)]
+struct ThreadClock(#[cfg(target_os = "linux")] libc::clockid_t);
+
+impl ThreadClock {
+    #[cfg(target_os = "linux")]
+    fn of_current_thread() -> Option<ThreadClock> {
+        let mut id: libc::clockid_t = 0;
+        // SAFETY: pthread_self is always valid for the calling thread and
+        // `id` is a valid out-pointer.
+        let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) };
+        (rc == 0).then_some(ThreadClock(id))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn of_current_thread() -> Option<ThreadClock> {
+        None
+    }
+
+    #[cfg(target_os = "linux")]
+    fn now(self) -> Option<Duration> {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid out-pointer; a clock of a thread that has
+        // ended makes this fail, not misbehave.
+        let rc = unsafe { libc::clock_gettime(self.0, &mut ts) };
+        (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn now(self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Shared between the engine thread and its watchdog thread.
@@ -112,8 +168,15 @@ impl Watchdog {
         self.lock().handle = Some(handle);
     }
 
+    /// Makes the calling thread (the engine thread) the one whose CPU clock
+    /// counts against the CPU limit.
+    pub(crate) fn watch_current_thread(&self) {
+        self.lock().cpu_clock = ThreadClock::of_current_thread();
+    }
+
     pub(crate) fn begin_call(&self, cpu: Duration, wall: Duration, function: &str) {
         let mut s = self.lock();
+        s.cpu_at_begin = s.cpu_clock.and_then(ThreadClock::now);
         s.function = function.to_string();
         s.tripped_at = None;
         s.budget = Some(cpu);
@@ -121,8 +184,11 @@ impl Watchdog {
         s.used = Duration::ZERO;
         s.running_since = None;
         s.tripped = None;
+        let idle = s.idle;
         drop(s);
-        self.inner.1.notify_one();
+        if idle {
+            self.inner.1.notify_one();
+        }
     }
 
     /// Ends the call and returns the limit that tripped during it, if any.
@@ -135,10 +201,7 @@ impl Watchdog {
     }
 
     pub(crate) fn enter(&self) {
-        let mut s = self.lock();
-        s.running_since = Some(Instant::now());
-        drop(s);
-        self.inner.1.notify_one();
+        self.lock().running_since = Some(Instant::now());
     }
 
     pub(crate) fn exit(&self) {
@@ -165,6 +228,13 @@ impl Watchdog {
         self.lock().tripped
     }
 
+    /// How long ago the running call was told to stop, if it was.
+    #[cfg(feature = "quickjs")]
+    pub(crate) fn stopped_for(&self) -> Option<Duration> {
+        let s = self.lock();
+        s.tripped.and(s.tripped_at).map(|t| t.elapsed())
+    }
+
     pub(crate) fn shutdown(&self) {
         self.lock().shutdown = true;
         self.inner.1.notify_one();
@@ -179,13 +249,24 @@ impl Watchdog {
             }
             let mut wait = None;
             if s.tripped.is_none() {
-                if let (Some(budget), Some(since)) = (s.budget, s.running_since) {
-                    let used = s.used + since.elapsed();
+                if let Some(budget) = s.budget {
+                    let clock = s.cpu_clock.and_then(ThreadClock::now);
+                    let by_clock = clock
+                        .zip(s.cpu_at_begin)
+                        .map(|(now, at)| now.saturating_sub(at));
+                    let used = by_clock.unwrap_or_else(|| {
+                        s.used + s.running_since.map_or(Duration::ZERO, |t| t.elapsed())
+                    });
                     if used >= budget {
                         s.tripped = Some(LimitKind::Cpu(budget));
                         s.tripped_at = Some(Instant::now());
-                    } else {
+                    } else if by_clock.is_some() {
+                        // A thread's CPU time grows no faster than wall time.
                         wait = Some(budget - used);
+                    } else if s.running_since.is_some() {
+                        wait = Some(budget - used);
+                    } else {
+                        wait = Some(TICK.min(budget - used));
                     }
                 }
             }
@@ -221,6 +302,7 @@ impl Watchdog {
                 // flood run on forever inside one microtask checkpoint.
                 wait = Some(REASSERT);
             }
+            s.idle = wait.is_none();
             s = match wait {
                 Some(d) => match cvar.wait_timeout(s, d) {
                     Ok((guard, _)) => guard,
@@ -230,4 +312,60 @@ impl Watchdog {
             };
         }
     }
+}
+
+/// A call that goes on allocating this long after it was told to stop
+/// (it catches its own out-of-memory errors) gets its heap squeezed.
+#[cfg(feature = "quickjs")]
+pub(crate) const SQUEEZE_AFTER: Duration = Duration::from_millis(200);
+
+/// QuickJS stops a terminated call only at its interrupt check, once per
+/// 10,000 calls or loop iterations, and its out-of-memory error is
+/// catchable. A loop that catches that error, drops what it built and
+/// allocates again (`for (;;) try { a.push(new Array(1e6).fill(1)) } catch
+/// { a = [] }`) does seconds of native work between two checks. Squeezing
+/// drops the heap limit to the backend's 16 MiB termination headroom, so
+/// every large allocation fails at once and the loop reaches its next check
+/// within milliseconds. Just before that check throws the stop,
+/// [`make_room`] lifts the limit to `room` (twice the heap limit: above
+/// anything the call can hold) so the uncatchable error can be allocated
+/// (a failed allocation there throws a catchable `null`). A check
+/// that lands inside QuickJS's stack-trace builder swallows the stop; the
+/// call is then squeezed again when it next reaches the limit. The runtime
+/// is discarded after the call, so the limit is never restored.
+///
+/// Runs on the engine thread, inside a near-heap-limit callback.
+#[cfg(feature = "quickjs")]
+pub(crate) fn squeeze(isolate: v8::UnsafeRawIsolatePtr, room: usize) {
+    // SAFETY: `isolate` is the engine thread's live isolate (this runs in
+    // its own callback); `Isolate` is a plain pointer without a destructor.
+    let mut iso = unsafe { v8::Isolate::from_raw_isolate_ptr(isolate) };
+    // Without a near-heap-limit callback the backend terminates on the next
+    // failed allocation and caps the heap at this limit plus its headroom.
+    iso.remove_near_heap_limit_callback(resqueeze, 1);
+    iso.thread_safe_handle()
+        .request_interrupt(make_room, room as *mut std::ffi::c_void);
+}
+
+/// Interrupt callback (`data` is the limit to lift to).
+#[cfg(feature = "quickjs")]
+unsafe extern "C" fn make_room(isolate: v8::UnsafeRawIsolatePtr, data: *mut std::ffi::c_void) {
+    // SAFETY: interrupts run on the engine thread with its live isolate.
+    let mut iso = unsafe { v8::Isolate::from_raw_isolate_ptr(isolate) };
+    iso.remove_near_heap_limit_callback(resqueeze, data as usize);
+    // SAFETY: UnsafeRawIsolatePtr is a transparent raw pointer.
+    let data =
+        unsafe { std::mem::transmute::<v8::UnsafeRawIsolatePtr, *mut std::ffi::c_void>(isolate) };
+    iso.add_near_heap_limit_callback(resqueeze, data);
+}
+
+/// Near-heap-limit callback after [`make_room`] (`data` is the isolate):
+/// the call survived its stop and filled the room, so squeeze again.
+#[cfg(feature = "quickjs")]
+unsafe extern "C" fn resqueeze(data: *mut std::ffi::c_void, current: usize, _: usize) -> usize {
+    // SAFETY: make_room stored the isolate there.
+    let isolate =
+        unsafe { std::mem::transmute::<*mut std::ffi::c_void, v8::UnsafeRawIsolatePtr>(data) };
+    squeeze(isolate, current);
+    current
 }

@@ -11,12 +11,13 @@ use std::task::Poll;
 use deno_core::{v8, JsRuntime, ModuleSpecifier, PollEventLoopOptions, RuntimeOptions};
 use futures::FutureExt;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::{CallError, JsErrorInfo};
 use crate::limits::{LimitKind, Watchdog};
 use crate::loader::ConnectorLoader;
 use crate::ops::{connector_runtime, ApiContext, CallTags};
+use crate::pool::Jobs;
 use crate::{Call, CallOutput, EngineConfig, FunctionRef};
 
 const BOOTSTRAP_JS: &str = include_str!("../../../runtime-js/bootstrap.js");
@@ -26,12 +27,8 @@ pub(crate) enum Job {
     Check(FunctionRef, oneshot::Sender<Result<(), CallError>>),
 }
 
-pub(crate) fn run(
-    config: EngineConfig,
-    host: tokio::runtime::Handle,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
-    dog: Watchdog,
-) {
+pub(crate) fn run(config: EngineConfig, host: tokio::runtime::Handle, jobs: Jobs, dog: Watchdog) {
+    dog.watch_current_thread();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -39,12 +36,13 @@ pub(crate) fn run(
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(connector = %config.name, "cannot start the engine thread's runtime: {e}");
+            dog.shutdown();
             return;
         }
     };
     rt.block_on(async move {
         let mut js: Option<Js> = None;
-        while let Some(job) = jobs.recv().await {
+        while let Some(job) = jobs.next().await {
             if js.is_none() {
                 match Js::new(&config, &host, &dog) {
                     Ok(fresh) => js = Some(fresh),
@@ -61,9 +59,9 @@ pub(crate) fn run(
                     let limited = matches!(result, Err(CallError::Limit { .. }));
                     let keep = !limited && !runtime.tainted;
                     // After a limit endCall runs on a terminated isolate and
-                    // always fails; only a finished call can have locked a built-in.
+                    // always fails; otherwise a failure is worth a warning.
                     if runtime.tainted && !limited {
-                        tracing::warn!(connector = %config.name, "connector code froze or locked a built-in; the JavaScript runtime is recreated");
+                        tracing::warn!(connector = %config.name, "the call's timers could not be cancelled; the JavaScript runtime is recreated");
                     }
                     let _ = reply.send(result);
                     keep
@@ -104,8 +102,8 @@ struct Js {
     /// Loaded function per file, so each module is evaluated once.
     functions: HashMap<PathBuf, v8::Global<v8::Function>>,
     dog: Watchdog,
-    /// endCall could not put the built-ins back (frozen or made
-    /// non-configurable by connector code): the runtime must not be reused.
+    /// endCall could not cancel the call's timers: the runtime must not be
+    /// reused.
     tainted: bool,
 }
 
@@ -126,18 +124,28 @@ impl Js {
         dog.set_isolate(runtime.v8_isolate().thread_safe_handle());
         let near_limit = dog.clone();
         let mut grown = false;
+        #[cfg(feature = "quickjs")]
+        // SAFETY: only turned back into an `Isolate` on this thread while
+        // the runtime lives (see limits::squeeze).
+        let isolate = unsafe { runtime.v8_isolate().as_raw_isolate_ptr() };
         runtime.add_near_heap_limit_callback(move |current, _initial| {
             near_limit.trip(LimitKind::Heap(heap));
             // Room to unwind the terminated script instead of aborting, but
             // only once: a single native operation (`new Array(1e9).fill(0)`)
             // never checks for termination, and growing on every call let it
             // take gigabytes. Not growing again makes the allocation fail.
-            if grown {
-                current
-            } else {
+            if !grown {
                 grown = true;
-                current + current / 2
+                return current + current / 2;
             }
+            #[cfg(feature = "quickjs")]
+            if near_limit
+                .stopped_for()
+                .is_some_and(|d| d >= crate::limits::SQUEEZE_AFTER)
+            {
+                crate::limits::squeeze(isolate, 2 * heap);
+            }
+            current
         });
         {
             let state = runtime.op_state();
@@ -226,8 +234,8 @@ impl Js {
         let result = self
             .with_wall_limit(config, &function, |js| Box::pin(js.invoke(config, call)))
             .await;
-        // Timers left by the call must not fire during the next one, and
-        // built-ins it rewrote must not reach the next one.
+        // Timers left by the call must not fire during the next one.
+        // (Built-ins need nothing: bootstrap.js froze them.)
         let end = self.end_call.clone();
         // endCall is synchronous: its result is ready on the first poll.
         let restored = self.runtime.call(&end).now_or_never();

@@ -48,6 +48,9 @@ pub enum HostError {
     Params(#[from] runtime_connector::ParamError),
     #[error("webhook server: {0}")]
     Server(String),
+    /// The store cannot write any more (a full disk): the run stopped.
+    #[error("{0}; the run stopped. Nothing acknowledged is lost: undelivered events and the state before them are on disk. Free space (or fix the data dir) and start again")]
+    StoreFailed(String),
 }
 
 /// How long a stopping run waits for the sink to take the last events.
@@ -97,6 +100,25 @@ pub(crate) struct Shared {
     pub public_url: String,
     /// Connector-level calls (global webhooks).
     pub base: Invoker,
+    /// Stops the run like SIGTERM.
+    pub stop: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// After a failed write: if the store can no longer write (sled makes
+    /// an I/O error permanent for the open database), stops the run. A
+    /// process that went on would retry cycles that cannot commit and keep
+    /// a state in memory that is not on disk. Returns whether it stopped.
+    pub(crate) fn stop_if_store_failed(&self) -> bool {
+        let Some(failure) = self.store.failure() else {
+            return false;
+        };
+        if !*self.stop.borrow() {
+            tracing::error!("{failure}: stopping the run");
+        }
+        let _ = self.stop.send(true);
+        true
+    }
 }
 
 /// An invoker for connector-level functions (no collection parameters).
@@ -212,6 +234,7 @@ pub async fn run(
             "webhook subscriptions no longer enabled were unsubscribed and reset"
         );
     }
+    let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         connector: connector.clone(),
         store,
@@ -219,6 +242,7 @@ pub async fn run(
         delivered: Notify::new(),
         public_url,
         base,
+        stop: stop_tx.clone(),
     });
     let mut sink = runtime_sinks::build(&options.sink)?;
     tracing::info!(
@@ -231,7 +255,6 @@ pub async fn run(
         return run_once(&shared, sink.as_mut()).await;
     }
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(wait_for_signal(stop_tx, options.stop.clone()));
     let uses_webhooks = !connector.global_webhooks.is_empty()
         || shared
@@ -285,7 +308,10 @@ pub async fn run(
         ),
     }
     tracing::info!(cycles = report.cycles, events = report.events, "stopped");
-    Ok(report)
+    match shared.store.failure() {
+        Some(failure) => Err(HostError::StoreFailed(failure)),
+        None => Ok(report),
+    }
 }
 
 async fn run_once(shared: &Arc<Shared>, sink: &mut dyn Sink) -> Result<RunReport, HostError> {
@@ -302,7 +328,11 @@ async fn run_once(shared: &Arc<Shared>, sink: &mut dyn Sink) -> Result<RunReport
             Err(e) => report.failures.push((id, e)),
         }
     }
-    drain(&shared.store, sink).await?;
+    let drained = drain(&shared.store, sink).await;
+    if let Some(failure) = shared.store.failure() {
+        return Err(HostError::StoreFailed(failure));
+    }
+    drained?;
     Ok(report)
 }
 
@@ -351,12 +381,25 @@ async fn schedule(
     mut stop: watch::Receiver<bool>,
 ) -> (u64, u64) {
     let (mut cycles, mut events, mut failures) = (0u64, 0u64, 0u32);
+    let mut due = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
             break;
         }
         cycles += 1;
-        match run_cycle(&shared, &sub).await {
+        let started = tokio::time::Instant::now();
+        let result = run_cycle(&shared, &sub).await;
+        // For bench/subs.sh (`--log info,runtime_host::schedule=debug`):
+        // how late the cycle started against its due time, and how long it took.
+        tracing::debug!(
+            target: "runtime_host::schedule",
+            subscription = %sub.plan.id,
+            first = cycles == 1,
+            lag_ms = started.saturating_duration_since(due).as_secs_f64() * 1e3,
+            cycle_ms = started.elapsed().as_secs_f64() * 1e3,
+            "cycle"
+        );
+        match result {
             Ok(n) => {
                 failures = 0;
                 events += n as u64;
@@ -364,11 +407,13 @@ async fn schedule(
             Err(e) => {
                 failures += 1;
                 tracing::error!(subscription = %sub.plan.id, failures, "cycle failed: {e}");
+                shared.stop_if_store_failed();
             }
         }
         let delay = next_delay(sub.plan.interval, failures, &sub.plan.strategy);
+        due = tokio::time::Instant::now() + delay;
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::time::sleep_until(due) => {}
             _ = stop.changed() => break,
         }
     }
@@ -415,10 +460,8 @@ fn load_state(shared: &Shared, sub: &Subscription) -> Result<SubscriptionState, 
 }
 
 pub(crate) fn webhook_uri(shared: &Shared, plan: &Plan) -> String {
-    format!(
-        "{}/webhooks/{}/{}",
-        shared.public_url, plan.collection, plan.scope
-    )
+    let path = runtime_webhook::webhook_path(&plan.collection, &plan.scope);
+    format!("{}{path}", shared.public_url)
 }
 
 /// One cycle: run the strategy, commit its state and events durably, wake
@@ -488,7 +531,11 @@ pub(crate) async fn commit(
     })
     .await
     .map_err(|e| format!("commit task failed: {e}"))?
-    .map_err(|e| format!("commit failed: {e}"))?;
+    .map_err(|e| {
+        // A webhook request ends here too: stop before answering it.
+        shared.stop_if_store_failed();
+        format!("commit failed: {e}")
+    })?;
     if !stored.is_empty() {
         tracing::info!(subscription = %plan.id, events = stored.len(), "cycle committed");
         shared.delivered.notify_one();
@@ -508,6 +555,7 @@ async fn deliver_loop(
     loop {
         match drain(&shared.store, sink.as_mut()).await {
             Ok(_) => failures = 0,
+            Err(_) if shared.stop_if_store_failed() => return Ok(()),
             Err(e) => {
                 failures += 1;
                 tracing::error!(failures, "delivery failed, will retry: {e}");

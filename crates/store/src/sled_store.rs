@@ -1,4 +1,6 @@
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use runtime_events::{Event, NewEvent};
 use serde::{Deserialize, Serialize};
@@ -22,6 +24,27 @@ pub struct SledStore {
     subs: sled::Tree,
     outbox: sled::Tree,
     instance: String,
+    /// Events with a lower sequence are on disk. A commit's events sit in
+    /// sled's memory from its transaction until its flush; `pending` hands
+    /// out only durable ones, so a commit whose flush fails (a full disk)
+    /// never reaches the sink.
+    durable: AtomicU64,
+    /// The first I/O error (see [`SledStore::failure`]).
+    pub(crate) failed: Failure,
+}
+
+/// Shared with snapshot writers and diffs, which hit the same disk.
+pub(crate) type Failure = Arc<OnceLock<String>>;
+
+/// Remembers the first error that means the database cannot be trusted to
+/// write any more (sled makes such errors sticky).
+pub(crate) fn note_failure(failed: &Failure, dir: &Path, source: &sled::Error) {
+    let why = match source {
+        sled::Error::Io(e) => format!("cannot write ({}): {e}", e.kind()),
+        sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => source.to_string(),
+        sled::Error::CollectionNotFound(_) | sled::Error::Unsupported(_) => return,
+    };
+    let _ = failed.set(format!("data dir {}: {why}", dir.display()));
 }
 
 #[derive(Serialize)]
@@ -60,10 +83,32 @@ impl SledStore {
             subs,
             outbox,
             instance: String::new(),
+            durable: AtomicU64::new(0),
+            failed: Failure::default(),
         };
         store.instance = store.instance_id_or_create()?;
         store.drop_orphan_snapshots()?;
+        // Everything found at open is on disk.
+        store.durable = AtomicU64::new(store.next_seq()?);
         Ok(store)
+    }
+
+    /// The first write error of this store, naming the data dir. sled keeps
+    /// failing every write after an I/O error (a full disk, a file size
+    /// limit), even once the cause is gone: the process must stop and a
+    /// new one reopen the directory, which then recovers the last flushed
+    /// state.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.get().cloned()
+    }
+
+    fn next_seq(&self) -> Result<u64, StoreError> {
+        match self.meta.get(NEXT_SEQ_KEY).map_err(|e| self.storage(e))? {
+            None => Ok(0),
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| self.corrupt("meta", "next_seq is not 8 bytes")),
+        }
     }
 
     /// Random id made once per data dir; prefixes every event id so ids
@@ -106,6 +151,7 @@ impl SledStore {
     }
 
     pub(crate) fn storage(&self, source: sled::Error) -> StoreError {
+        note_failure(&self.failed, &self.dir, &source);
         StoreError::Storage {
             dir: self.dir.clone(),
             source,
@@ -225,18 +271,23 @@ impl StateStore for SledStore {
                     outbox.insert(&seq.to_be_bytes(), bytes)?;
                     out.push(event);
                 }
-                Ok(out)
+                Ok((next + count, out))
             })
             .map_err(|e| self.tx_error(e))?;
         crash_point!("after-commit-batch");
         self.flush()?;
         crash_point!("after-flush");
+        // The flush covered every earlier commit too: their transactions
+        // took lower sequence numbers before this one read its own.
+        let (end, stored) = stored;
+        self.durable.fetch_max(end, Ordering::SeqCst);
         Ok(stored)
     }
 
     fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let durable = self.durable.load(Ordering::SeqCst).to_be_bytes();
         let mut out = Vec::new();
-        for kv in self.outbox.iter().take(limit) {
+        for kv in self.outbox.range(..durable.as_slice()).take(limit) {
             let (_, v) = kv.map_err(|e| self.storage(e))?;
             out.push(self.decode_entry(&v)?.event);
         }

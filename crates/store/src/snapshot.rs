@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use runtime_events::{ChangeType, NewEvent};
 use serde_json::Value;
 
+use crate::sled_store::{note_failure, Failure};
 use crate::{SledStore, StateStore, StoreError};
 
 /// Records written per sled batch: large enough to amortise, small enough
@@ -78,6 +79,7 @@ impl SledStore {
         Ok(SnapshotWriter {
             db: self.db.clone(),
             dir: self.dir.clone(),
+            failed: self.failed.clone(),
             tree,
             batch: sled::Batch::default(),
             batched: 0,
@@ -103,6 +105,7 @@ impl SledStore {
         };
         Ok(SnapshotDiff {
             dir: self.dir.clone(),
+            failed: self.failed.clone(),
             old,
             new,
             old_head: None,
@@ -128,6 +131,7 @@ impl SledStore {
 pub struct SnapshotWriter {
     db: sled::Db,
     dir: PathBuf,
+    failed: Failure,
     tree: sled::Tree,
     batch: sled::Batch,
     batched: usize,
@@ -179,6 +183,7 @@ impl SnapshotWriter {
     }
 
     fn storage(&self, source: sled::Error) -> StoreError {
+        note_failure(&self.failed, &self.dir, &source);
         StoreError::Storage {
             dir: self.dir.clone(),
             source,
@@ -192,6 +197,7 @@ type Entry = (sled::IVec, sled::IVec);
 /// [`SledStore::snapshot_diff`].
 pub struct SnapshotDiff {
     dir: PathBuf,
+    failed: Failure,
     old: Option<sled::Iter>,
     new: Option<sled::Iter>,
     old_head: Option<Entry>,
@@ -204,16 +210,18 @@ impl SnapshotDiff {
         iter: &mut Option<sled::Iter>,
         head: &mut Option<Entry>,
         dir: &std::path::Path,
+        failed: &Failure,
     ) -> Result<(), StoreError> {
         if head.is_none() {
             if let Some(it) = iter {
                 match it.next() {
                     Some(Ok(kv)) => *head = Some(kv),
                     Some(Err(source)) => {
+                        note_failure(failed, dir, &source);
                         return Err(StoreError::Storage {
                             dir: dir.to_path_buf(),
                             source,
-                        })
+                        });
                     }
                     None => *iter = None,
                 }
@@ -244,8 +252,8 @@ impl SnapshotDiff {
 
     fn step(&mut self) -> Result<Option<NewEvent>, StoreError> {
         loop {
-            Self::fill(&mut self.old, &mut self.old_head, &self.dir)?;
-            Self::fill(&mut self.new, &mut self.new_head, &self.dir)?;
+            Self::fill(&mut self.old, &mut self.old_head, &self.dir, &self.failed)?;
+            Self::fill(&mut self.new, &mut self.new_head, &self.dir, &self.failed)?;
             let order = match (&self.old_head, &self.new_head) {
                 (None, None) => return Ok(None),
                 (Some(_), None) => Ordering::Less,
