@@ -529,6 +529,7 @@
     }
     if (!res.ok) {
       if (res.kind === "http") {
+        res.data = bodyOf(res);
         throw new ApiError(res.message, res);
       }
       const err = new Error(res.message);
@@ -536,7 +537,16 @@
       err.kind = res.kind;
       throw err;
     }
-    return res.response;
+    const r = res.response;
+    return { status: r.status, headers: r.headers, data: bodyOf(r) };
+  }
+
+  // Rust checked that a "json" body parses; it crosses as text because
+  // JSON.parse builds the objects faster than a converted Rust value would.
+  function bodyOf(r) {
+    if (r.bodyKind === "json") return jsonParse(r.body);
+    if (r.bodyKind === "text") return r.body;
+    return null;
   }
 
   function buildApiClient(mayRefresh) {
@@ -593,82 +603,112 @@
     }
   };
 
-  // ------------------------------------------------------ realm guard
-  // One runtime serves every call of a connector, so a call that rewrites
-  // a built-in (`Object.prototype.x = 1`, `JSON.stringify = ...`) would
-  // reach every later call. The own properties and prototypes of the
-  // built-ins and of the globals above are recorded here and put back by
-  // endCall(). Only captured functions are used, descriptors have no
-  // prototype (an `Object.prototype.get` must not turn them into
-  // accessors), and nothing reads a property through a getter.
+  // ------------------------------------------------------------- lockdown
+  // One runtime serves every call of a connector, so a call that rewrote a
+  // built-in (`Object.prototype.x = 1`, `JSON.stringify = ...`) would reach
+  // every later call. The built-ins are frozen here, once, before any
+  // connector code runs: such a write throws a TypeError naming the property
+  // in the call that tried it (connector modules are strict code), and no
+  // call can change what the next one sees. Putting built-ins back after
+  // every call instead cost 1-2 ms per call on QuickJS (docs/engine.md).
+  //
+  // Freezing a prototype also forbids `obj.toString = f` on every object
+  // that inherits it (the "override mistake"), which ordinary code does
+  // (`this.name = "MyError"`). As SES does, the properties commonly assigned
+  // that way become accessors whose setter defines an own property on the
+  // receiver; assigning to the prototype itself still throws.
   const R = Reflect;
-  const { ownKeys, getOwnPropertyDescriptor, defineProperty, deleteProperty, getPrototypeOf,
-    setPrototypeOf, isExtensible, apply } = R;
-  const mapHas = Map.prototype.has;
-  const mapGet = Map.prototype.get;
-  const bare = (d) => { setPrototypeOf(d, null); return d; };
-  const guardedRoots = [
-    Object.prototype, Object, Function.prototype, Function, Array.prototype, Array,
-    String.prototype, String, Number.prototype, Number, Boolean.prototype, Boolean,
-    Symbol.prototype, Symbol, BigInt.prototype, BigInt, Promise.prototype, Promise,
-    JSON, Reflect, Math, Date.prototype, Date, RegExp.prototype, RegExp,
-    Map.prototype, Map, Set.prototype, Set, WeakMap.prototype, WeakSet.prototype,
-    Error.prototype, Error, TypeError.prototype, RangeError.prototype, SyntaxError.prototype,
-    ArrayBuffer.prototype, ArrayBuffer, DataView.prototype,
-    getPrototypeOf(Uint8Array.prototype), getPrototypeOf(Uint8Array), Uint8Array.prototype,
-    getPrototypeOf([][Symbol.iterator]()), getPrototypeOf(getPrototypeOf([][Symbol.iterator]())),
-    getPrototypeOf(new Map()[Symbol.iterator]()), getPrototypeOf(""[Symbol.iterator]()),
-    getPrototypeOf(async function () {}), getPrototypeOf(function* () {}),
-    getPrototypeOf(function* () {}.prototype),
-    console, crypto, subtle, apiClient, refreshApiClient, URL.prototype, URL,
-    URLSearchParams.prototype, TextEncoder.prototype, TextDecoder.prototype,
-    ApiError.prototype, DOMException.prototype, CryptoKey.prototype,
+  const { ownKeys, getOwnPropertyDescriptor, defineProperty, getPrototypeOf, apply } = R;
+  const freeze = Object.freeze;
+  const isFrozen = Object.isFrozen;
+  const setAdd = WeakSet.prototype.add;
+  const setHas = WeakSet.prototype.has;
+  const errorNames = ["constructor", "message", "name"];
+  const overridable = [
+    [Object.prototype, ["constructor", "hasOwnProperty", "isPrototypeOf",
+      "propertyIsEnumerable", "toLocaleString", "toString", "valueOf"]],
+    [Function.prototype, ["constructor", "toString"]],
+    [Array.prototype, ["toString", "toLocaleString"]],
+    [Promise.prototype, ["constructor"]],
+    [Date.prototype, ["toJSON", "toString"]],
+    [Error.prototype, [...errorNames, "toString"]],
+    [TypeError.prototype, errorNames], [RangeError.prototype, errorNames],
+    [SyntaxError.prototype, errorNames], [ReferenceError.prototype, errorNames],
+    [EvalError.prototype, errorNames], [URIError.prototype, errorNames],
+    [ApiError.prototype, errorNames], [DOMException.prototype, errorNames],
   ];
-  // Connectors may keep their own globals between calls; only the names
-  // that exist now are put back (and none is deleted).
-  const pristine = [];
-  const record = (obj, strict) => {
-    const keys = ownKeys(obj);
-    const descs = new Map();
-    for (let i = 0; i < keys.length; i++) {
-      descs.set(keys[i], bare(getOwnPropertyDescriptor(obj, keys[i])));
+  if (typeof AggregateError === "function") overridable.push([AggregateError.prototype, errorNames]);
+  for (let i = 0; i < overridable.length; i++) {
+    const [proto, names] = overridable[i];
+    for (let j = 0; j < names.length; j++) {
+      const name = names[j];
+      const desc = getOwnPropertyDescriptor(proto, name);
+      if (desc === undefined || !("value" in desc) || !desc.configurable) continue;
+      const value = desc.value;
+      defineProperty(proto, name, {
+        get() { return value; },
+        set(v) {
+          if (this === proto) {
+            throw new TypeError(`Cannot assign to '${String(name)}' of a built-in prototype: built-ins are frozen`);
+          }
+          if (!defineProperty(this, name, { value: v, writable: true, enumerable: true, configurable: true })) {
+            throw new TypeError(`Cannot assign to '${String(name)}': the object is not extensible`);
+          }
+        },
+        enumerable: desc.enumerable,
+        configurable: false,
+      });
     }
-    pristine.push({ obj, strict, keys, descs, proto: getPrototypeOf(obj), extensible: isExtensible(obj) });
-  };
-  for (let i = 0; i < guardedRoots.length; i++) record(guardedRoots[i], true);
-  record(globalThis, false);
-  const same = (a, b) =>
-    a.value === b.value && a.get === b.get && a.set === b.set && a.writable === b.writable &&
-    a.enumerable === b.enumerable && a.configurable === b.configurable;
-  // True when every guarded object is as recorded; false when something
-  // could not be undone (frozen, non-configurable): Rust then drops the runtime.
-  function restoreRealm() {
-    let ok = true;
-    for (let i = 0; i < pristine.length; i++) {
-      const p = pristine[i];
-      const obj = p.obj;
-      try {
-        if (p.strict) {
-          const now = ownKeys(obj);
-          for (let j = 0; j < now.length; j++) {
-            if (!apply(mapHas, p.descs, [now[j]]) && !deleteProperty(obj, now[j])) ok = false;
-          }
-        }
-        for (let j = 0; j < p.keys.length; j++) {
-          const k = p.keys[j];
-          const want = apply(mapGet, p.descs, [k]);
-          const got = getOwnPropertyDescriptor(obj, k);
-          if (got === undefined || !same(bare(got), want)) {
-            if (!defineProperty(obj, k, want)) ok = false;
-          }
-        }
-        if (getPrototypeOf(obj) !== p.proto && !setPrototypeOf(obj, p.proto)) ok = false;
-        if (isExtensible(obj) !== p.extensible) ok = false;
-      } catch (_) {
-        ok = false;
+  }
+  // Everything reachable from the globals as they are now, plus intrinsics
+  // no global names (the prototypes of iterators, generators, async and
+  // typed-array functions), is frozen, prototypes and accessors included.
+  const hidden = [
+    getPrototypeOf(Uint8Array), getPrototypeOf(Uint8Array.prototype),
+    getPrototypeOf([][Symbol.iterator]()), getPrototypeOf(new Map()[Symbol.iterator]()),
+    getPrototypeOf(new Set()[Symbol.iterator]()), getPrototypeOf(""[Symbol.iterator]()),
+    getPrototypeOf(/x/[Symbol.matchAll]("")),
+    getPrototypeOf(async function () {}), getPrototypeOf(function* () {}),
+    getPrototypeOf(async function* () {}), getPrototypeOf(function* () {}.prototype),
+    getPrototypeOf(async function* () {}.prototype),
+    getPrototypeOf(getPrototypeOf(async function* () {}.prototype)),
+    getPrototypeOf(Promise.resolve()), refreshApiClient, CryptoKey.prototype,
+  ];
+  const seen = new WeakSet();
+  const pending = [];
+  const visit = (v) => {
+    if ((typeof v === "object" && v !== null) || typeof v === "function") {
+      if (!apply(setHas, seen, [v])) {
+        apply(setAdd, seen, [v]);
+        pending.push(v);
       }
     }
-    return ok;
+  };
+  const globalNames = ownKeys(globalThis);
+  for (let i = 0; i < globalNames.length; i++) {
+    const desc = getOwnPropertyDescriptor(globalThis, globalNames[i]);
+    if (desc.value === globalThis) continue;
+    visit(desc.value); visit(desc.get); visit(desc.set);
+    // The names stay, unchangeable; new globals may still be added (a
+    // connector may keep its own state on globalThis between calls).
+    if (desc.configurable) {
+      defineProperty(globalThis, globalNames[i], "value" in desc
+        ? { value: desc.value, writable: false, enumerable: desc.enumerable, configurable: false }
+        : { get: desc.get, set: desc.set, enumerable: desc.enumerable, configurable: false });
+    }
+  }
+  visit(getPrototypeOf(globalThis));
+  for (let i = 0; i < hidden.length; i++) visit(hidden[i]);
+  while (pending.length > 0) {
+    const obj = pending.pop();
+    if (!isFrozen(obj)) freeze(obj);
+    visit(getPrototypeOf(obj));
+    const keys = ownKeys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const desc = getOwnPropertyDescriptor(obj, keys[i]);
+      if (desc === undefined) continue;
+      visit(desc.value); visit(desc.get); visit(desc.set);
+    }
   }
 
   // The host object: only Rust holds it.
@@ -692,9 +732,9 @@
       if (auth.refreshed) out.credentials = auth.credentials;
       return toJson(out, name);
     },
-    // Returns false when the realm could not be restored.
+    // Returns false when the call's timers could not be cancelled.
     endCall() {
-      let ok = restoreRealm();
+      let ok = true;
       try {
         for (const timer of liveTimers.values()) cancelTimer(timer);
         liveTimers.clear();

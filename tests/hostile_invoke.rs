@@ -136,9 +136,33 @@ fn code_run_while_reading_the_result_or_the_error_is_limited_too() {
 }
 
 #[test]
-fn replaced_built_ins_cannot_forge_the_result() {
+fn built_ins_cannot_be_replaced_so_the_result_cannot_be_forged() {
     let (r, _m) = call("pollute", json!({}));
-    assert_eq!(r.json(), json!({"records": [{"id": "real"}]}));
+    assert_eq!(
+        r.json(),
+        json!({"records": [{"id": "real"}], "refused": [
+            "JSON.stringify", "JSON.parse", "Array.prototype.map",
+            "Object.prototype.toString", "Object.prototype.polluted",
+            "globalThis.JSON", "setPrototypeOf(Array.prototype)",
+        ]})
+    );
+}
+
+#[test]
+fn assigning_inherited_names_on_ordinary_objects_still_works() {
+    let (r, _m) = call("override", json!({}));
+    assert_eq!(
+        r.json(),
+        json!({
+            "error": "MyError: boom",
+            "legacy": "legacy",
+            "legacyIsError": true,
+            "string": "mine",
+            "number": 42,
+            "assigned": "assigned",
+            "ownState": 1,
+        })
+    );
 }
 
 #[test]

@@ -203,10 +203,11 @@ fn a_million_records_fail_within_the_limits() {
 
 #[test]
 fn rewritten_built_ins_do_not_reach_the_next_calls() {
-    // `pollute` replaces JSON, Array.prototype.map, Promise.prototype.then
-    // and adds Object.prototype.polluted; `freeze` freezes Array.prototype
-    // and adds a non-configurable Object.prototype key (which cannot be
-    // undone, so the runtime is recreated). Both calls succeed themselves.
+    // `pollute` tries to replace JSON, Array.prototype.map,
+    // Promise.prototype.then and to add Object.prototype.polluted; `freeze`
+    // freezes Array.prototype and tries to add a non-configurable
+    // Object.prototype key. Built-ins are frozen, so the attempts throw; the
+    // calls catch that and succeed themselves.
     for mode in ["pollute", "freeze"] {
         let mut s = Setup::hostile(mode);
         let (code, events, stderr, _) = s.once(LIMITS);

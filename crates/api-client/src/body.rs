@@ -67,13 +67,38 @@ pub(crate) fn headers_to_json(headers: &HeaderMap) -> Map<String, Value> {
     out
 }
 
+/// A decoded response body. JSON stays text: the engine hands it to
+/// JavaScript's `JSON.parse`, which builds the objects faster than a Rust
+/// `Value` converted into JavaScript would (docs/benchmarks.md).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// An empty (or all-whitespace) body.
+    Empty,
+    /// Checked to be one well-formed JSON value.
+    Json(String),
+    /// Anything else, as text (invalid UTF-8 replaced).
+    Text(String),
+}
+
+impl Body {
+    /// The body as a JSON value: parsed JSON, a string for text, null when
+    /// empty. For Rust callers; the engine passes the text on instead.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Body::Empty => Value::Null,
+            Body::Json(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            Body::Text(text) => Value::String(text.clone()),
+        }
+    }
+}
+
 /// JSON when declared (`application/json`, `+json`) or when the body looks
-/// like JSON; text otherwise; null when empty. A body declared JSON that does
-/// not parse is an error, except on error statuses, where proxies often send
-/// HTML under a JSON content-type and the status matters more.
-pub(crate) fn decode(headers: &HeaderMap, body: &[u8], strict: bool) -> Result<Value, String> {
+/// like JSON; text otherwise; empty when blank. A body declared JSON that
+/// does not parse is an error, except on error statuses, where proxies often
+/// send HTML under a JSON content-type and the status matters more.
+pub(crate) fn decode(headers: &HeaderMap, body: &[u8], strict: bool) -> Result<Body, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Null);
+        return Ok(Body::Empty);
     }
     let declared_json = headers
         .get(CONTENT_TYPE)
@@ -88,12 +113,21 @@ pub(crate) fn decode(headers: &HeaderMap, body: &[u8], strict: bool) -> Result<V
             essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
         })
         .unwrap_or(false);
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v) if declared_json || looks_like_json(body) => Ok(v),
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        // JSON is UTF-8 (RFC 8259); anything else is text.
+        Err(e) if declared_json && strict => {
+            return Err(format!("the body is declared JSON but is not UTF-8: {e}"))
+        }
+        Err(_) => return Ok(Body::Text(String::from_utf8_lossy(body).into_owned())),
+    };
+    // Validation only: `IgnoredAny` checks the syntax without building values.
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) if declared_json || looks_like_json(body) => Ok(Body::Json(text.to_owned())),
         Err(e) if declared_json && strict => {
             Err(format!("the body is declared JSON but does not parse: {e}"))
         }
-        _ => Ok(Value::String(String::from_utf8_lossy(body).into_owned())),
+        _ => Ok(Body::Text(text.to_owned())),
     }
 }
 
@@ -119,25 +153,37 @@ mod tests {
     #[test]
     fn decoding_rules() {
         let none = HeaderMap::new();
-        assert_eq!(decode(&none, b"", true), Ok(Value::Null));
-        assert_eq!(decode(&none, b" {\"a\":1}", true), Ok(json!({"a": 1})));
+        assert_eq!(decode(&none, b"", true), Ok(Body::Empty));
         assert_eq!(
-            decode(&none, b"42", true),
+            decode(&none, b" {\"a\":1}", true).map(|b| b.to_value()),
+            Ok(json!({"a": 1}))
+        );
+        assert_eq!(
+            decode(&none, b"42", true).map(|b| b.to_value()),
             Ok(json!("42")),
             "only objects/arrays are sniffed"
         );
         assert_eq!(
-            decode(&ct("application/json; charset=utf-8"), b"42", true),
+            decode(&ct("application/json; charset=utf-8"), b"42", true).map(|b| b.to_value()),
             Ok(json!(42))
         );
         assert_eq!(
-            decode(&ct("application/problem+json"), b"{}", true),
+            decode(&ct("application/problem+json"), b"{}", true).map(|b| b.to_value()),
             Ok(json!({}))
         );
-        assert_eq!(decode(&ct("text/plain"), b"hi", true), Ok(json!("hi")));
-        assert!(decode(&ct("application/json"), b"<html>", true).is_err());
         assert_eq!(
-            decode(&ct("application/json"), b"<html>", false),
+            decode(&ct("text/plain"), b"hi", true).map(|b| b.to_value()),
+            Ok(json!("hi"))
+        );
+        assert!(decode(&ct("application/json"), b"<html>", true).is_err());
+        assert!(decode(&ct("application/json"), b"\"\xff\"", true).is_err());
+        assert_eq!(
+            decode(&none, b"{\"a\": [1, 2]}", true),
+            Ok(Body::Json("{\"a\": [1, 2]}".into())),
+            "JSON is passed on as the text received"
+        );
+        assert_eq!(
+            decode(&ct("application/json"), b"<html>", false).map(|b| b.to_value()),
             Ok(json!("<html>"))
         );
     }

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::body::{decode, headers_to_json, read_capped, BodyFailure};
+use crate::body::{decode, headers_to_json, read_capped, Body, BodyFailure};
 use crate::config::HttpConfig;
 use crate::error::ApiClientError;
 use crate::redact::redact_url;
@@ -34,6 +34,13 @@ pub struct ApiRequest {
     pub headers: Vec<(String, String)>,
 }
 
+impl ApiResponse {
+    /// The body as a JSON value (see [`Body::to_value`]).
+    pub fn data(&self) -> Value {
+        self.body.to_value()
+    }
+}
+
 impl ApiRequest {
     pub fn new(method: &str, path: &str) -> ApiRequest {
         ApiRequest {
@@ -50,8 +57,8 @@ pub struct ApiResponse {
     pub status: u16,
     /// Lowercased names; repeated headers joined with ", ".
     pub headers: Map<String, Value>,
-    /// Parsed JSON, else the text as a string; null for an empty body.
-    pub data: Value,
+    /// JSON (as checked text), other text, or nothing.
+    pub body: Body,
 }
 
 /// Sends `apiClient` requests over pooled connections. Cheap to clone.
@@ -283,7 +290,7 @@ impl Call<'_> {
                         note: String::new(),
                     },
                 })?;
-            let data = decode(resp.headers(), &bytes, status.is_success()).map_err(|detail| {
+            let body = decode(resp.headers(), &bytes, status.is_success()).map_err(|detail| {
                 ApiClientError::Body {
                     method: method.to_string(),
                     url: redacted.clone(),
@@ -296,7 +303,7 @@ impl Call<'_> {
             let response = ApiResponse {
                 status: status.as_u16(),
                 headers: headers_to_json(resp.headers()),
-                data,
+                body,
             };
             if status.is_success() {
                 return Ok(response);

@@ -21,6 +21,7 @@ mod retry;
 mod settings;
 mod url_build;
 
+pub use body::Body;
 pub use client::{ApiRequest, ApiResponse, HttpClient};
 pub use config::HttpConfig;
 pub use error::ApiClientError;

@@ -109,7 +109,7 @@ async fn redirects_within_allowed_origins_are_followed() {
         .send(&s, &fast(), ApiRequest::new("GET", "/same"))
         .await
         .unwrap();
-    assert_eq!(same.data, json!("arrived"));
+    assert_eq!(same.data(), json!("arrived"));
     let req = ApiRequest {
         data: Some(json!({"a": 1})),
         ..ApiRequest::new("POST", "/see-other")
@@ -117,7 +117,7 @@ async fn redirects_within_allowed_origins_are_followed() {
     let moved = client.send(&s, &fast(), req).await.unwrap();
     // 303 turns POST into GET; credentials are not carried to another origin.
     assert_eq!(
-        moved.data,
+        moved.data(),
         json!({"method": "GET", "auth": false, "uri": "/echo"})
     );
     let absolute = client
@@ -128,7 +128,7 @@ async fn redirects_within_allowed_origins_are_followed() {
         )
         .await
         .unwrap();
-    assert_eq!(absolute.data["method"], "GET");
+    assert_eq!(absolute.data()["method"], "GET");
 }
 
 #[tokio::test]

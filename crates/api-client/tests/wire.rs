@@ -38,7 +38,7 @@ async fn orderby_path_query_keeps_dollar_and_encodes_space() {
     let req = ApiRequest::new("GET", "/contacts?$orderby=createdDateTime desc");
     let resp = client.send(&s, &fast(), req).await.unwrap();
     assert_eq!(
-        resp.data["uri"],
+        resp.data()["uri"],
         "/v1/contacts?$orderby=createdDateTime%20desc"
     );
 }
@@ -60,7 +60,7 @@ async fn base_path_join_and_query_merge() {
     let resp = client.send(&s, &fast(), req).await.unwrap();
     assert_eq!(resp.status, 200);
     assert_eq!(
-        resp.data["uri"],
+        resp.data()["uri"],
         "/v1/contacts?limit=10&api_key=K&tag=a&tag=b%20c&on=true"
     );
 }
@@ -81,12 +81,12 @@ async fn request_headers_override_settings_and_body_defaults_to_json() {
         ..ApiRequest::new("post", "/things")
     };
     let resp = client.send(&s, &fast(), req).await.unwrap();
-    let h = &resp.data["headers"];
+    let h = &resp.data()["headers"];
     assert_eq!(h["authorization"], "Bearer request");
     assert_eq!(h["x-app"], "1");
     assert_eq!(h["content-type"], "application/json");
-    assert_eq!(resp.data["method"], "POST");
-    assert_eq!(resp.data["body"], r#"{"a":1}"#);
+    assert_eq!(resp.data()["method"], "POST");
+    assert_eq!(resp.data()["body"], r#"{"a":1}"#);
 }
 
 #[tokio::test]
@@ -100,7 +100,7 @@ async fn text_and_form_bodies_follow_the_content_type() {
         ..ApiRequest::new("PUT", "/t")
     };
     let resp = client.send(&s, &fast(), text).await.unwrap();
-    assert_eq!(resp.data["body"], "hello {not json}");
+    assert_eq!(resp.data()["body"], "hello {not json}");
     let form = ApiRequest {
         data: Some(json!({"grant_type": "refresh_token", "refresh_token": "a b&c"})),
         headers: vec![(
@@ -111,7 +111,7 @@ async fn text_and_form_bodies_follow_the_content_type() {
     };
     let resp = client.send(&s, &fast(), form).await.unwrap();
     assert_eq!(
-        resp.data["body"],
+        resp.data()["body"],
         "grant_type=refresh_token&refresh_token=a+b%26c"
     );
 }
@@ -183,11 +183,11 @@ async fn responses_are_decoded_by_content_type_or_sniffing() {
     let s = settings_for(&format!("http://{addr}"));
     let config = fast();
     let get = |p: &str| client.send(&s, &config, ApiRequest::new("GET", p));
-    assert_eq!(get("/json").await.unwrap().data, json!({"ok": true}));
-    assert_eq!(get("/text").await.unwrap().data, json!("hi"));
-    assert_eq!(get("/sniff").await.unwrap().data, json!([1, 2]));
+    assert_eq!(get("/json").await.unwrap().data(), json!({"ok": true}));
+    assert_eq!(get("/text").await.unwrap().data(), json!("hi"));
+    assert_eq!(get("/sniff").await.unwrap().data(), json!([1, 2]));
     let empty = get("/empty").await.unwrap();
-    assert_eq!((empty.status, empty.data), (204, Value::Null));
+    assert_eq!((empty.status, empty.data()), (204, Value::Null));
     let multi = get("/multi").await.unwrap();
     assert_eq!(multi.headers["x-multi"], "a, b");
     assert_eq!(multi.headers["content-type"], "text/plain");
@@ -195,7 +195,7 @@ async fn responses_are_decoded_by_content_type_or_sniffing() {
         .send(&s, &fast(), ApiRequest::new("HEAD", "/json"))
         .await
         .unwrap();
-    assert_eq!(head.data, Value::Null);
+    assert_eq!(head.data(), Value::Null);
 }
 
 #[tokio::test]
@@ -231,7 +231,7 @@ async fn non_2xx_is_an_http_error_with_the_response() {
     );
     let resp = err.response().unwrap();
     assert_eq!(resp.status, 404);
-    assert_eq!(resp.data, json!({"error": "nope"}));
+    assert_eq!(resp.data(), json!({"error": "nope"}));
     assert_eq!(resp.headers["content-type"], "application/json");
     assert_eq!(err.attempts(), Some(1));
 }

@@ -22,6 +22,10 @@ pub struct LimitArgs {
     /// JavaScript heap per connector, in MiB (default 256).
     #[arg(long, global = true)]
     pub heap_limit_mb: Option<u64>,
+    /// Calls of a connector that may run at once, each in its own
+    /// JavaScript runtime (default 4).
+    #[arg(long, global = true)]
+    pub runtimes: Option<u64>,
 }
 
 pub struct Session {
@@ -114,6 +118,11 @@ fn limits(spec: &LimitsSpec, args: &LimitArgs) -> Limits {
             .or(spec.heap_mb)
             .map(|mb| (mb as usize).saturating_mul(1 << 20))
             .unwrap_or(d.heap_bytes),
+        runtimes: args
+            .runtimes
+            .or(spec.runtimes)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX).max(1))
+            .unwrap_or(d.runtimes),
     }
 }
 

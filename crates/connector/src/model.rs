@@ -95,12 +95,14 @@ impl fmt::Display for EventType {
     }
 }
 
-/// Spec key `limits: {cpuMs, wallSeconds, heapMb}`: bounds for one function call.
+/// Spec key `limits: {cpuMs, wallSeconds, heapMb, runtimes}`: bounds for one
+/// function call, and how many calls may run at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LimitsSpec {
     pub cpu_ms: Option<u64>,
     pub wall_seconds: Option<u64>,
     pub heap_mb: Option<u64>,
+    pub runtimes: Option<u64>,
 }
 
 /// Spec key `http: {maxAttempts, maxRetrySeconds, connectTimeoutSeconds,

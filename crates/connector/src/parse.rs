@@ -36,10 +36,15 @@ pub(crate) fn connector_spec(
         }
     }
     let mut limits = LimitsSpec::default();
-    if rep.mapping_with(raw, &["limits"], &["cpuMs", "wallSeconds", "heapMb"]) {
+    if rep.mapping_with(
+        raw,
+        &["limits"],
+        &["cpuMs", "wallSeconds", "heapMb", "runtimes"],
+    ) {
         limits.cpu_ms = rep.uint(raw, &["limits", "cpuMs"], 1);
         limits.wall_seconds = rep.uint(raw, &["limits", "wallSeconds"], 1);
         limits.heap_mb = rep.uint(raw, &["limits", "heapMb"], 1);
+        limits.runtimes = rep.uint(raw, &["limits", "runtimes"], 1);
     }
     let mut http = HttpSpec::default();
     let http_keys = [

@@ -46,7 +46,7 @@ fn json_root_spec_with_runtime_sections() {
         (
             "spec.json",
             r#"{"key": "acme", "name": "Acme", "logoUri": "https://x/logo.png", "allowedHosts": ["files.acme.com"],
-                "limits": {"cpuMs": 500, "wallSeconds": 30, "heapMb": 64},
+                "limits": {"cpuMs": 500, "wallSeconds": 30, "heapMb": 64, "runtimes": 2},
                 "http": {"maxAttempts": 4, "maxRetrySeconds": 0, "requestTimeoutSeconds": 10, "maxResponseBytes": 1000000},
                 "parametersSchema": {"type": "object", "properties": {"region": {"type": "string", "default": "eu"}}}}"#,
         ),
@@ -58,6 +58,7 @@ fn json_root_spec_with_runtime_sections() {
     assert_eq!(c.spec.allowed_hosts, ["files.acme.com"]);
     assert_eq!(c.spec.limits.cpu_ms, Some(500));
     assert_eq!(c.spec.limits.heap_mb, Some(64));
+    assert_eq!(c.spec.limits.runtimes, Some(2));
     assert_eq!(c.spec.http.max_attempts, Some(4));
     assert_eq!(c.spec.http.max_retry_seconds, Some(0));
     assert_eq!(c.spec.http.connect_timeout_seconds, None);
@@ -80,7 +81,7 @@ fn wrong_types_name_the_key_all_at_once() {
         "spec.yml:1:1: `name`: must be a string, not a list",
         "spec.yml: `key`: missing: the connector spec needs a `key`",
         "spec.yml:2:1: `baseUri`: must be an absolute http(s) URL, not \"not a url\"",
-        "spec.yml:6:3: `limits.heapMB`: unknown key; expected one of cpuMs, wallSeconds, heapMb",
+        "spec.yml:6:3: `limits.heapMB`: unknown key; expected one of cpuMs, wallSeconds, heapMb, runtimes",
         "spec.yml:5:3: `limits.cpuMs`: must be a positive integer, not -1",
         "spec.yml:7:1: `http`: must be a mapping, not a number",
         "spec.yml:3:1: `allowedHosts`: item 1 must be a string, not 3",

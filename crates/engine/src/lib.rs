@@ -18,6 +18,7 @@ mod error;
 mod limits;
 mod loader;
 mod ops;
+mod pool;
 mod worker;
 
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 
 use runtime_api_client::{HttpClient, HttpConfig};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 pub use error::{CallError, JsErrorInfo, Location};
 pub use limits::{LimitKind, Limits};
@@ -81,35 +82,27 @@ pub struct CallOutput {
     pub credentials: Option<Value>,
 }
 
-/// Handle to a connector's engine thread. Cheap to clone; the thread stops
-/// when the last handle is dropped.
+/// Handle to a connector's engine threads (see `pool`). Cheap to clone;
+/// the threads stop when the last handle is dropped.
 #[derive(Clone)]
 pub struct Engine {
-    jobs: mpsc::UnboundedSender<worker::Job>,
+    pool: Arc<pool::Pool>,
 }
 
 impl Engine {
-    /// Starts the engine thread. Must be called inside a tokio runtime: HTTP
-    /// requests of the connector run on it.
+    /// Starts the first engine thread. Must be called inside a tokio
+    /// runtime: HTTP requests of the connector run on it.
     pub fn start(config: EngineConfig) -> std::io::Result<Engine> {
-        let host = tokio::runtime::Handle::current();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let dog = limits::Watchdog::spawn(&config.name)?;
-        let name = format!("js-{}", config.name);
-        std::thread::Builder::new()
-            .name(name)
-            // QuickJS and V8 both recurse on the native stack; give deep (but
-            // bounded) connector recursion room to hit the JS stack limit first.
-            .stack_size(64 << 20)
-            .spawn(move || worker::run(config, host, rx, dog))?;
-        Ok(Engine { jobs: tx })
+        Ok(Engine {
+            pool: Arc::new(pool::Pool::start(config)?),
+        })
     }
 
     /// Runs one function call.
     pub async fn call(&self, call: Call) -> Result<CallOutput, CallError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(worker::Job::Call(Box::new(call), tx))
+        self.pool
+            .submit(worker::Job::Call(Box::new(call), tx))
             .map_err(|_| CallError::Stopped)?;
         rx.await.map_err(|_| CallError::Stopped)?
     }
@@ -117,8 +110,8 @@ impl Engine {
     /// Loads the function's module and checks that it exports the function.
     pub async fn check(&self, function: FunctionRef) -> Result<(), CallError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(worker::Job::Check(function, tx))
+        self.pool
+            .submit(worker::Job::Check(function, tx))
             .map_err(|_| CallError::Stopped)?;
         rx.await.map_err(|_| CallError::Stopped)?
     }

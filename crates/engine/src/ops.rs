@@ -9,7 +9,9 @@ use std::sync::Arc;
 use deno_core::{op2, OpState};
 use deno_error::JsErrorBox;
 use hmac::{Hmac, Mac};
-use runtime_api_client::{ApiClientError, ApiRequest, ClientSettings, HttpClient, HttpConfig};
+use runtime_api_client::{
+    ApiClientError, ApiRequest, Body, ClientSettings, HttpClient, HttpConfig,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Digest;
@@ -132,20 +134,34 @@ async fn op_rt_api_request(
         .await
         .map_err(|e| JsErrorBox::generic(format!("apiClient request task failed: {e}")))?;
     Ok(match result {
-        Ok(res) => json!({
-            "ok": true,
-            "response": {"status": res.status, "headers": res.headers, "data": res.data},
-        }),
-        Err(err) => error_envelope(&err),
+        Ok(res) => {
+            let mut response = json!({"status": res.status, "headers": res.headers});
+            put_body(&mut response, res.body);
+            json!({"ok": true, "response": response})
+        }
+        Err(err) => error_envelope(err),
     })
 }
 
-fn error_envelope(err: &ApiClientError) -> Value {
+/// The body crosses as text with its kind; bootstrap.js `JSON.parse`s JSON
+/// itself, which is cheaper than converting a Rust `Value` into JavaScript
+/// objects (docs/benchmarks.md, "apiClient path").
+fn put_body(out: &mut Value, body: Body) {
+    let (kind, text) = match body {
+        Body::Empty => ("empty", String::new()),
+        Body::Json(text) => ("json", text),
+        Body::Text(text) => ("text", text),
+    };
+    out["bodyKind"] = json!(kind);
+    out["body"] = Value::String(text);
+}
+
+fn error_envelope(err: ApiClientError) -> Value {
     let mut out = json!({"ok": false, "kind": err.kind(), "message": err.to_string()});
     if let Some(res) = err.response() {
         out["status"] = json!(res.status);
         out["headers"] = Value::Object(res.headers.clone());
-        out["data"] = res.data.clone();
+        put_body(&mut out, res.body.clone());
     }
     out
 }
