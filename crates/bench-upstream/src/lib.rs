@@ -1,24 +1,20 @@
 //! Benchmark support for `bench/`: a fast paginated upstream
 //! (`GET /items?cursor=N`) whose pages are serialized once at start, so the
-//! upstream is never the bottleneck, and the plain reqwest loop that pages
-//! through it (the physical limit of the apiClient path).
+//! upstream is never the bottleneck, with a way to change some records
+//! between two full scans; the plain reqwest loop that pages through it
+//! (the physical limit of the apiClient path); and `bench-invoke`, which
+//! times engine calls through the runtime-engine API.
 //!
 //! It must never become part of the runtime: nothing outside `bench/` and
 //! this crate's tests may depend on it.
 
-use std::sync::Arc;
+mod records;
+mod server;
 
-use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::serve::ListenerExt;
-use axum::Router;
-use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-/// Records per page, as the issue asks (a realistic API page).
-pub const DEFAULT_PAGE_SIZE: usize = 100;
+pub use records::{latest_page, pages, record, record_with, Changes, DEFAULT_PAGE_SIZE};
+pub use server::{router, serve, Upstream, DEFAULT_LATEST_RECORDS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -38,100 +34,6 @@ pub enum BenchError {
     },
     #[error("{url} returned no `records` array")]
     NoRecords { url: String },
-}
-
-/// One record of about 1 KB of JSON: the shape of a CRM contact.
-pub fn record(i: usize) -> Value {
-    const WORDS: [&str; 8] = [
-        "renewal",
-        "pricing",
-        "onboarding",
-        "support",
-        "migration",
-        "billing",
-        "contract",
-        "review",
-    ];
-    let mut note = String::with_capacity(520);
-    let mut w = i;
-    while note.len() < 500 {
-        note.push_str(WORDS[w % WORDS.len()]);
-        note.push(' ');
-        w = w.wrapping_mul(31).wrapping_add(7);
-    }
-    json!({
-        "id": format!("item-{i:08}"),
-        "name": format!("Contact Number {i}"),
-        "email": format!("contact.{i}@example-company-{}.com", i % 97),
-        "phone": format!("+1-555-{:04}-{:04}", i % 10_000, (i * 7) % 10_000),
-        "company": format!("Example Company {} Ltd", i % 97),
-        "title": "Head of Operations",
-        "status": if i.is_multiple_of(3) { "active" } else { "lead" },
-        "score": (i * 13) % 100,
-        "address": {
-            "street": format!("{} Market Street", i % 1000),
-            "city": "San Francisco",
-            "zip": format!("94{:03}", i % 1000),
-            "country": "US",
-        },
-        "tags": ["customer", WORDS[i % WORDS.len()], "2026"],
-        "createdTime": format!("2026-01-{:02}T10:{:02}:00Z", 1 + i % 28, i % 60),
-        "updatedTime": format!("2026-11-{:02}T12:{:02}:30Z", 1 + i % 26, i % 60),
-        "notes": note.trim_end(),
-    })
-}
-
-/// Every page of `total` records, serialized: `{"records": [...], "cursor": "N+1"}`
-/// with no cursor on the last page. Zero records give one empty last page.
-pub fn pages(total: usize, page_size: usize) -> Vec<Bytes> {
-    let page_size = page_size.max(1);
-    let count = total.div_ceil(page_size).max(1);
-    (0..count)
-        .map(|p| {
-            let start = p * page_size;
-            let end = (start + page_size).min(total);
-            let records: Vec<Value> = (start..end).map(record).collect();
-            let mut body = json!({ "records": records });
-            if p + 1 < count {
-                body["cursor"] = json!((p + 1).to_string());
-            }
-            Bytes::from(body.to_string())
-        })
-        .collect()
-}
-
-/// The upstream's routes over pre-serialized `pages`.
-pub fn router(pages: Vec<Bytes>) -> Router {
-    Router::new()
-        .route("/items", get(items))
-        .with_state(Arc::new(pages))
-}
-
-async fn items(
-    State(pages): State<Arc<Vec<Bytes>>>,
-    Query(q): Query<std::collections::HashMap<String, String>>,
-) -> Response {
-    let index = match q.get("cursor").map(|c| c.parse::<usize>()) {
-        None => 0,
-        Some(Ok(n)) => n,
-        Some(Err(_)) => {
-            return (StatusCode::BAD_REQUEST, "cursor must be a page number").into_response()
-        }
-    };
-    match pages.get(index) {
-        Some(body) => ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response(),
-        None => (StatusCode::NOT_FOUND, format!("no page {index}")).into_response(),
-    }
-}
-
-/// Serves [`router`] on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, pages: Vec<Bytes>) -> std::io::Result<()> {
-    // Without TCP_NODELAY, Nagle's algorithm holds a page's last segment
-    // until the client's delayed ACK (~40 ms): a benchmark of the kernel.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router(pages)).await
 }
 
 /// Pages through `{base}/items` as the benchmark connector does: one GET per

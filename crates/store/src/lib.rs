@@ -102,8 +102,9 @@ pub trait StateStore: Send + Sync {
         state: &SubscriptionState,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Event>, StoreError>;
-    /// Undelivered events in commit order, at most `limit`; only those
-    /// whose commit is on disk (flushed), never one a failed flush may lose.
+    /// Undelivered events in commit order, at most `limit` (and about
+    /// 8 MiB of them, but at least one); only those whose commit is on disk
+    /// (flushed), never one a failed flush may lose.
     fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError>;
     /// Marks events delivered (removes them from the outbox) and flushes.
     /// Unknown ids are ignored, so a repeated ack is harmless.

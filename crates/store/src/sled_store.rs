@@ -1,12 +1,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use runtime_events::{Event, NewEvent};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::{now_rfc3339, snapshot, StateStore, StoreError, SubId, SubscriptionState};
+
+/// At most this much of the outbox is handed out at once (but always one
+/// event), so a large `pending` limit cannot pull huge records into memory.
+const PENDING_BYTES: usize = 8 << 20;
 
 /// Keeps a full scan of a million records from pulling the whole snapshot
 /// into sled's page cache (its default is 1 GiB).
@@ -31,6 +35,18 @@ pub struct SledStore {
     durable: AtomicU64,
     /// The first I/O error (see [`SledStore::failure`]).
     pub(crate) failed: Failure,
+    /// Group commit: see [`SledStore::flush`].
+    flushes: FlushGate,
+}
+
+/// Concurrent commits share fsyncs: a writer takes a ticket after its
+/// writes; whoever flushes next covers every ticket taken before it began,
+/// and the writers holding those tickets return without flushing again.
+#[derive(Default)]
+struct FlushGate {
+    tickets: AtomicU64,
+    /// The highest ticket known to be on disk; held while flushing.
+    flushed: Mutex<u64>,
 }
 
 /// Shared with snapshot writers and diffs, which hit the same disk.
@@ -85,6 +101,7 @@ impl SledStore {
             instance: String::new(),
             durable: AtomicU64::new(0),
             failed: Failure::default(),
+            flushes: FlushGate::default(),
         };
         store.instance = store.instance_id_or_create()?;
         store.drop_orphan_snapshots()?;
@@ -166,8 +183,23 @@ impl SledStore {
         }
     }
 
+    /// Makes everything written so far durable (one fsync shared with the
+    /// writers flushing at the same moment).
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(|e| self.storage(e))
+        let mine = self.flushes.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut flushed = self
+            .flushes
+            .flushed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *flushed >= mine {
+            return Ok(());
+        }
+        // Every ticket up to here was taken after its writes were made.
+        let covers = self.flushes.tickets.load(Ordering::SeqCst);
+        self.db.flush().map_err(|e| self.storage(e))?;
+        *flushed = covers;
+        Ok(())
     }
 
     fn tx_error(&self, e: TransactionError<StoreError>) -> StoreError {
@@ -287,8 +319,13 @@ impl StateStore for SledStore {
     fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
         let durable = self.durable.load(Ordering::SeqCst).to_be_bytes();
         let mut out = Vec::new();
+        let mut bytes = 0;
         for kv in self.outbox.range(..durable.as_slice()).take(limit) {
             let (_, v) = kv.map_err(|e| self.storage(e))?;
+            if !out.is_empty() && bytes + v.len() > PENDING_BYTES {
+                break;
+            }
+            bytes += v.len();
             out.push(self.decode_entry(&v)?.event);
         }
         Ok(out)

@@ -1,5 +1,6 @@
-//! `bench-upstream --port P --records N`: serves `GET /items?cursor=N` on
-//! 127.0.0.1 until killed, and prints `listening on http://...` when ready.
+//! `bench-upstream --port P --records N`: serves `GET /items?cursor=N`,
+//! `GET /latest` and `POST /admin/change?percent=P&seed=S` on 127.0.0.1
+//! until killed, and prints `listening on http://...` when ready.
 
 use std::io::Write;
 
@@ -17,6 +18,9 @@ struct Args {
     records: usize,
     #[arg(long, default_value_t = bench_upstream::DEFAULT_PAGE_SIZE)]
     page_size: usize,
+    /// Records on the one page of `GET /latest`.
+    #[arg(long, default_value_t = bench_upstream::DEFAULT_LATEST_RECORDS)]
+    latest_records: usize,
     /// Tokio worker threads; 1 leaves the other core to the client measured.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -24,7 +28,8 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let pages = bench_upstream::pages(args.records, args.page_size);
+    let upstream = bench_upstream::Upstream::new(args.records, args.page_size)
+        .with_latest(args.latest_records);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))
         .enable_all()
@@ -37,7 +42,7 @@ fn main() -> Result<()> {
         let mut out = std::io::stdout();
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
-        bench_upstream::serve(listener, pages).await?;
+        bench_upstream::serve(listener, upstream).await?;
         Ok(())
     })
 }

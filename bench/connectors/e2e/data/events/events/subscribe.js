@@ -1,0 +1,3 @@
+export default function subscribe() {
+  return { next: 0 }
+}

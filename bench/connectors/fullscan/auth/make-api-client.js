@@ -1,0 +1,3 @@
+export default function makeApiClient({ parameters }) {
+  return { baseUri: parameters.baseUri }
+}
