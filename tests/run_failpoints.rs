@@ -26,12 +26,12 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mock_api::{Fault, MockApi};
 use rand::Rng;
+use run_common::changes::{missing, read_all, start_changer, stored, ChangeLog, Stored};
 use run_common::*;
 use serde_json::Value;
 
@@ -47,9 +47,6 @@ const POINTS: [&str; 8] = [
     "after-store-ack",
 ];
 const KILLS_PER_POINT: usize = 2;
-
-/// (seq, kind, record id) of every change the mock made.
-type ChangeLog = Arc<Mutex<Vec<(u64, &'static str, String)>>>;
 
 #[test]
 fn a_crash_at_every_persistence_boundary_loses_no_change() {
@@ -87,11 +84,11 @@ fn crash_and_recover(point: &str) -> Figures {
 
     let log: ChangeLog = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let changer = start_changer(&mock, &log, &stop);
+    let changer = start_changer(&mock, DEALS, &log, &stop);
     let mut sinks: Vec<PathBuf> = Vec::new();
     let mut rng = rand::thread_rng();
     for kill in 0..KILLS_PER_POINT {
-        let cycles_before = stored(&work).cycles;
+        let cycles_before = stored(&work, DEALS).cycles;
         // Crash on hit `skip + 1`: the first hits pass untouched.
         let skip = rng.gen_range(0..3u32);
         let sink = work.sink_path();
@@ -102,7 +99,7 @@ fn crash_and_recover(point: &str) -> Figures {
             cursor,
             cycles,
             last_error,
-        } = stored(&work);
+        } = stored(&work, DEALS);
         // A failed cycle commits its error note without counting a cycle.
         let failed = last_error.is_some() || log_text.contains("cycle failed");
         match point {
@@ -172,20 +169,6 @@ fn crash_and_recover(point: &str) -> Figures {
     }
 }
 
-fn start_changer(mock: &Arc<MockApi>, log: &ChangeLog, stop: &Arc<AtomicBool>) -> JoinHandle<()> {
-    let (mock, log, stop) = (mock.clone(), log.clone(), stop.clone());
-    std::thread::spawn(move || {
-        let mut rng = rand::thread_rng();
-        while !stop.load(Ordering::Relaxed) {
-            if let Some((kind, record)) = mock.random_change(DEALS) {
-                let seq = record["seq"].as_u64().expect("mock records carry seq");
-                log.lock().unwrap().push((seq, kind, id_of(&record)));
-            }
-            std::thread::sleep(Duration::from_millis(rng.gen_range(5..30)));
-        }
-    })
-}
-
 /// Runs until the failpoint aborts the process; fails the test if it ends
 /// any other way or not within 30 s. Returns its log.
 fn crash_run(work: &Work, sink: &std::path::Path, failpoints: &str) -> String {
@@ -225,42 +208,6 @@ fn crash_run(work: &Work, sink: &std::path::Path, failpoints: &str) -> String {
     log
 }
 
-struct Stored {
-    /// The seq the delta feed was read up to.
-    cursor: u64,
-    cycles: u64,
-    last_error: Option<String>,
-}
-
-/// The deals subscription's stored state, read from the data dir with
-/// `runtime state show`.
-fn stored(work: &Work) -> Stored {
-    let (code, out, err) = work.state("show");
-    assert_eq!(code, Some(0), "state show failed:\n{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let sub = v["subscriptions"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["state"]["collection"] == DEALS))
-        .unwrap_or_else(|| panic!("no deals subscription in {v}"))["state"]
-        .clone();
-    let link = sub["state"]["deltaLink"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no deltaLink in {sub}"));
-    let cursor = link
-        .rsplit_once("token=")
-        .and_then(|(_, t)| t.parse().ok())
-        .unwrap_or_else(|| panic!("no token in {link}"));
-    Stored {
-        cursor,
-        cycles: sub["cycles"].as_u64().unwrap(),
-        last_error: sub["last_error"].as_str().map(str::to_string),
-    }
-}
-
-fn read_all(sinks: &[PathBuf]) -> Vec<Value> {
-    sinks.iter().flat_map(|s| read_events(s)).collect()
-}
-
 /// (distinct ids, repeated lines); a repeated id must repeat the line.
 fn dedupe(point: &str, events: &[Value]) -> (usize, usize) {
     let mut by_id: HashMap<&str, &Value> = HashMap::new();
@@ -279,39 +226,6 @@ fn dedupe(point: &str, events: &[Value]) -> (usize, usize) {
         }
     }
     (by_id.len(), duplicates)
-}
-
-/// Changes (with seq <= `upto`, if given) that no event covers: an event of
-/// that record with a `seq` at least the change's, or its delete. Up to a
-/// cursor, a change may be folded into a later change of the same record
-/// past the cursor, which the next delta reports.
-fn missing(log: &[(u64, &str, String)], events: &[Value], upto: Option<u64>) -> Vec<String> {
-    let mut newest: HashMap<&str, u64> = HashMap::new();
-    let mut deleted: HashMap<&str, bool> = HashMap::new();
-    for e in events {
-        let id = e["recordId"].as_str().unwrap();
-        if e["type"] == "deleted" {
-            deleted.insert(id, true);
-        } else if let Some(seq) = e["record"]["seq"].as_u64() {
-            let n = newest.entry(id).or_default();
-            *n = (*n).max(seq);
-        }
-    }
-    let mut last_change: HashMap<&str, u64> = HashMap::new();
-    for (seq, _, id) in log {
-        let l = last_change.entry(id.as_str()).or_default();
-        *l = (*l).max(*seq);
-    }
-    log.iter()
-        .filter(|(seq, _, _)| upto.is_none_or(|t| *seq <= t))
-        .filter(|(seq, _, id)| {
-            let covered = deleted.contains_key(id.as_str())
-                || newest.get(id.as_str()).is_some_and(|n| n >= seq);
-            let folded = upto.is_some_and(|t| last_change[id.as_str()] > t);
-            !covered && !folded
-        })
-        .map(|(seq, kind, id)| format!("change {seq} ({kind} {id}) not in the sink"))
-        .collect()
 }
 
 /// The newest event of each changed record (event ids sort in commit
