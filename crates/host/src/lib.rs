@@ -519,13 +519,13 @@ pub(crate) async fn commit(
     cycle.events.retain(|e| plan.types.contains(&e.change));
     let store = shared.store.clone();
     let id = plan.id.clone();
-    let drop_gen = cycle.drop_snapshot;
+    let retire = cycle.retire_snapshot;
     // sled's flush is a blocking fsync: keep it off the async workers.
     let stored = tokio::task::spawn_blocking(move || {
         crash_point!("before-commit");
         let stored = store.commit(&id, &cycle.state, cycle.events)?;
-        if let Some(g) = drop_gen {
-            store.drop_snapshot(&id, g)?;
+        if let Some(gen) = retire {
+            store.retire_snapshot(&id, gen)?;
         }
         Ok::<Vec<Event>, runtime_store::StoreError>(stored)
     })

@@ -6,10 +6,10 @@
 //!
 //! A full-scan cycle uses the store in this order, so a kill at any point
 //! leaves either the old generation or the new one current, never a mix:
-//! `snapshot_writer(sub, g + 1)` and `finish`, `snapshot_diff(sub, Some(g),
-//! g + 1)`, `commit` with `snapshot_gen = Some(g + 1)` and the diff's events,
-//! then `drop_snapshot(sub, g)`. Generations no committed state points at
-//! are dropped when the store is opened.
+//! `snapshot_writer(sub, g + 1)` and `finish`, `snapshot_diff(sub, g + 1)`,
+//! `commit` with `snapshot_gen = Some(g + 1)` and the diff's events, then
+//! `retire_snapshot(sub, g + 1)`. Opening the store finishes a retire cut
+//! short and drops the changes of scans that were never committed.
 
 /// A crash point of tests/run_failpoints.rs: with the `failpoints` feature
 /// and `FAILPOINTS=<name>=return`, the process aborts here, as abruptly as a

@@ -6,7 +6,8 @@ use runtime_events::{Event, NewEvent};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use crate::{now_rfc3339, snapshot, StateStore, StoreError, SubId, SubscriptionState};
+use crate::snapshot::{self, Kind};
+use crate::{now_rfc3339, StateStore, StoreError, SubId, SubscriptionState};
 
 /// At most this much of the outbox is handed out at once (but always one
 /// event), so a large `pending` limit cannot pull huge records into memory.
@@ -104,7 +105,7 @@ impl SledStore {
             flushes: FlushGate::default(),
         };
         store.instance = store.instance_id_or_create()?;
-        store.drop_orphan_snapshots()?;
+        store.recover_snapshots()?;
         // Everything found at open is on disk.
         store.durable = AtomicU64::new(store.next_seq()?);
         Ok(store)
@@ -152,16 +153,29 @@ impl SledStore {
             .ok_or_else(|| self.corrupt("meta", "instance id is missing or not UTF-8"))
     }
 
-    /// Snapshot trees left by a scan that was killed before its commit, or
-    /// by a commit that was killed before the old generation was dropped.
-    fn drop_orphan_snapshots(&self) -> Result<(), StoreError> {
-        for name in self.db.tree_names() {
-            let Some((sub, gen)) = snapshot::parse_tree_name(&name) else {
-                continue;
-            };
+    /// Snapshot trees left by a kill: a committed scan's changes not yet
+    /// retired are applied, a generation of the old layout is converted,
+    /// and whatever no committed state points at is dropped.
+    fn recover_snapshots(&self) -> Result<(), StoreError> {
+        let trees = || -> Vec<(String, Kind)> {
+            self.db
+                .tree_names()
+                .iter()
+                .filter_map(|name| snapshot::parse_tree_name(name))
+                .collect()
+        };
+        for (sub, kind) in trees() {
             let current = self.get(&sub)?.and_then(|s| s.snapshot_gen);
-            if current != Some(gen) {
-                self.db.drop_tree(&name).map_err(|e| self.storage(e))?;
+            match kind {
+                Kind::Changes(g) if Some(g) == current => self.retire_snapshot(&sub, g)?,
+                Kind::Legacy(g) if Some(g) == current => self.convert_legacy(&sub, g)?,
+                _ => {}
+            }
+        }
+        for (sub, kind) in trees() {
+            let current = self.get(&sub)?.and_then(|s| s.snapshot_gen);
+            if matches!(kind, Kind::Changes(_) | Kind::Legacy(_)) || current.is_none() {
+                self.clear_tree(&sub, kind)?;
             }
         }
         self.flush()
@@ -364,8 +378,8 @@ impl StateStore for SledStore {
             })
             .map_err(|e| self.tx_error(e))?;
         for name in self.db.tree_names() {
-            if snapshot::parse_tree_name(&name).is_some_and(|(s, _)| s == sub) {
-                self.db.drop_tree(&name).map_err(|e| self.storage(e))?;
+            if let Some((s, kind)) = snapshot::parse_tree_name(&name).filter(|(s, _)| s == sub) {
+                self.clear_tree(&s, kind)?;
             }
         }
         self.flush()

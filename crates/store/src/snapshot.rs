@@ -1,9 +1,20 @@
-//! Full-scan snapshots: one sled tree per (subscription, generation),
-//! record id -> 16-byte fingerprint followed by the record's JSON. Trees are
-//! sorted by key, so two generations are compared by walking both at once,
-//! never holding either in memory.
+//! Full-scan snapshots. Per subscription, three kinds of sled tree:
+//!
+//! - the **fingerprints** of the committed snapshot, record id -> 16 bytes;
+//! - the **records**, record id -> the last known record's JSON, which
+//!   `deleted` events carry;
+//! - a scan's **changes**, one tree per scan generation, record id -> what
+//!   changed: created or updated with the new fingerprint and record, or
+//!   deleted. Written during the scan, applied to the other two only after
+//!   the commit that makes the generation current ([`SledStore::retire_snapshot`]).
+//!
+//! A scan of unchanged records therefore only reads: one fingerprint lookup
+//! per record, plus a hash of each id it saw in memory (16 bytes a record)
+//! so the ids it did not see can be found afterwards by walking the
+//! fingerprints once. Nothing is written for a record that did not change.
+//! A failed scan leaves only its changes tree behind, which is dropped.
 
-use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use runtime_events::{ChangeType, NewEvent};
@@ -12,33 +23,80 @@ use serde_json::Value;
 use crate::sled_store::{note_failure, Failure};
 use crate::{SledStore, StateStore, StoreError};
 
-/// Records written per sled batch: large enough to amortise, small enough
-/// that the pending batch stays a few MiB.
-const BATCH_RECORDS: usize = 1000;
-const PREFIX: &[u8] = b"snap\0";
+/// Entries written per sled batch: large enough to amortise, small enough
+/// that a pending batch stays small. sled holds a whole batch's work in
+/// memory, and larger batches (tens of thousands) cost far more RSS than
+/// they save time.
+const BATCH_ENTRIES: usize = 1000;
+const BATCH_BYTES: usize = 1 << 20;
 
-fn tree_name(sub: &str, gen: u64) -> Vec<u8> {
-    let mut name = PREFIX.to_vec();
+const FINGERPRINTS_PREFIX: &[u8] = b"snapfp\0";
+const RECORDS_PREFIX: &[u8] = b"snaprec\0";
+const CHANGES_PREFIX: &[u8] = b"snapchg\0";
+/// Before records were kept apart: one tree per generation, id ->
+/// fingerprint + record JSON. Converted when the store is opened.
+const LEGACY_PREFIX: &[u8] = b"snap\0";
+
+/// First byte of a changes entry.
+const CREATED: u8 = b'c';
+const UPDATED: u8 = b'u';
+const DELETED: u8 = b'd';
+
+/// The kinds of snapshot tree (see the module comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Fingerprints,
+    Records,
+    Changes(u64),
+    Legacy(u64),
+}
+
+fn tree_name(sub: &str, kind: Kind) -> Vec<u8> {
+    let (prefix, gen) = match kind {
+        Kind::Fingerprints => (FINGERPRINTS_PREFIX, None),
+        Kind::Records => (RECORDS_PREFIX, None),
+        Kind::Changes(g) => (CHANGES_PREFIX, Some(g)),
+        Kind::Legacy(g) => (LEGACY_PREFIX, Some(g)),
+    };
+    let mut name = prefix.to_vec();
     name.extend_from_slice(sub.as_bytes());
-    name.push(0);
-    name.extend_from_slice(gen.to_string().as_bytes());
+    if let Some(g) = gen {
+        name.push(0);
+        name.extend_from_slice(g.to_string().as_bytes());
+    }
     name
 }
 
-/// `(sub, generation)` of a snapshot tree name; `None` for other trees.
-pub(crate) fn parse_tree_name(name: &[u8]) -> Option<(String, u64)> {
-    let rest = name.strip_prefix(PREFIX)?;
+/// `(sub, kind)` of a snapshot tree name; `None` for other trees.
+pub(crate) fn parse_tree_name(name: &[u8]) -> Option<(String, Kind)> {
+    let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_string);
+    if let Some(sub) = name.strip_prefix(FINGERPRINTS_PREFIX) {
+        return Some((text(sub)?, Kind::Fingerprints));
+    }
+    if let Some(sub) = name.strip_prefix(RECORDS_PREFIX) {
+        return Some((text(sub)?, Kind::Records));
+    }
+    let (rest, changes) = match name.strip_prefix(CHANGES_PREFIX) {
+        Some(rest) => (rest, true),
+        None => (name.strip_prefix(LEGACY_PREFIX)?, false),
+    };
     let split = rest.iter().rposition(|&b| b == 0)?;
-    let sub = std::str::from_utf8(&rest[..split]).ok()?;
-    let gen = std::str::from_utf8(&rest[split + 1..]).ok()?.parse().ok()?;
-    Some((sub.to_string(), gen))
+    let sub = text(&rest[..split])?;
+    let gen = text(&rest[split + 1..])?.parse().ok()?;
+    Some((
+        sub,
+        if changes {
+            Kind::Changes(gen)
+        } else {
+            Kind::Legacy(gen)
+        },
+    ))
 }
 
 impl SledStore {
-    fn snapshot_tree(&self, sub: &str, gen: u64) -> Result<Option<sled::Tree>, StoreError> {
-        let name = tree_name(sub, gen);
-        // open_tree would create a missing tree; a missing generation must
-        // stay visible as missing.
+    /// The tree if it exists (`open_tree` would create a missing one).
+    fn snapshot_tree(&self, sub: &str, kind: Kind) -> Result<Option<sled::Tree>, StoreError> {
+        let name = tree_name(sub, kind);
         if !self
             .db
             .tree_names()
@@ -47,24 +105,44 @@ impl SledStore {
         {
             return Ok(None);
         }
+        self.open_snapshot_tree(sub, kind).map(Some)
+    }
+
+    fn open_snapshot_tree(&self, sub: &str, kind: Kind) -> Result<sled::Tree, StoreError> {
         self.db
-            .open_tree(name)
-            .map(Some)
+            .open_tree(tree_name(sub, kind))
             .map_err(|e| self.storage(e))
     }
 
-    fn require_snapshot(&self, sub: &str, gen: u64) -> Result<sled::Tree, StoreError> {
-        self.snapshot_tree(sub, gen)?.ok_or_else(|| {
-            self.corrupt(
-                &format!("snapshots of {sub}"),
-                format!("generation {gen} is missing"),
-            )
-        })
+    /// Empties a tree in batches, then drops it: sled's `drop_tree` alone
+    /// reads every page of the tree into memory at once.
+    pub(crate) fn clear_tree(&self, sub: &str, kind: Kind) -> Result<(), StoreError> {
+        let Some(tree) = self.snapshot_tree(sub, kind)? else {
+            return Ok(());
+        };
+        loop {
+            let mut batch = sled::Batch::default();
+            let mut n = 0;
+            for key in tree.iter().keys().take(BATCH_ENTRIES) {
+                batch.remove(key.map_err(|e| self.storage(e))?);
+                n += 1;
+            }
+            if n == 0 {
+                break;
+            }
+            tree.apply_batch(batch).map_err(|e| self.storage(e))?;
+        }
+        drop(tree);
+        self.db
+            .drop_tree(tree_name(sub, kind))
+            .map_err(|e| self.storage(e))?;
+        Ok(())
     }
 
-    /// Starts writing generation `gen` of `sub`'s snapshot, discarding
-    /// whatever an interrupted scan left under that generation. Refuses the
-    /// generation the subscription's committed state points at.
+    /// Starts scan generation `gen` of `sub`, compared as it is written
+    /// against the committed snapshot. Discards whatever an interrupted
+    /// scan left under `gen`; refuses the generation the subscription's
+    /// committed state points at.
     pub fn snapshot_writer(&self, sub: &str, gen: u64) -> Result<SnapshotWriter, StoreError> {
         if self.get(sub)?.and_then(|s| s.snapshot_gen) == Some(gen) {
             return Err(StoreError::CommittedSnapshot {
@@ -73,90 +151,227 @@ impl SledStore {
                 gen,
             });
         }
-        let name = tree_name(sub, gen);
-        self.db.drop_tree(&name).map_err(|e| self.storage(e))?;
-        let tree = self.db.open_tree(&name).map_err(|e| self.storage(e))?;
+        self.clear_tree(sub, Kind::Changes(gen))?;
         Ok(SnapshotWriter {
             db: self.db.clone(),
             dir: self.dir.clone(),
             failed: self.failed.clone(),
-            tree,
+            current: self.open_snapshot_tree(sub, Kind::Fingerprints)?,
+            changes: self.open_snapshot_tree(sub, Kind::Changes(gen))?,
+            seen: HashSet::new(),
             batch: sled::Batch::default(),
-            batched: 0,
+            batch_n: 0,
+            batch_bytes: 0,
             puts: 0,
+            staged: 0,
         })
     }
 
-    /// Changes from generation `old_gen` to `new_gen`, in record id order.
-    /// With no old generation (the baseline scan) there are none.
-    pub fn snapshot_diff(
-        &self,
-        sub: &str,
-        old_gen: Option<u64>,
-        new_gen: u64,
-    ) -> Result<SnapshotDiff, StoreError> {
-        let new = self.require_snapshot(sub, new_gen)?;
-        let (old, new) = match old_gen {
-            None => (None, None),
-            Some(g) => (
-                Some(self.require_snapshot(sub, g)?.iter()),
-                Some(new.iter()),
-            ),
-        };
+    /// The changes of scan generation `gen` against the committed snapshot,
+    /// in record id order, each with its record: the new one for `created`
+    /// and `updated`, the last known one for `deleted` (`{"id"}` alone if it
+    /// was never stored).
+    pub fn snapshot_diff(&self, sub: &str, gen: u64) -> Result<SnapshotDiff, StoreError> {
+        let changes = self
+            .snapshot_tree(sub, Kind::Changes(gen))?
+            .ok_or_else(|| {
+                self.corrupt(
+                    &format!("snapshots of {sub}"),
+                    format!("the changes of scan {gen} are missing"),
+                )
+            })?;
         Ok(SnapshotDiff {
             dir: self.dir.clone(),
             failed: self.failed.clone(),
-            old,
-            new,
-            old_head: None,
-            new_head: None,
+            records: self.snapshot_tree(sub, Kind::Records)?,
+            changes: Some(changes.iter()),
         })
     }
 
-    pub fn drop_snapshot(&self, sub: &str, gen: u64) -> Result<(), StoreError> {
-        self.db
-            .drop_tree(tree_name(sub, gen))
+    /// After the commit that made `gen` current: applies its changes to the
+    /// fingerprints and records, then drops them. Safe to repeat, so a kill
+    /// anywhere in it is finished when the store is next opened.
+    pub fn retire_snapshot(&self, sub: &str, gen: u64) -> Result<(), StoreError> {
+        let Some(changes) = self.snapshot_tree(sub, Kind::Changes(gen))? else {
+            return Ok(());
+        };
+        let fingerprints = self.open_snapshot_tree(sub, Kind::Fingerprints)?;
+        let records = self.open_snapshot_tree(sub, Kind::Records)?;
+        let (mut fp_batch, mut rec_batch) = (sled::Batch::default(), sled::Batch::default());
+        let (mut n, mut bytes) = (0, 0);
+        for kv in changes.iter() {
+            let (id, value) = kv.map_err(|e| self.storage(e))?;
+            match value.split_first() {
+                Some((&DELETED, _)) => {
+                    fp_batch.remove(id.clone());
+                    rec_batch.remove(id);
+                }
+                Some((_, rest)) if rest.len() >= 16 => {
+                    fp_batch.insert(id.clone(), &rest[..16]);
+                    rec_batch.insert(id, &rest[16..]);
+                    bytes += rest.len();
+                }
+                _ => {
+                    return Err(self.corrupt(
+                        &format!("snapshot changes of {sub}"),
+                        format!("entry {} is too short", String::from_utf8_lossy(&id)),
+                    ))
+                }
+            }
+            n += 1;
+            if n >= BATCH_ENTRIES || bytes >= BATCH_BYTES {
+                fingerprints
+                    .apply_batch(std::mem::take(&mut fp_batch))
+                    .map_err(|e| self.storage(e))?;
+                records
+                    .apply_batch(std::mem::take(&mut rec_batch))
+                    .map_err(|e| self.storage(e))?;
+                (n, bytes) = (0, 0);
+            }
+        }
+        fingerprints
+            .apply_batch(fp_batch)
             .map_err(|e| self.storage(e))?;
+        records
+            .apply_batch(rec_batch)
+            .map_err(|e| self.storage(e))?;
+        // Applied changes must be on disk before the changes are gone.
+        self.flush()?;
+        drop(changes);
+        self.clear_tree(sub, Kind::Changes(gen))?;
         self.flush()
     }
 
-    /// Records in a generation; 0 when it does not exist.
-    pub fn snapshot_len(&self, sub: &str, gen: u64) -> Result<u64, StoreError> {
-        Ok(self.snapshot_tree(sub, gen)?.map_or(0, |t| t.len() as u64))
+    /// Drops the changes of a scan that failed, whose generation never
+    /// became current.
+    pub fn drop_snapshot(&self, sub: &str, gen: u64) -> Result<(), StoreError> {
+        self.clear_tree(sub, Kind::Changes(gen))?;
+        self.flush()
+    }
+
+    /// Records in the committed snapshot.
+    pub fn snapshot_len(&self, sub: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .snapshot_tree(sub, Kind::Fingerprints)?
+            .map_or(0, |t| t.len() as u64))
+    }
+
+    /// Last known records stored for `sub`.
+    pub fn snapshot_records_len(&self, sub: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .snapshot_tree(sub, Kind::Records)?
+            .map_or(0, |t| t.len() as u64))
+    }
+
+    /// Whether scan generation `gen` of `sub` left changes behind.
+    pub fn snapshot_changes_exist(&self, sub: &str, gen: u64) -> Result<bool, StoreError> {
+        Ok(self.snapshot_tree(sub, Kind::Changes(gen))?.is_some())
+    }
+
+    /// Turns a committed generation of the old layout into fingerprints and
+    /// records (see [`LEGACY_PREFIX`]).
+    pub(crate) fn convert_legacy(&self, sub: &str, gen: u64) -> Result<(), StoreError> {
+        let Some(old) = self.snapshot_tree(sub, Kind::Legacy(gen))? else {
+            return Ok(());
+        };
+        let fingerprints = self.open_snapshot_tree(sub, Kind::Fingerprints)?;
+        let records = self.open_snapshot_tree(sub, Kind::Records)?;
+        let (mut fp_batch, mut rec_batch) = (sled::Batch::default(), sled::Batch::default());
+        let mut n = 0;
+        for kv in old.iter() {
+            let (id, value) = kv.map_err(|e| self.storage(e))?;
+            if value.len() < 16 {
+                continue;
+            }
+            fp_batch.insert(id.clone(), &value[..16]);
+            rec_batch.insert(id, &value[16..]);
+            n += 1;
+            if n >= BATCH_ENTRIES {
+                fingerprints
+                    .apply_batch(std::mem::take(&mut fp_batch))
+                    .map_err(|e| self.storage(e))?;
+                records
+                    .apply_batch(std::mem::take(&mut rec_batch))
+                    .map_err(|e| self.storage(e))?;
+                n = 0;
+            }
+        }
+        fingerprints
+            .apply_batch(fp_batch)
+            .map_err(|e| self.storage(e))?;
+        records
+            .apply_batch(rec_batch)
+            .map_err(|e| self.storage(e))?;
+        self.flush()?;
+        drop(old);
+        self.clear_tree(sub, Kind::Legacy(gen))
     }
 }
 
-/// Writes one scan's records. Nothing written here is visible to a diff's
-/// old side until the caller commits the new `snapshot_gen`.
+/// Compares one scan's records with the committed snapshot as they come,
+/// writing only what changed. Nothing written here is seen by the
+/// committed snapshot until the caller commits the new `snapshot_gen` and
+/// retires it.
 pub struct SnapshotWriter {
     db: sled::Db,
     dir: PathBuf,
     failed: Failure,
-    tree: sled::Tree,
+    current: sled::Tree,
+    changes: sled::Tree,
+    /// xxh3-128 of every id seen: 16 bytes a record instead of the ids.
+    seen: HashSet<u128>,
     batch: sled::Batch,
-    batched: usize,
+    batch_n: usize,
+    batch_bytes: usize,
     puts: u64,
+    staged: u64,
 }
 
 impl SnapshotWriter {
     /// Adds a record; a second record with the same id in one scan replaces
-    /// the first (see [`SnapshotWriter::finish`]).
+    /// the first.
     pub fn put(
         &mut self,
         record_id: &str,
         fingerprint: [u8; 16],
         record: &Value,
     ) -> Result<(), StoreError> {
-        let mut value = fingerprint.to_vec();
+        self.puts += 1;
+        let again = !self
+            .seen
+            .insert(xxhash_rust::xxh3::xxh3_128(record_id.as_bytes()));
+        let old = self.current.get(record_id).map_err(|e| self.storage(e))?;
+        let kind = match &old {
+            None => CREATED,
+            Some(fp) if fp.as_ref() != fingerprint.as_slice() => UPDATED,
+            Some(_) => {
+                if again {
+                    // An earlier copy in this scan may have been staged.
+                    self.write_batch()?;
+                    self.changes
+                        .remove(record_id)
+                        .map_err(|e| self.storage(e))?;
+                }
+                return Ok(());
+            }
+        };
+        let mut value = Vec::with_capacity(256);
+        value.push(kind);
+        value.extend_from_slice(&fingerprint);
         serde_json::to_writer(&mut value, record).map_err(|e| StoreError::Corrupt {
             dir: self.dir.clone(),
             what: format!("snapshot record {record_id}"),
             detail: e.to_string(),
         })?;
-        self.batch.insert(record_id.as_bytes(), value);
-        self.puts += 1;
-        self.batched += 1;
-        if self.batched >= BATCH_RECORDS {
+        self.stage(record_id.as_bytes(), value)
+    }
+
+    fn stage(&mut self, id: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
+        self.batch_bytes += id.len() + value.len();
+        self.batch_n += 1;
+        self.staged += 1;
+        self.batch.insert(id, value);
+        if self.batch_n >= BATCH_ENTRIES || self.batch_bytes >= BATCH_BYTES {
             self.write_batch()?;
         }
         Ok(())
@@ -167,118 +382,107 @@ impl SnapshotWriter {
         self.puts
     }
 
-    /// Writes what is left and flushes; returns the number of distinct
-    /// records, so `puts() - finish()` is the number of duplicate ids.
-    /// Counting once here is cheaper than a lookup on every put.
+    /// Changes written: created and updated records so far, and after
+    /// [`SnapshotWriter::finish`] the deleted ones too.
+    pub fn staged(&self) -> u64 {
+        self.staged
+    }
+
+    /// Marks every committed record this scan did not see as deleted, and
+    /// flushes. Returns the number of changes (created, updated, deleted).
     pub fn finish(mut self) -> Result<u64, StoreError> {
+        for key in self.current.iter().keys() {
+            let id = key.map_err(|e| self.storage(e))?;
+            if !self.seen.contains(&xxhash_rust::xxh3::xxh3_128(&id)) {
+                self.stage(&id, vec![DELETED])?;
+            }
+        }
         self.write_batch()?;
         self.db.flush().map_err(|e| self.storage(e))?;
-        Ok(self.tree.len() as u64)
+        Ok(self.staged)
     }
 
     fn write_batch(&mut self) -> Result<(), StoreError> {
         let batch = std::mem::take(&mut self.batch);
-        self.batched = 0;
-        self.tree.apply_batch(batch).map_err(|e| self.storage(e))
+        self.batch_n = 0;
+        self.batch_bytes = 0;
+        self.changes.apply_batch(batch).map_err(|e| self.storage(e))
     }
 
     fn storage(&self, source: sled::Error) -> StoreError {
-        note_failure(&self.failed, &self.dir, &source);
-        StoreError::Storage {
-            dir: self.dir.clone(),
-            source,
-        }
+        storage(&self.dir, &self.failed, source)
     }
 }
 
-type Entry = (sled::IVec, sled::IVec);
+fn storage(dir: &std::path::Path, failed: &Failure, source: sled::Error) -> StoreError {
+    note_failure(failed, dir, &source);
+    StoreError::Storage {
+        dir: dir.to_path_buf(),
+        source,
+    }
+}
 
-/// Iterator of the changes between two generations; see
-/// [`SledStore::snapshot_diff`].
+/// Iterator of a scan's changes; see [`SledStore::snapshot_diff`].
 pub struct SnapshotDiff {
     dir: PathBuf,
     failed: Failure,
-    old: Option<sled::Iter>,
-    new: Option<sled::Iter>,
-    old_head: Option<Entry>,
-    new_head: Option<Entry>,
+    records: Option<sled::Tree>,
+    changes: Option<sled::Iter>,
 }
 
 impl SnapshotDiff {
-    /// Refills an empty head from its iterator; drops the iterator at its end.
-    fn fill(
-        iter: &mut Option<sled::Iter>,
-        head: &mut Option<Entry>,
-        dir: &std::path::Path,
-        failed: &Failure,
-    ) -> Result<(), StoreError> {
-        if head.is_none() {
-            if let Some(it) = iter {
-                match it.next() {
-                    Some(Ok(kv)) => *head = Some(kv),
-                    Some(Err(source)) => {
-                        note_failure(failed, dir, &source);
-                        return Err(StoreError::Storage {
-                            dir: dir.to_path_buf(),
-                            source,
-                        });
-                    }
-                    None => *iter = None,
-                }
-            }
+    fn corrupt(&self, detail: String) -> StoreError {
+        StoreError::Corrupt {
+            dir: self.dir.clone(),
+            what: "snapshot changes".into(),
+            detail,
         }
-        Ok(())
     }
 
-    fn event(&self, change: ChangeType, (key, value): Entry) -> Result<NewEvent, StoreError> {
-        let corrupt = |detail: String| StoreError::Corrupt {
-            dir: self.dir.clone(),
-            what: "snapshot".into(),
-            detail,
+    fn next_event(&mut self) -> Result<Option<NewEvent>, StoreError> {
+        let Some(changes) = &mut self.changes else {
+            return Ok(None);
         };
-        let record_id = String::from_utf8(key.to_vec())
-            .map_err(|_| corrupt("record id is not UTF-8".into()))?;
-        let json = value
-            .get(16..)
-            .ok_or_else(|| corrupt(format!("entry {record_id} is shorter than its fingerprint")))?;
-        let record =
-            serde_json::from_slice(json).map_err(|e| corrupt(format!("entry {record_id}: {e}")))?;
-        Ok(NewEvent {
+        let (id, value) = match changes.next() {
+            None => return Ok(None),
+            Some(kv) => kv.map_err(|e| storage(&self.dir, &self.failed, e))?,
+        };
+        let record_id = String::from_utf8(id.to_vec())
+            .map_err(|_| self.corrupt("record id is not UTF-8".into()))?;
+        let parse = |json: &[u8]| {
+            serde_json::from_slice::<Value>(json)
+                .map_err(|e| self.corrupt(format!("entry {record_id}: {e}")))
+        };
+        let (change, record) = match value.split_first() {
+            Some((&DELETED, _)) => {
+                let last = match &self.records {
+                    Some(t) => t
+                        .get(&id)
+                        .map_err(|e| storage(&self.dir, &self.failed, e))?,
+                    None => None,
+                };
+                let record = match last {
+                    Some(json) => parse(&json)?,
+                    // Never stored (a data dir older than kept records).
+                    None => serde_json::json!({ "id": record_id }),
+                };
+                (ChangeType::Deleted, record)
+            }
+            Some((&kind, rest)) if rest.len() >= 16 && (kind == CREATED || kind == UPDATED) => {
+                let change = if kind == CREATED {
+                    ChangeType::Created
+                } else {
+                    ChangeType::Updated
+                };
+                (change, parse(&rest[16..])?)
+            }
+            _ => return Err(self.corrupt(format!("entry {record_id} is malformed"))),
+        };
+        Ok(Some(NewEvent {
             change,
             record_id,
             record,
-        })
-    }
-
-    fn step(&mut self) -> Result<Option<NewEvent>, StoreError> {
-        loop {
-            Self::fill(&mut self.old, &mut self.old_head, &self.dir, &self.failed)?;
-            Self::fill(&mut self.new, &mut self.new_head, &self.dir, &self.failed)?;
-            let order = match (&self.old_head, &self.new_head) {
-                (None, None) => return Ok(None),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some((o, _)), Some((n, _))) => o.cmp(n),
-            };
-            match order {
-                Ordering::Less => {
-                    let old = self.old_head.take();
-                    return old.map(|e| self.event(ChangeType::Deleted, e)).transpose();
-                }
-                Ordering::Greater => {
-                    let new = self.new_head.take();
-                    return new.map(|e| self.event(ChangeType::Created, e)).transpose();
-                }
-                Ordering::Equal => {
-                    let (old, new) = (self.old_head.take(), self.new_head.take());
-                    if let (Some((_, ov)), Some(n)) = (old, new) {
-                        if ov.get(..16) != n.1.get(..16) {
-                            return self.event(ChangeType::Updated, n).map(Some);
-                        }
-                    }
-                }
-            }
-        }
+        }))
     }
 }
 
@@ -286,13 +490,10 @@ impl Iterator for SnapshotDiff {
     type Item = Result<NewEvent, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let item = self.step().transpose();
+        let item = self.next_event().transpose();
         if matches!(item, Some(Err(_))) {
             // An error ends the diff: a partial diff must not look complete.
-            self.old = None;
-            self.new = None;
-            self.old_head = None;
-            self.new_head = None;
+            self.changes = None;
         }
         item
     }

@@ -58,7 +58,7 @@ fn writer(dir: &Path) {
 }
 
 /// One full-scan cycle as the runtime does it: new generation, diff, commit
-/// with the new generation, then drop the old one. Returns the event total.
+/// with the new generation, then retire it. Returns the event total.
 fn full_scan_cycle(store: &SledStore) -> u64 {
     let mut st = load(store, SCAN_COLLECTION, "full-scan");
     let sub = st.id();
@@ -73,18 +73,16 @@ fn full_scan_cycle(store: &SledStore) -> u64 {
     }
     w.finish().unwrap();
     let diff: Vec<NewEvent> = store
-        .snapshot_diff(&sub, st.snapshot_gen, gen)
+        .snapshot_diff(&sub, gen)
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    let old = st.snapshot_gen.replace(gen);
+    st.snapshot_gen = Some(gen);
     let total = st.state["events"].as_u64().unwrap_or(0) + diff.len() as u64;
     st.cycles += 1;
     st.state = json!({"events": total, "records": records});
     store.commit(&sub, &st, diff).unwrap();
-    if let Some(old) = old {
-        store.drop_snapshot(&sub, old).unwrap();
-    }
+    store.retire_snapshot(&sub, gen).unwrap();
     total
 }
 
@@ -131,14 +129,22 @@ fn verify(
         if let Some(gen) = st.snapshot_gen {
             let records = st.state["records"].as_u64().unwrap();
             assert_eq!(
-                store.snapshot_len(&sub, gen).unwrap(),
+                store.snapshot_len(&sub).unwrap(),
                 records,
                 "{sub} gen {gen}"
             );
             assert_eq!(
-                store.snapshot_len(&sub, gen + 1).unwrap(),
-                0,
-                "orphan gen dropped"
+                store.snapshot_records_len(&sub).unwrap(),
+                records,
+                "{sub}: last known records follow the committed gen"
+            );
+            assert!(
+                !store.snapshot_changes_exist(&sub, gen + 1).unwrap(),
+                "orphan scan dropped"
+            );
+            assert!(
+                !store.snapshot_changes_exist(&sub, gen).unwrap(),
+                "committed scan retired"
             );
         }
     }

@@ -11,6 +11,7 @@ fn fp(v: &Value) -> [u8; 16] {
     out
 }
 
+/// Writes scan generation `gen`; returns how many changes it staged.
 fn write(store: &SledStore, sub: &str, gen: u64, records: &[Value]) -> u64 {
     let mut w = store.snapshot_writer(sub, gen).unwrap();
     for r in records {
@@ -19,16 +20,35 @@ fn write(store: &SledStore, sub: &str, gen: u64, records: &[Value]) -> u64 {
     w.finish().unwrap()
 }
 
-fn diff(store: &SledStore, sub: &str, old: Option<u64>, new: u64) -> Vec<NewEvent> {
+fn diff(store: &SledStore, sub: &str, gen: u64) -> Vec<NewEvent> {
     store
-        .snapshot_diff(sub, old, new)
+        .snapshot_diff(sub, gen)
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
         .unwrap()
 }
 
+/// Commits `gen` as the current generation and retires it, as the host does.
+fn commit(store: &SledStore, sub: &str, gen: u64) {
+    let mut st = store
+        .get(sub)
+        .unwrap()
+        .unwrap_or_else(|| SubscriptionState::new("acme", "files", "all", "full-scan"));
+    st.snapshot_gen = Some(gen);
+    store.commit(sub, &st, vec![]).unwrap();
+    store.retire_snapshot(sub, gen).unwrap();
+}
+
+/// One whole scan: write, diff, commit, retire.
+fn scan(store: &SledStore, sub: &str, gen: u64, records: &[Value]) -> Vec<NewEvent> {
+    write(store, sub, gen, records);
+    let events = diff(store, sub, gen);
+    commit(store, sub, gen);
+    events
+}
+
 #[test]
-fn diff_of_two_generations_is_exact() {
+fn diff_against_the_committed_snapshot_is_exact() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     let sub = "acme/files/all";
@@ -44,13 +64,14 @@ fn diff_of_two_generations_is_exact() {
         json!({"id": "d", "v": 1}),
         json!({"id": "f", "v": 1}),
     ];
-    assert_eq!(write(&store, sub, 1, &old), 4);
-    assert!(
-        diff(&store, sub, None, 1).is_empty(),
-        "baseline emits nothing"
+    assert_eq!(
+        write(&store, sub, 1, &old),
+        4,
+        "a baseline keeps every record"
     );
-    assert_eq!(write(&store, sub, 2, &new), 4);
-    let got: Vec<(ChangeType, String, Value)> = diff(&store, sub, Some(1), 2)
+    commit(&store, sub, 1);
+    assert_eq!(store.snapshot_len(sub).unwrap(), 4);
+    let got: Vec<(ChangeType, String, Value)> = scan(&store, sub, 2, &new)
         .into_iter()
         .map(|e| (e.change, e.record_id, e.record))
         .collect();
@@ -64,16 +85,60 @@ fn diff_of_two_generations_is_exact() {
             (ChangeType::Created, "f".into(), json!({"id": "f", "v": 1})),
         ]
     );
-    // Empty old side: everything is created; empty new side: everything deleted.
-    write(&store, sub, 3, &[]);
-    assert_eq!(diff(&store, sub, Some(3), 2).len(), 4);
-    assert!(diff(&store, sub, Some(2), 3)
-        .iter()
-        .all(|e| e.change == ChangeType::Deleted));
+    assert_eq!(store.snapshot_len(sub).unwrap(), 4, "b c d f");
+    assert_eq!(store.snapshot_records_len(sub).unwrap(), 4);
+    assert!(scan(&store, sub, 3, &new).is_empty(), "nothing changed");
+    // An empty scan deletes everything, each with its last known record.
+    let gone = scan(&store, sub, 4, &[]);
+    assert_eq!(gone.len(), 4);
+    assert!(gone.iter().all(|e| e.change == ChangeType::Deleted));
+    assert_eq!(
+        gone[0].record,
+        json!({"id": "b", "v": 2}),
+        "the updated version"
+    );
+    assert_eq!(store.snapshot_len(sub).unwrap(), 0);
+    assert_eq!(store.snapshot_records_len(sub).unwrap(), 0);
 }
 
 #[test]
-fn duplicates_last_wins_and_are_counted() {
+fn only_changes_are_written_after_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let sub = "acme/files/all";
+    let all: Vec<Value> = (0..3000)
+        .map(|i| json!({"id": format!("r{i:05}"), "v": 1}))
+        .collect();
+    scan(&store, sub, 1, &all);
+    let mut w = store.snapshot_writer(sub, 2).unwrap();
+    for (i, r) in all.iter().enumerate().filter(|(i, _)| i % 1000 != 3) {
+        let r = if i % 100 == 7 {
+            json!({"id": r["id"], "v": 2})
+        } else {
+            r.clone()
+        };
+        w.put(r["id"].as_str().unwrap(), fp(&r), &r).unwrap();
+    }
+    assert_eq!(w.puts(), 2997);
+    assert_eq!(w.staged(), 30, "only the changed records are written");
+    assert_eq!(w.finish().unwrap(), 33, "and the 3 unseen ones");
+    let d = diff(&store, sub, 2);
+    assert_eq!(
+        d.iter()
+            .filter(|e| e.change == ChangeType::Updated && e.record["v"] == 2)
+            .count(),
+        30
+    );
+    assert_eq!(
+        d.iter()
+            .filter(|e| e.change == ChangeType::Deleted && e.record["v"] == 1)
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn duplicates_last_wins() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     let sub = "acme/files/all";
@@ -87,12 +152,15 @@ fn duplicates_last_wins_and_are_counted() {
     }
     w.put("r00001", [3; 16], &json!({"id": "again"})).unwrap();
     assert_eq!(w.puts(), 1503);
-    assert_eq!(w.finish().unwrap(), 1501, "two duplicates");
-    assert_eq!(store.snapshot_len(sub, 1).unwrap(), 1501);
+    w.finish().unwrap();
+    commit(&store, sub, 1);
+    assert_eq!(store.snapshot_len(sub).unwrap(), 1501, "two duplicates");
+    // Seen twice, changed then back to the committed version: no change.
     let mut w = store.snapshot_writer(sub, 2).unwrap();
+    w.put("x", [9; 16], &json!({"id": "x", "v": 9})).unwrap();
     w.put("x", [2; 16], &json!({"id": "x", "v": 2})).unwrap();
     w.finish().unwrap();
-    let d = diff(&store, sub, Some(1), 2);
+    let d = diff(&store, sub, 2);
     assert_eq!(d.len(), 1500, "x unchanged; the rest deleted");
     assert!(d
         .iter()
@@ -108,11 +176,8 @@ fn writer_clears_leftovers_and_reset_and_reopen_drop_snapshots() {
         write(&store, sub, 1, &[json!({"id": "a"}), json!({"id": "b"})]);
         // A rewrite of the same generation starts empty.
         assert_eq!(write(&store, sub, 1, &[json!({"id": "c"})]), 1);
-        assert_eq!(store.snapshot_len(sub, 1).unwrap(), 1);
-
-        let mut st = SubscriptionState::new("acme", "files", "all", "full-scan");
-        st.snapshot_gen = Some(1);
-        store.commit(sub, &st, vec![]).unwrap();
+        commit(&store, sub, 1);
+        assert_eq!(store.snapshot_len(sub).unwrap(), 1);
         let err = store.snapshot_writer(sub, 1).err().expect("committed gen");
         assert!(
             matches!(err, StoreError::CommittedSnapshot { gen: 1, .. }),
@@ -122,21 +187,68 @@ fn writer_clears_leftovers_and_reset_and_reopen_drop_snapshots() {
         write(&store, sub, 2, &[json!({"id": "d"})]);
     }
     let store = SledStore::open(dir.path()).unwrap();
-    assert_eq!(store.snapshot_len(sub, 1).unwrap(), 1, "committed gen kept");
     assert_eq!(
-        store.snapshot_len(sub, 2).unwrap(),
-        0,
+        store.snapshot_len(sub).unwrap(),
+        1,
+        "committed snapshot kept"
+    );
+    assert_eq!(store.snapshot_records_len(sub).unwrap(), 1);
+    assert!(
+        !store.snapshot_changes_exist(sub, 2).unwrap(),
         "orphan dropped on open"
     );
     assert!(
-        store.snapshot_diff(sub, Some(1), 2).is_err(),
-        "missing gen is an error"
+        store.snapshot_diff(sub, 2).is_err(),
+        "missing scan is an error"
     );
 
-    write(&store, "other/x/all", 5, &[json!({"id": "z"})]);
+    scan(&store, "other/x/all", 5, &[json!({"id": "z"})]);
     store.reset(sub).unwrap();
-    assert_eq!(store.snapshot_len(sub, 1).unwrap(), 0);
-    assert_eq!(store.snapshot_len("other/x/all", 5).unwrap(), 1);
-    store.drop_snapshot("other/x/all", 5).unwrap();
-    assert_eq!(store.snapshot_len("other/x/all", 5).unwrap(), 0);
+    assert_eq!(store.snapshot_len(sub).unwrap(), 0);
+    assert_eq!(store.snapshot_records_len(sub).unwrap(), 0);
+    assert_eq!(store.snapshot_len("other/x/all").unwrap(), 1);
+    write(&store, "other/x/all", 6, &[]);
+    store.drop_snapshot("other/x/all", 6).unwrap();
+    assert!(!store.snapshot_changes_exist("other/x/all", 6).unwrap());
+    assert_eq!(
+        store.snapshot_len("other/x/all").unwrap(),
+        1,
+        "a failed scan changes nothing"
+    );
+}
+
+#[test]
+fn a_retire_cut_short_by_a_kill_is_finished_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = "acme/files/all";
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        scan(&store, sub, 1, &[json!({"id": "a"}), json!({"id": "b"})]);
+        write(
+            &store,
+            sub,
+            2,
+            &[json!({"id": "b", "v": 2}), json!({"id": "c"})],
+        );
+        let mut st = store.get(sub).unwrap().unwrap();
+        st.snapshot_gen = Some(2);
+        store.commit(sub, &st, vec![]).unwrap();
+        // Killed here: committed, not retired.
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert!(
+        !store.snapshot_changes_exist(sub, 2).unwrap(),
+        "retired on open"
+    );
+    assert_eq!(store.snapshot_len(sub).unwrap(), 2);
+    assert_eq!(
+        store.snapshot_records_len(sub).unwrap(),
+        2,
+        "a removed, c added"
+    );
+    let gone: Vec<Value> = scan(&store, sub, 3, &[])
+        .into_iter()
+        .map(|e| e.record)
+        .collect();
+    assert_eq!(gone, vec![json!({"id": "b", "v": 2}), json!({"id": "c"})]);
 }

@@ -38,7 +38,7 @@ pub async fn cycle(
         return Ok(Cycle {
             events: Vec::new(),
             state: next,
-            drop_snapshot: None,
+            retire_snapshot: None,
         });
     }
     let mut input = Map::new();
@@ -59,6 +59,6 @@ pub async fn cycle(
     Ok(Cycle {
         events,
         state: next,
-        drop_snapshot: None,
+        retire_snapshot: None,
     })
 }

@@ -3,13 +3,17 @@
 //! generation. Nothing is emitted and the snapshot is not switched unless
 //! the scan completed: an interrupted scan can never produce false deletes.
 //! The snapshot lives in sled, never wholly in memory.
+//!
+//! Fetching and storing overlap: a blocking task fingerprints and writes
+//! page N while the engine already runs `list` for page N + 1.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use runtime_events::record_id;
-use runtime_store::{SledStore, SubscriptionState};
-use serde_json::Map;
+use runtime_store::{SledStore, SnapshotWriter, StoreError, SubscriptionState};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
 
 use crate::{fingerprint, next_cursor, now, records, Cycle, Invoker, StrategyError};
 
@@ -54,10 +58,10 @@ pub async fn cycle(
         let _ = store.drop_snapshot(sub, gen);
         return Err(e);
     }
-    let events = match state.snapshot_gen.filter(|_| state.baseline_done) {
-        None => Vec::new(),
-        Some(old) => store
-            .snapshot_diff(sub, Some(old), gen)
+    let events = match state.baseline_done && state.snapshot_gen.is_some() {
+        false => Vec::new(),
+        true => store
+            .snapshot_diff(sub, gen)
             .map_err(store_err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(store_err)?,
@@ -71,8 +75,17 @@ pub async fn cycle(
     Ok(Cycle {
         events,
         state: next,
-        drop_snapshot: state.snapshot_gen,
+        retire_snapshot: Some(gen),
     })
+}
+
+/// One page for the store task: its number and the `list` result.
+type Page = (u64, Value);
+
+/// Why the store task stopped.
+enum StoreStop {
+    NoId { page: u64 },
+    Store(StoreError),
 }
 
 async fn scan(
@@ -81,43 +94,71 @@ async fn scan(
     store: &SledStore,
     sub: &str,
     gen: u64,
-) -> Result<u64, StrategyError> {
+) -> Result<(), StrategyError> {
     let store_err = |source| StrategyError::Store {
         collection: invoker.collection.clone(),
         source,
     };
+    let writer = store.snapshot_writer(sub, gen).map_err(store_err)?;
+    // Two pages in flight at most: enough to overlap, bounded in memory.
+    let (tx, rx) = mpsc::channel::<Page>(1);
+    let ignored = config.ignored.clone();
+    let storing = tokio::task::spawn_blocking(move || store_pages(writer, rx, &ignored));
+    let fetched = fetch_pages(invoker, config, tx).await;
+    let stored = storing.await.map_err(|e| StrategyError::Limit {
+        collection: invoker.collection.clone(),
+        message: format!("full scan: the snapshot writer failed: {e}"),
+    })?;
+    // A store error can be why sending a page failed: report it first.
+    match stored {
+        Err(StoreStop::Store(source)) => Err(store_err(source)),
+        Err(StoreStop::NoId { page }) => {
+            Err(invoker.shape(LIST, format!("a record without `id` on page {page}")))
+        }
+        Ok(writer) => {
+            fetched?;
+            writer.finish().map(|_| ()).map_err(store_err)
+        }
+    }
+}
+
+/// Pages `list` to the end, handing each page to the store task. Dropping
+/// `tx` without a complete scan makes the task stop without finishing.
+async fn fetch_pages(
+    invoker: &Invoker,
+    config: &FullScanConfig,
+    tx: mpsc::Sender<Page>,
+) -> Result<(), StrategyError> {
     let limit = |message: String| StrategyError::Limit {
         collection: invoker.collection.clone(),
         message,
     };
     let started = Instant::now();
-    let mut writer = store.snapshot_writer(sub, gen).map_err(store_err)?;
     let mut cursor = None;
     let mut cursors = HashSet::new();
     let (mut pages, mut count) = (0u64, 0u64);
     loop {
         let mut input = Map::new();
         if let Some(c) = &cursor {
-            input.insert("cursor".into(), serde_json::Value::clone(c));
+            input.insert("cursor".into(), Value::clone(c));
         }
         let result = invoker.call(LIST, input).await?;
         pages += 1;
-        for record in records(invoker, LIST, &result)? {
-            let id = record_id(record).ok_or_else(|| {
-                invoker.shape(LIST, format!("a record without `id` on page {pages}"))
-            })?;
-            writer
-                .put(&id, fingerprint(record, &config.ignored), record)
-                .map_err(store_err)?;
-            count += 1;
-        }
+        count += records(invoker, LIST, &result)?.len() as u64;
         if count > config.max_records {
             return Err(limit(format!(
                 "full scan stopped after {count} records (maxRecords {}); nothing was emitted",
                 config.max_records
             )));
         }
-        let Some(c) = next_cursor(&result) else { break };
+        let next = next_cursor(&result);
+        if tx.send((pages, result)).await.is_err() {
+            // The store task stopped; its error is the one to report.
+            return Ok(());
+        }
+        let Some(c) = next else {
+            return Ok(());
+        };
         if !cursors.insert(c.to_string()) {
             return Err(invoker.shape(
                 LIST,
@@ -139,5 +180,26 @@ async fn scan(
         }
         cursor = Some(c);
     }
-    writer.finish().map_err(store_err)
+}
+
+/// The store task: fingerprints and writes every page it is sent, and
+/// hands the writer back once the channel closes.
+fn store_pages(
+    mut writer: SnapshotWriter,
+    mut rx: mpsc::Receiver<Page>,
+    ignored: &[Vec<String>],
+) -> Result<SnapshotWriter, StoreStop> {
+    while let Some((page, result)) = rx.blocking_recv() {
+        // fetch_pages checked the shape before sending.
+        let Ok(records) = runtime_events::records(&result) else {
+            continue;
+        };
+        for record in records {
+            let id = record_id(record).ok_or(StoreStop::NoId { page })?;
+            writer
+                .put(&id, fingerprint(record, ignored), record)
+                .map_err(StoreStop::Store)?;
+        }
+    }
+    Ok(writer)
 }

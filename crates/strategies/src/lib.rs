@@ -63,8 +63,9 @@ pub enum StrategyError {
 pub struct Cycle {
     pub events: Vec<NewEvent>,
     pub state: SubscriptionState,
-    /// Full scan: the snapshot generation to drop once the commit is durable.
-    pub drop_snapshot: Option<u64>,
+    /// Full scan: the scan generation to retire
+    /// (`SledStore::retire_snapshot`) once the commit is durable.
+    pub retire_snapshot: Option<u64>,
 }
 
 /// Calls one collection's functions with its parameters and the

@@ -163,7 +163,7 @@ pub async fn cycle(
         return Ok(Cycle {
             events: Vec::new(),
             state: next,
-            drop_snapshot: None,
+            retire_snapshot: None,
         });
     }
 
@@ -236,7 +236,7 @@ pub async fn cycle(
     Ok(Cycle {
         events,
         state: next,
-        drop_snapshot: None,
+        retire_snapshot: None,
     })
 }
 

@@ -49,7 +49,7 @@ pub async fn subscribe(
     Ok(Cycle {
         events: Vec::new(),
         state: next,
-        drop_snapshot: None,
+        retire_snapshot: None,
     })
 }
 
@@ -97,7 +97,7 @@ pub async fn handle_data(
         cycle: Cycle {
             events,
             state: next,
-            drop_snapshot: None,
+            retire_snapshot: None,
         },
         response: result.get("response").cloned(),
     })
