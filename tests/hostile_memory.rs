@@ -6,7 +6,7 @@
 //!
 //! QuickJS's out-of-memory error is catchable and it checks for a stop only
 //! every 10,000 calls or loop iterations, so without the heap squeeze of
-//! crates/engine/src/limits.rs these loops ran on for seconds.
+//! crates/engine/src/limits/squeeze.rs these loops ran on for seconds.
 
 mod common;
 mod run_common;
@@ -83,14 +83,30 @@ fn bombs_that_catch_their_out_of_memory_error_are_stopped_by_the_heap_limit() {
     }
 }
 
-/// Megabyte pieces emptied in place: every piece still fits the squeezed
-/// heap, so each of QuickJS's 10,000 steps between two stop checks can do a
-/// megabyte of native work. Stopped in 2–7 s on a loaded 2-core machine,
-/// close to the 5 s last resort: not a CI test (`--ignored` runs it).
+/// Pieces small enough to fit in the engine's 16 MiB termination headroom,
+/// emptied in place: without the squeeze's ballast each of QuickJS's 10,000
+/// steps between two stop checks did a megabyte of native work (2–7 s,
+/// close to the 5 s last resort); with it, well under a second.
 #[test]
-#[ignore]
 fn small_pieces_emptied_in_place_are_stopped_too() {
-    stopped("catch-small", HEAP_ONLY, "heap limit of 64 MiB");
+    let took = stopped("catch-small", HEAP_ONLY, "heap limit of 64 MiB");
+    assert!(took < Duration::from_secs(4), "catch-small: {took:?}");
+}
+
+/// Loops that stop catching once squeezed: their out-of-memory error
+/// escapes, and deno_core must still have room to build the call's error
+/// (it panicked when it had none: with 20 MiB kept, the termination
+/// headroom was full). The detached one escapes into a promise nobody
+/// awaits, where the squeeze must not leave the heap full.
+#[test]
+fn bombs_that_let_the_error_escape_after_the_squeeze_end_cleanly() {
+    for function in ["catch-giveup", "catch-keep-reset", "catch-detached"] {
+        let took = stopped(function, HEAP_ONLY, "heap limit of 64 MiB");
+        assert!(
+            took < Duration::from_secs(8),
+            "{function}: {took:?}, near the 10 s CPU limit"
+        );
+    }
 }
 
 #[test]

@@ -5,11 +5,15 @@
 //! [`Watchdog::enter`] / [`Watchdog::exit`], so time spent awaiting HTTP is
 //! free. The wall-clock limit bounds the whole call and is enforced by the
 //! worker with a timer; the watchdog only terminates running JavaScript.
+//! [`squeeze`] stops calls that catch their own out-of-memory errors.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use deno_core::v8;
+
+#[cfg(feature = "quickjs")]
+pub(crate) mod squeeze;
 
 /// Limits of one call. Defaults suit connector code that mostly waits on
 /// HTTP: generous wall time, a firm CPU budget, a heap that fits many
@@ -312,60 +316,4 @@ impl Watchdog {
             };
         }
     }
-}
-
-/// A call that goes on allocating this long after it was told to stop
-/// (it catches its own out-of-memory errors) gets its heap squeezed.
-#[cfg(feature = "quickjs")]
-pub(crate) const SQUEEZE_AFTER: Duration = Duration::from_millis(200);
-
-/// QuickJS stops a terminated call only at its interrupt check, once per
-/// 10,000 calls or loop iterations, and its out-of-memory error is
-/// catchable. A loop that catches that error, drops what it built and
-/// allocates again (`for (;;) try { a.push(new Array(1e6).fill(1)) } catch
-/// { a = [] }`) does seconds of native work between two checks. Squeezing
-/// drops the heap limit to the backend's 16 MiB termination headroom, so
-/// every large allocation fails at once and the loop reaches its next check
-/// within milliseconds. Just before that check throws the stop,
-/// [`make_room`] lifts the limit to `room` (twice the heap limit: above
-/// anything the call can hold) so the uncatchable error can be allocated
-/// (a failed allocation there throws a catchable `null`). A check
-/// that lands inside QuickJS's stack-trace builder swallows the stop; the
-/// call is then squeezed again when it next reaches the limit. The runtime
-/// is discarded after the call, so the limit is never restored.
-///
-/// Runs on the engine thread, inside a near-heap-limit callback.
-#[cfg(feature = "quickjs")]
-pub(crate) fn squeeze(isolate: v8::UnsafeRawIsolatePtr, room: usize) {
-    // SAFETY: `isolate` is the engine thread's live isolate (this runs in
-    // its own callback); `Isolate` is a plain pointer without a destructor.
-    let mut iso = unsafe { v8::Isolate::from_raw_isolate_ptr(isolate) };
-    // Without a near-heap-limit callback the backend terminates on the next
-    // failed allocation and caps the heap at this limit plus its headroom.
-    iso.remove_near_heap_limit_callback(resqueeze, 1);
-    iso.thread_safe_handle()
-        .request_interrupt(make_room, room as *mut std::ffi::c_void);
-}
-
-/// Interrupt callback (`data` is the limit to lift to).
-#[cfg(feature = "quickjs")]
-unsafe extern "C" fn make_room(isolate: v8::UnsafeRawIsolatePtr, data: *mut std::ffi::c_void) {
-    // SAFETY: interrupts run on the engine thread with its live isolate.
-    let mut iso = unsafe { v8::Isolate::from_raw_isolate_ptr(isolate) };
-    iso.remove_near_heap_limit_callback(resqueeze, data as usize);
-    // SAFETY: UnsafeRawIsolatePtr is a transparent raw pointer.
-    let data =
-        unsafe { std::mem::transmute::<v8::UnsafeRawIsolatePtr, *mut std::ffi::c_void>(isolate) };
-    iso.add_near_heap_limit_callback(resqueeze, data);
-}
-
-/// Near-heap-limit callback after [`make_room`] (`data` is the isolate):
-/// the call survived its stop and filled the room, so squeeze again.
-#[cfg(feature = "quickjs")]
-unsafe extern "C" fn resqueeze(data: *mut std::ffi::c_void, current: usize, _: usize) -> usize {
-    // SAFETY: make_room stored the isolate there.
-    let isolate =
-        unsafe { std::mem::transmute::<*mut std::ffi::c_void, v8::UnsafeRawIsolatePtr>(data) };
-    squeeze(isolate, current);
-    current
 }

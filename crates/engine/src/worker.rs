@@ -21,6 +21,7 @@ use crate::pool::Jobs;
 use crate::{Call, CallOutput, EngineConfig, FunctionRef};
 
 const BOOTSTRAP_JS: &str = include_str!("../../../runtime-js/bootstrap.js");
+const BOOTSTRAP_NAME: &str = "ext:runtime-js/bootstrap.js";
 
 pub(crate) enum Job {
     Call(Box<Call>, oneshot::Sender<Result<CallOutput, CallError>>),
@@ -122,6 +123,18 @@ impl Js {
         })
         .map_err(|e| CallError::Internal(format!("cannot create a JavaScript runtime: {e}")))?;
         dog.set_isolate(runtime.v8_isolate().thread_safe_handle());
+        #[cfg(feature = "quickjs")]
+        crate::limits::squeeze::new_runtime(
+            runtime.main_context(),
+            // Where bootstrap.js's invoke calls the connector.
+            BOOTSTRAP_JS
+                .lines()
+                .position(|l| l.contains("await fn(arg)"))
+                .map(|i| crate::limits::squeeze::InvokeSite {
+                    script: BOOTSTRAP_NAME,
+                    line: i + 1,
+                }),
+        );
         let near_limit = dog.clone();
         let mut grown = false;
         #[cfg(feature = "quickjs")]
@@ -141,9 +154,9 @@ impl Js {
             #[cfg(feature = "quickjs")]
             if near_limit
                 .stopped_for()
-                .is_some_and(|d| d >= crate::limits::SQUEEZE_AFTER)
+                .is_some_and(|d| d >= crate::limits::squeeze::SQUEEZE_AFTER)
             {
-                crate::limits::squeeze(isolate, 2 * heap);
+                crate::limits::squeeze::squeeze(isolate, 2 * heap);
             }
             current
         });
@@ -165,7 +178,7 @@ impl Js {
             });
         }
         let host_obj = runtime
-            .execute_script("ext:runtime-js/bootstrap.js", BOOTSTRAP_JS)
+            .execute_script(BOOTSTRAP_NAME, BOOTSTRAP_JS)
             .map_err(|e| CallError::Internal(format!("runtime-js/bootstrap.js failed: {e}")))?;
         let (invoke, end_call) = {
             deno_core::scope!(scope, &mut runtime);
@@ -234,6 +247,8 @@ impl Js {
         let result = self
             .with_wall_limit(config, &function, |js| Box::pin(js.invoke(config, call)))
             .await;
+        #[cfg(feature = "quickjs")]
+        crate::limits::squeeze::call_ended();
         // Timers left by the call must not fire during the next one.
         // (Built-ins need nothing: bootstrap.js froze them.)
         let end = self.end_call.clone();
@@ -365,17 +380,27 @@ impl Js {
                     }
                 };
             let f = v8::Local::new(scope, &function);
-            vec![
+            #[cfg_attr(not(feature = "quickjs"), allow(unused_mut))]
+            let mut args = vec![
                 v8::Global::new(scope, v8::Local::<v8::Value>::from(f)),
                 text(scope, &call.input.to_string())?,
                 text(scope, &auth.to_string())?,
                 or_undefined(scope, &make),
                 or_undefined(scope, &refresh),
                 text(scope, &call.function.rel)?,
-            ]
+            ];
+            // Held only by invoke's frame once `args` is dropped
+            // (limits::squeeze).
+            #[cfg(feature = "quickjs")]
+            {
+                let wire = crate::limits::squeeze::tripwire(scope);
+                args.push(v8::Global::new(scope, wire));
+            }
+            args
         };
         self.dog.enter();
         let pending = self.runtime.call_with_args(&self.invoke, &args);
+        drop(args);
         self.dog.exit();
         let value = self
             .drive(&config.root, &call.function.rel, pending)
