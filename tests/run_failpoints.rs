@@ -36,10 +36,11 @@ use run_common::*;
 use serde_json::Value;
 
 const DEALS: &str = "deals";
-const POINTS: [&str; 8] = [
+const POINTS: [&str; 9] = [
     "after-fetch",
     "after-js-result",
     "before-commit",
+    "before-commit-point",
     "after-commit-batch",
     "after-flush",
     "before-sink-deliver",

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use runtime_events::{Event, NewEvent};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{TransactionError, Transactional};
 
 use crate::snapshot::{self, Kind};
 use crate::{now_rfc3339, StateStore, StoreError, SubId, SubscriptionState};
@@ -12,10 +12,14 @@ use crate::{now_rfc3339, StateStore, StoreError, SubId, SubscriptionState};
 /// At most this much of the outbox is handed out at once (but always one
 /// event), so a large `pending` limit cannot pull huge records into memory.
 const PENDING_BYTES: usize = 8 << 20;
+/// How long `open` waits for a lock just released in this process.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// Outbox bytes written per sled batch by a commit.
+const COMMIT_BATCH_BYTES: usize = 1 << 20;
 
 /// Keeps a full scan of a million records from pulling the whole snapshot
 /// into sled's page cache (its default is 1 GiB).
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const INSTANCE_KEY: &[u8] = b"instance";
 const NEXT_SEQ_KEY: &[u8] = b"next_seq";
 
@@ -38,6 +42,8 @@ pub struct SledStore {
     pub(crate) failed: Failure,
     /// Group commit: see [`SledStore::flush`].
     flushes: FlushGate,
+    /// Held while a commit takes its sequence numbers and writes them.
+    commits: Mutex<()>,
 }
 
 /// Concurrent commits share fsyncs: a writer takes a ticket after its
@@ -80,11 +86,23 @@ impl SledStore {
     /// Opens (creating if needed) the store in `dir`. Fails with
     /// [`StoreError::InUse`] when another process holds the directory.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(|e| open_error(dir, e))?;
+        // A store dropped a moment ago in this process keeps its lock until
+        // sled's flusher thread notices (up to its flush interval), so a
+        // held lock is retried briefly before it counts as another process.
+        let started = std::time::Instant::now();
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+                .map_err(|e| open_error(dir, e))
+            {
+                Err(StoreError::InUse { .. }) if started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let dir = dir.to_path_buf();
         let tree = |name: &str| {
             db.open_tree(name).map_err(|source| StoreError::Open {
@@ -103,8 +121,10 @@ impl SledStore {
             durable: AtomicU64::new(0),
             failed: Failure::default(),
             flushes: FlushGate::default(),
+            commits: Mutex::new(()),
         };
         store.instance = store.instance_id_or_create()?;
+        store.drop_uncommitted_events()?;
         store.recover_snapshots()?;
         // Everything found at open is on disk.
         store.durable = AtomicU64::new(store.next_seq()?);
@@ -151,6 +171,26 @@ impl SledStore {
         stored
             .and_then(|v| String::from_utf8(v.to_vec()).ok())
             .ok_or_else(|| self.corrupt("meta", "instance id is missing or not UTF-8"))
+    }
+
+    /// Events a commit wrote before it was killed short of its commit point
+    /// (see `commit`): past next_seq, never handed out, and in the way of
+    /// the next commit's numbers.
+    fn drop_uncommitted_events(&self) -> Result<(), StoreError> {
+        let next = self.next_seq()?.to_be_bytes();
+        let mut batch = sled::Batch::default();
+        let mut any = false;
+        for key in self.outbox.range(next.as_slice()..).keys() {
+            batch.remove(key.map_err(|e| self.storage(e))?);
+            any = true;
+        }
+        if any {
+            self.outbox
+                .apply_batch(batch)
+                .map_err(|e| self.storage(e))?;
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Snapshot trees left by a kill: a committed scan's changes not yet
@@ -283,49 +323,64 @@ impl StateStore for SledStore {
         let state_json = serde_json::to_vec(state).map_err(|e| self.corrupt("subs", e))?;
         let emitted_at = now_rfc3339();
         let count = events.len() as u64;
-        let stored = (&self.subs, &self.outbox, &self.meta)
-            .transaction(|(subs, outbox, meta)| {
-                let next = match meta.get(NEXT_SEQ_KEY)? {
-                    None => 0,
-                    Some(v) => match <[u8; 8]>::try_from(v.as_ref()) {
-                        Ok(b) => u64::from_be_bytes(b),
-                        Err(_) => {
-                            return Err(ConflictableTransactionError::Abort(
-                                self.corrupt("meta", "next_seq is not 8 bytes"),
-                            ))
-                        }
-                    },
+        let (end, stored) = {
+            // One commit at a time takes sequence numbers and writes them.
+            let _turn = self
+                .commits
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let next = self.next_seq()?;
+            // The events go in first, in batches, under sequence numbers
+            // past next_seq: nothing reads there (`pending` stops at the
+            // durable mark, and opening the store deletes such leftovers).
+            // A sled transaction holding them all would cost ~10 KB of
+            // memory per event, 100 MB for a full scan's 10,000 changes.
+            let mut out = Vec::with_capacity(events.len());
+            let mut batch = sled::Batch::default();
+            let mut batched = 0usize;
+            for (seq, e) in (next..).zip(events) {
+                let event = Event {
+                    id: format!("{}-{seq:020}", self.instance),
+                    connector: state.connector.clone(),
+                    collection: state.collection.clone(),
+                    change: e.change,
+                    record_id: e.record_id,
+                    record: e.record,
+                    strategy: state.strategy.clone(),
+                    emitted_at: emitted_at.clone(),
                 };
-                meta.insert(NEXT_SEQ_KEY, &(next + count).to_be_bytes())?;
-                subs.insert(sub.as_bytes(), state_json.as_slice())?;
-                let mut out = Vec::with_capacity(events.len());
-                for (seq, e) in (next..).zip(events.iter()) {
-                    let event = Event {
-                        id: format!("{}-{seq:020}", self.instance),
-                        connector: state.connector.clone(),
-                        collection: state.collection.clone(),
-                        change: e.change,
-                        record_id: e.record_id.clone(),
-                        record: e.record.clone(),
-                        strategy: state.strategy.clone(),
-                        emitted_at: emitted_at.clone(),
-                    };
-                    let bytes = serde_json::to_vec(&OutboxEntryRef { sub, event: &event })
-                        .map_err(|e| {
-                            ConflictableTransactionError::Abort(self.corrupt("outbox", e))
-                        })?;
-                    outbox.insert(&seq.to_be_bytes(), bytes)?;
-                    out.push(event);
+                let bytes = serde_json::to_vec(&OutboxEntryRef { sub, event: &event })
+                    .map_err(|e| self.corrupt("outbox", e))?;
+                batched += bytes.len();
+                batch.insert(&seq.to_be_bytes(), bytes);
+                if batched >= COMMIT_BATCH_BYTES {
+                    self.outbox
+                        .apply_batch(std::mem::take(&mut batch))
+                        .map_err(|e| self.storage(e))?;
+                    batched = 0;
                 }
-                Ok((next + count, out))
-            })
-            .map_err(|e| self.tx_error(e))?;
+                out.push(event);
+            }
+            self.outbox
+                .apply_batch(batch)
+                .map_err(|e| self.storage(e))?;
+            crash_point!("before-commit-point");
+            // The commit point: the state and the sequence that makes the
+            // events part of the store, atomically.
+            (&self.subs, &self.meta)
+                .transaction(|(subs, meta)| {
+                    meta.insert(NEXT_SEQ_KEY, &(next + count).to_be_bytes())?;
+                    subs.insert(sub.as_bytes(), state_json.as_slice())?;
+                    Ok(())
+                })
+                .map_err(|e: TransactionError<StoreError>| self.tx_error(e))?;
+            (next + count, out)
+        };
         crash_point!("after-commit-batch");
         self.flush()?;
         crash_point!("after-flush");
-        // The flush covered every earlier commit too: their transactions
-        // took lower sequence numbers before this one read its own.
-        let (end, stored) = stored;
+        // The flush covered every earlier commit too: they took lower
+        // sequence numbers and finished their writes before this one began.
         self.durable.fetch_max(end, Ordering::SeqCst);
         Ok(stored)
     }

@@ -144,7 +144,8 @@ impl SledStore {
     /// scan left under `gen`; refuses the generation the subscription's
     /// committed state points at.
     pub fn snapshot_writer(&self, sub: &str, gen: u64) -> Result<SnapshotWriter, StoreError> {
-        if self.get(sub)?.and_then(|s| s.snapshot_gen) == Some(gen) {
+        let committed = self.get(sub)?.and_then(|s| s.snapshot_gen);
+        if committed == Some(gen) {
             return Err(StoreError::CommittedSnapshot {
                 dir: self.dir.clone(),
                 sub: sub.to_string(),
@@ -152,14 +153,24 @@ impl SledStore {
             });
         }
         self.clear_tree(sub, Kind::Changes(gen))?;
+        let baseline = committed.is_none();
+        if baseline {
+            // Left by a failed baseline, if anything.
+            self.clear_tree(sub, Kind::Fingerprints)?;
+            self.clear_tree(sub, Kind::Records)?;
+        }
         Ok(SnapshotWriter {
             db: self.db.clone(),
             dir: self.dir.clone(),
             failed: self.failed.clone(),
             current: self.open_snapshot_tree(sub, Kind::Fingerprints)?,
             changes: self.open_snapshot_tree(sub, Kind::Changes(gen))?,
+            baseline: baseline
+                .then(|| self.open_snapshot_tree(sub, Kind::Records))
+                .transpose()?,
             seen: HashSet::new(),
             batch: sled::Batch::default(),
+            records_batch: sled::Batch::default(),
             batch_n: 0,
             batch_bytes: 0,
             puts: 0,
@@ -242,10 +253,14 @@ impl SledStore {
         self.flush()
     }
 
-    /// Drops the changes of a scan that failed, whose generation never
-    /// became current.
+    /// Drops what a scan that failed wrote: its changes, and for a
+    /// baseline (nothing committed yet) the snapshot it was building.
     pub fn drop_snapshot(&self, sub: &str, gen: u64) -> Result<(), StoreError> {
         self.clear_tree(sub, Kind::Changes(gen))?;
+        if self.get(sub)?.and_then(|s| s.snapshot_gen).is_none() {
+            self.clear_tree(sub, Kind::Fingerprints)?;
+            self.clear_tree(sub, Kind::Records)?;
+        }
         self.flush()
     }
 
@@ -318,9 +333,14 @@ pub struct SnapshotWriter {
     failed: Failure,
     current: sled::Tree,
     changes: sled::Tree,
+    /// A baseline (nothing committed yet) writes the snapshot itself: the
+    /// fingerprints into `current`, the records here. Nothing can diff
+    /// against it before its commit, and a failed one is dropped.
+    baseline: Option<sled::Tree>,
     /// xxh3-128 of every id seen: 16 bytes a record instead of the ids.
     seen: HashSet<u128>,
     batch: sled::Batch,
+    records_batch: sled::Batch,
     batch_n: usize,
     batch_bytes: usize,
     puts: u64,
@@ -337,6 +357,9 @@ impl SnapshotWriter {
         record: &Value,
     ) -> Result<(), StoreError> {
         self.puts += 1;
+        if self.baseline.is_some() {
+            return self.put_baseline(record_id, fingerprint, record);
+        }
         let again = !self
             .seen
             .insert(xxhash_rust::xxh3::xxh3_128(record_id.as_bytes()));
@@ -358,12 +381,41 @@ impl SnapshotWriter {
         let mut value = Vec::with_capacity(256);
         value.push(kind);
         value.extend_from_slice(&fingerprint);
-        serde_json::to_writer(&mut value, record).map_err(|e| StoreError::Corrupt {
+        let value = self.json(record_id, record, value)?;
+        self.stage(record_id.as_bytes(), value)
+    }
+
+    fn put_baseline(
+        &mut self,
+        record_id: &str,
+        fingerprint: [u8; 16],
+        record: &Value,
+    ) -> Result<(), StoreError> {
+        let json = self.json(record_id, record, Vec::with_capacity(256))?;
+        self.batch_bytes += record_id.len() + json.len();
+        self.batch_n += 1;
+        self.staged += 1;
+        self.batch
+            .insert(record_id.as_bytes(), fingerprint.as_slice());
+        self.records_batch.insert(record_id.as_bytes(), json);
+        if self.batch_n >= BATCH_ENTRIES || self.batch_bytes >= BATCH_BYTES {
+            self.write_batch()?;
+        }
+        Ok(())
+    }
+
+    fn json(
+        &self,
+        record_id: &str,
+        record: &Value,
+        mut out: Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_writer(&mut out, record).map_err(|e| StoreError::Corrupt {
             dir: self.dir.clone(),
             what: format!("snapshot record {record_id}"),
             detail: e.to_string(),
         })?;
-        self.stage(record_id.as_bytes(), value)
+        Ok(out)
     }
 
     fn stage(&mut self, id: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
@@ -391,7 +443,12 @@ impl SnapshotWriter {
     /// Marks every committed record this scan did not see as deleted, and
     /// flushes. Returns the number of changes (created, updated, deleted).
     pub fn finish(mut self) -> Result<u64, StoreError> {
-        for key in self.current.iter().keys() {
+        let keys = match self.baseline {
+            // A baseline's own records are all it holds.
+            Some(_) => None,
+            None => Some(self.current.iter().keys()),
+        };
+        for key in keys.into_iter().flatten() {
             let id = key.map_err(|e| self.storage(e))?;
             if !self.seen.contains(&xxhash_rust::xxh3::xxh3_128(&id)) {
                 self.stage(&id, vec![DELETED])?;
@@ -406,7 +463,14 @@ impl SnapshotWriter {
         let batch = std::mem::take(&mut self.batch);
         self.batch_n = 0;
         self.batch_bytes = 0;
-        self.changes.apply_batch(batch).map_err(|e| self.storage(e))
+        match &self.baseline {
+            None => self.changes.apply_batch(batch),
+            Some(records) => {
+                let done = self.current.apply_batch(batch);
+                done.and_then(|()| records.apply_batch(std::mem::take(&mut self.records_batch)))
+            }
+        }
+        .map_err(|e| self.storage(e))
     }
 
     fn storage(&self, source: sled::Error) -> StoreError {

@@ -223,3 +223,63 @@ fn concurrent_commits_share_flushes_and_all_reach_the_disk() {
     ids.dedup();
     assert_eq!(ids.len(), 200);
 }
+
+#[test]
+fn events_of_a_commit_killed_before_its_commit_point_are_dropped_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        let events = (0..3)
+            .map(|i| ev(ChangeType::Created, &format!("a{i}")))
+            .collect();
+        store
+            .commit("crm/deals/all", &state("deals", 1), events)
+            .unwrap();
+    }
+    {
+        // What a commit of 5 events killed between writing them and its
+        // commit point leaves: outbox entries past next_seq (3).
+        let db = sled::open(dir.path()).unwrap();
+        let outbox = db.open_tree("outbox").unwrap();
+        for seq in 3u64..8 {
+            outbox
+                .insert(seq.to_be_bytes(), b"{\"not\": \"an entry\"}".as_slice())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 3, "leftovers dropped");
+    store
+        .commit(
+            "crm/deals/all",
+            &state("deals", 2),
+            vec![ev(ChangeType::Updated, "b")],
+        )
+        .unwrap();
+    let pending = store.pending(100).unwrap();
+    let ids: Vec<&str> = pending.iter().map(|e| e.record_id.as_str()).collect();
+    assert_eq!(ids, ["a0", "a1", "a2", "b"]);
+}
+
+#[test]
+fn a_large_commit_is_one_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    // Several of the commit's write batches.
+    let events: Vec<NewEvent> = (0..5000)
+        .map(|i| NewEvent {
+            change: ChangeType::Updated,
+            record_id: format!("r{i:05}"),
+            record: serde_json::json!({"id": format!("r{i:05}"), "pad": "x".repeat(1000)}),
+        })
+        .collect();
+    let stored = store
+        .commit("crm/deals/all", &state("deals", 1), events)
+        .unwrap();
+    assert_eq!(stored.len(), 5000);
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 5000);
+    assert_eq!(store.get("crm/deals/all").unwrap().unwrap().cycles, 1);
+}
