@@ -13,6 +13,10 @@
 //! so the ids it did not see can be found afterwards by walking the
 //! fingerprints once. Nothing is written for a record that did not change.
 //! A failed scan leaves only its changes tree behind, which is dropped.
+//!
+//! The baseline (no generation committed yet) has nothing to compare with
+//! and emits nothing, so it writes the fingerprints and records directly;
+//! a failed baseline's are dropped, and the next baseline starts empty.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -168,7 +172,8 @@ impl SledStore {
             baseline: baseline
                 .then(|| self.open_snapshot_tree(sub, Kind::Records))
                 .transpose()?,
-            seen: HashSet::new(),
+            seen: Vec::new(),
+            staged_ids: HashSet::new(),
             batch: sled::Batch::default(),
             records_batch: sled::Batch::default(),
             batch_n: 0,
@@ -337,8 +342,12 @@ pub struct SnapshotWriter {
     /// fingerprints into `current`, the records here. Nothing can diff
     /// against it before its commit, and a failed one is dropped.
     baseline: Option<sled::Tree>,
-    /// xxh3-128 of every id seen: 16 bytes a record instead of the ids.
-    seen: HashSet<u128>,
+    /// xxh3-128 of every id seen: 16 bytes a record instead of the ids,
+    /// sorted by `finish` (a hash set costs two to three times as much).
+    seen: Vec<u128>,
+    /// Hashes of the ids staged as created or updated: a later copy of the
+    /// same id in this scan that matches the snapshot must unstage it.
+    staged_ids: HashSet<u128>,
     batch: sled::Batch,
     records_batch: sled::Batch,
     batch_n: usize,
@@ -360,24 +369,28 @@ impl SnapshotWriter {
         if self.baseline.is_some() {
             return self.put_baseline(record_id, fingerprint, record);
         }
-        let again = !self
-            .seen
-            .insert(xxhash_rust::xxh3::xxh3_128(record_id.as_bytes()));
+        let hash = xxhash_rust::xxh3::xxh3_128(record_id.as_bytes());
+        self.seen.push(hash);
         let old = self.current.get(record_id).map_err(|e| self.storage(e))?;
         let kind = match &old {
             None => CREATED,
             Some(fp) if fp.as_ref() != fingerprint.as_slice() => UPDATED,
             Some(_) => {
-                if again {
-                    // An earlier copy in this scan may have been staged.
+                if self.staged_ids.remove(&hash) {
+                    // An earlier copy in this scan was staged; this one wins.
                     self.write_batch()?;
                     self.changes
                         .remove(record_id)
                         .map_err(|e| self.storage(e))?;
+                    self.staged -= 1;
                 }
                 return Ok(());
             }
         };
+        if !self.staged_ids.insert(hash) {
+            // Staged before in this scan: this copy replaces that one.
+            self.staged -= 1;
+        }
         let mut value = Vec::with_capacity(256);
         value.push(kind);
         value.extend_from_slice(&fingerprint);
@@ -448,9 +461,14 @@ impl SnapshotWriter {
             Some(_) => None,
             None => Some(self.current.iter().keys()),
         };
+        self.seen.sort_unstable();
         for key in keys.into_iter().flatten() {
             let id = key.map_err(|e| self.storage(e))?;
-            if !self.seen.contains(&xxhash_rust::xxh3::xxh3_128(&id)) {
+            if self
+                .seen
+                .binary_search(&xxhash_rust::xxh3::xxh3_128(&id))
+                .is_err()
+            {
                 self.stage(&id, vec![DELETED])?;
             }
         }
