@@ -82,6 +82,50 @@ pub struct CallOutput {
     pub credentials: Option<Value>,
 }
 
+/// What a call returned, as the text of `{"value": ..., "credentials": ...}`
+/// that the JavaScript side produced with `JSON.stringify`. Parsing it is
+/// left to the caller's thread: the engine thread is the bottleneck of a
+/// busy connector, and a caller that needs only part of a large result
+/// (a full scan needs a page's cursor before its records) can parse less.
+#[derive(Debug, Clone)]
+pub struct RawOutput {
+    text: String,
+    /// The function file, for messages.
+    function: String,
+}
+
+impl RawOutput {
+    /// The result as JSON text: an object with `value` and, when
+    /// `refreshCredentials` ran, `credentials`.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The function file that returned it (relative to the connector).
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    /// The whole result.
+    pub fn parse(&self) -> Result<CallOutput, CallError> {
+        // JSON.stringify accepted it, so only the parser's nesting limit can
+        // refuse it: the connector's doing, not an internal error.
+        let mut out: Value = serde_json::from_str(&self.text).map_err(|e| {
+            CallError::Js(error::JsErrorInfo::plain(
+                "TypeError",
+                &format!(
+                    "{} returned a value the host cannot read ({e}); results may nest at most 127 levels deep",
+                    self.function
+                ),
+            ))
+        })?;
+        Ok(CallOutput {
+            value: out.get_mut("value").map(Value::take).unwrap_or(Value::Null),
+            credentials: out.get_mut("credentials").map(Value::take),
+        })
+    }
+}
+
 /// Handle to a connector's engine threads (see `pool`). Cheap to clone;
 /// the threads stop when the last handle is dropped.
 #[derive(Clone)]
@@ -100,6 +144,11 @@ impl Engine {
 
     /// Runs one function call.
     pub async fn call(&self, call: Call) -> Result<CallOutput, CallError> {
+        self.call_raw(call).await?.parse()
+    }
+
+    /// [`Engine::call`], leaving the result unparsed.
+    pub async fn call_raw(&self, call: Call) -> Result<RawOutput, CallError> {
         let (tx, rx) = oneshot::channel();
         self.pool
             .submit(worker::Job::Call(Box::new(call), tx))

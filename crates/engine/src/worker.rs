@@ -10,7 +10,6 @@ use std::task::Poll;
 
 use deno_core::{v8, JsRuntime, ModuleSpecifier, PollEventLoopOptions, RuntimeOptions};
 use futures::FutureExt;
-use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::error::{CallError, JsErrorInfo};
@@ -18,13 +17,13 @@ use crate::limits::{LimitKind, Watchdog};
 use crate::loader::ConnectorLoader;
 use crate::ops::{connector_runtime, ApiContext, CallTags};
 use crate::pool::Jobs;
-use crate::{Call, CallOutput, EngineConfig, FunctionRef};
+use crate::{Call, EngineConfig, FunctionRef, RawOutput};
 
 const BOOTSTRAP_JS: &str = include_str!("../../../runtime-js/bootstrap.js");
 const BOOTSTRAP_NAME: &str = "ext:runtime-js/bootstrap.js";
 
 pub(crate) enum Job {
-    Call(Box<Call>, oneshot::Sender<Result<CallOutput, CallError>>),
+    Call(Box<Call>, oneshot::Sender<Result<RawOutput, CallError>>),
     Check(FunctionRef, oneshot::Sender<Result<(), CallError>>),
 }
 
@@ -239,7 +238,7 @@ impl Js {
         self.finish_call(function, result).map(|_| ())
     }
 
-    async fn call(&mut self, config: &EngineConfig, call: Call) -> Result<CallOutput, CallError> {
+    async fn call(&mut self, config: &EngineConfig, call: Call) -> Result<RawOutput, CallError> {
         self.set_tags(call.collection.clone(), &call.function.rel);
         self.dog
             .begin_call(config.limits.cpu, config.limits.wall, &call.function.rel);
@@ -345,7 +344,7 @@ impl Js {
         Ok(found)
     }
 
-    async fn invoke(&mut self, config: &EngineConfig, call: Call) -> Result<CallOutput, CallError> {
+    async fn invoke(&mut self, config: &EngineConfig, call: Call) -> Result<RawOutput, CallError> {
         let function = self.function(config, &call.function).await?;
         let make = match &config.make_api_client {
             Some(f) => Some(self.function(config, f).await?),
@@ -410,20 +409,10 @@ impl Js {
             let local = v8::Local::new(scope, value);
             local.to_rust_string_lossy(scope)
         };
-        // JSON.stringify accepted it, so only the parser's nesting limit can
-        // refuse it: the connector's doing, not an internal error.
-        let mut out: Value = serde_json::from_str(&text).map_err(|e| {
-            CallError::Js(JsErrorInfo::plain(
-                "TypeError",
-                &format!(
-                    "{} returned a value the host cannot read ({e}); results may nest at most 127 levels deep",
-                    call.function.rel
-                ),
-            ))
-        })?;
-        Ok(CallOutput {
-            value: out.get_mut("value").map(Value::take).unwrap_or(Value::Null),
-            credentials: out.get_mut("credentials").map(Value::take),
+        // Parsed by the caller, off this thread (see RawOutput).
+        Ok(RawOutput {
+            text,
+            function: call.function.rel,
         })
     }
 

@@ -10,8 +10,10 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use runtime_engine::RawOutput;
 use runtime_events::record_id;
 use runtime_store::{SledStore, SnapshotWriter, StoreError, SubscriptionState};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
@@ -79,12 +81,18 @@ pub async fn cycle(
     })
 }
 
-/// One page for the store task: its number and the `list` result.
-type Page = (u64, Value);
+/// One page for the store task: its number and the `list` result, as
+/// text when its shape checked out cheaply, else already parsed.
+enum Page {
+    Text(u64, RawOutput),
+    Parsed(u64, Value),
+}
 
 /// Why the store task stopped.
 enum StoreStop {
     NoId { page: u64 },
+    Shape { page: u64, problem: String },
+    TooMany { count: u64 },
     Store(StoreError),
 }
 
@@ -103,7 +111,9 @@ async fn scan(
     // Two pages in flight at most: enough to overlap, bounded in memory.
     let (tx, rx) = mpsc::channel::<Page>(1);
     let ignored = config.ignored.clone();
-    let storing = tokio::task::spawn_blocking(move || store_pages(writer, rx, &ignored));
+    let max_records = config.max_records;
+    let storing =
+        tokio::task::spawn_blocking(move || store_pages(writer, rx, &ignored, max_records));
     let fetched = fetch_pages(invoker, config, tx).await;
     let stored = storing.await.map_err(|e| StrategyError::Limit {
         collection: invoker.collection.clone(),
@@ -115,11 +125,52 @@ async fn scan(
         Err(StoreStop::NoId { page }) => {
             Err(invoker.shape(LIST, format!("a record without `id` on page {page}")))
         }
+        Err(StoreStop::Shape { page, problem }) => {
+            Err(invoker.shape(LIST, format!("{problem} on page {page}")))
+        }
+        Err(StoreStop::TooMany { count }) => Err(StrategyError::Limit {
+            collection: invoker.collection.clone(),
+            message: format!(
+                "full scan stopped after {count} records (maxRecords {}); nothing was emitted",
+                config.max_records
+            ),
+        }),
         Ok(writer) => {
             fetched?;
             writer.finish().map(|_| ()).map_err(store_err)
         }
     }
+}
+
+/// The cursor of a `list` result whose `records` are a list (or absent),
+/// found without building the records; None when the text is not of that
+/// shape, which the full parse then explains.
+fn cursor_of(raw: &RawOutput) -> Option<Option<Value>> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        value: &'a RawValue,
+    }
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow, default)]
+        records: Option<&'a RawValue>,
+        #[serde(default)]
+        cursor: Value,
+    }
+    let envelope: Envelope = serde_json::from_str(raw.text()).ok()?;
+    // serde would also read a struct from an array: require an object.
+    if !envelope.value.get().starts_with('{') {
+        return None;
+    }
+    let head: Head = serde_json::from_str(envelope.value.get()).ok()?;
+    if let Some(records) = head.records {
+        let text = records.get();
+        if !(text.starts_with('[') || text == "null") {
+            return None;
+        }
+    }
+    Some(next_cursor(&serde_json::json!({ "cursor": head.cursor })))
 }
 
 /// Pages `list` to the end, handing each page to the store task. Dropping
@@ -136,23 +187,27 @@ async fn fetch_pages(
     let started = Instant::now();
     let mut cursor = None;
     let mut cursors = HashSet::new();
-    let (mut pages, mut count) = (0u64, 0u64);
+    let mut pages = 0u64;
     loop {
         let mut input = Map::new();
         if let Some(c) = &cursor {
             input.insert("cursor".into(), Value::clone(c));
         }
-        let result = invoker.call(LIST, input).await?;
+        let raw = invoker.call_raw(LIST, input).await?;
         pages += 1;
-        count += records(invoker, LIST, &result)?.len() as u64;
-        if count > config.max_records {
-            return Err(limit(format!(
-                "full scan stopped after {count} records (maxRecords {}); nothing was emitted",
-                config.max_records
-            )));
-        }
-        let next = next_cursor(&result);
-        if tx.send((pages, result)).await.is_err() {
+        // The records are parsed by the store task, beside the next call.
+        let (next, page) = match cursor_of(&raw) {
+            Some(next) => (next, Page::Text(pages, raw)),
+            None => {
+                let result = raw
+                    .parse()
+                    .map_err(|source| invoker.call_error(raw.function(), source))?
+                    .value;
+                records(invoker, LIST, &result)?;
+                (next_cursor(&result), Page::Parsed(pages, result))
+            }
+        };
+        if tx.send(page).await.is_err() {
             // The store task stopped; its error is the one to report.
             return Ok(());
         }
@@ -182,18 +237,36 @@ async fn fetch_pages(
     }
 }
 
-/// The store task: fingerprints and writes every page it is sent, and
-/// hands the writer back once the channel closes.
+/// The store task: parses, fingerprints and writes every page it is sent,
+/// and hands the writer back once the channel closes.
 fn store_pages(
     mut writer: SnapshotWriter,
     mut rx: mpsc::Receiver<Page>,
     ignored: &[Vec<String>],
+    max_records: u64,
 ) -> Result<SnapshotWriter, StoreStop> {
-    while let Some((page, result)) = rx.blocking_recv() {
-        // fetch_pages checked the shape before sending.
-        let Ok(records) = runtime_events::records(&result) else {
-            continue;
+    let mut count = 0u64;
+    while let Some(page) = rx.blocking_recv() {
+        let (page, result) = match page {
+            Page::Parsed(n, result) => (n, result),
+            Page::Text(n, raw) => match raw.parse() {
+                Ok(output) => (n, output.value),
+                Err(e) => {
+                    return Err(StoreStop::Shape {
+                        page: n,
+                        problem: e.to_string(),
+                    })
+                }
+            },
         };
+        // Checked before the page was sent; never skip a page (its records
+        // would turn into deletes).
+        let records = runtime_events::records(&result)
+            .map_err(|problem| StoreStop::Shape { page, problem })?;
+        count += records.len() as u64;
+        if count > max_records {
+            return Err(StoreStop::TooMany { count });
+        }
         for record in records {
             let id = record_id(record).ok_or(StoreStop::NoId { page })?;
             writer

@@ -19,7 +19,7 @@ pub mod webhook;
 use std::sync::{Arc, Mutex};
 
 use runtime_connector::Connector;
-use runtime_engine::{Call, CallError, Engine};
+use runtime_engine::{Call, CallError, Engine, RawOutput};
 use runtime_events::NewEvent;
 use runtime_store::SubscriptionState;
 use serde_json::{Map, Value};
@@ -108,8 +108,51 @@ impl Invoker {
     pub async fn call_path(
         &self,
         path: &str,
-        mut input: Map<String, Value>,
+        input: Map<String, Value>,
     ) -> Result<Value, StrategyError> {
+        let (call, function) = self.prepare(path, input)?;
+        let output = self
+            .engine
+            .call(call)
+            .await
+            .map_err(|source| self.call_error(&function, source))?;
+        self.after_call(output.credentials);
+        Ok(output.value)
+    }
+
+    /// [`Invoker::call`], the result left as text: for a caller that needs
+    /// only part of it on its critical path (see `full_scan`). Credentials
+    /// a refresh returned are taken from it here.
+    pub async fn call_raw(
+        &self,
+        name: &str,
+        input: Map<String, Value>,
+    ) -> Result<RawOutput, StrategyError> {
+        let (call, function) = self.prepare(&self.path(name), input)?;
+        let output = self
+            .engine
+            .call_raw(call)
+            .await
+            .map_err(|source| self.call_error(&function, source))?;
+        #[derive(serde::Deserialize)]
+        struct Refreshed {
+            credentials: Option<Value>,
+        }
+        // The whole text is scanned, but only `credentials` is built.
+        let refreshed = serde_json::from_str::<Refreshed>(output.text())
+            .ok()
+            .and_then(|r| r.credentials);
+        self.after_call(refreshed);
+        Ok(output)
+    }
+
+    /// The engine call for `path` with `input` plus `parameters` and
+    /// `credentials`, and the function file's name for messages.
+    fn prepare(
+        &self,
+        path: &str,
+        mut input: Map<String, Value>,
+    ) -> Result<(Call, String), StrategyError> {
         let path = path.to_string();
         let file = self
             .connector
@@ -127,34 +170,38 @@ impl Invoker {
             .unwrap_or(Value::Null);
         input.insert("parameters".into(), self.parameters.clone());
         input.insert("credentials".into(), credentials.clone());
-        let output = self
-            .engine
-            .call(Call {
-                function: runtime_engine::FunctionRef {
-                    path: file.path.clone(),
-                    rel: file.rel.to_string_lossy().into_owned(),
-                    export: file.export.clone(),
-                },
-                collection: Some(self.collection.clone()),
-                input: Value::Object(input),
-                credentials,
-                connector_parameters: self.connector_parameters.clone(),
-            })
-            .await
-            .map_err(|source| StrategyError::Call {
-                collection: self.collection.clone(),
-                function: file.rel.to_string_lossy().into_owned(),
-                source: Box::new(source),
-            })?;
+        let call = Call {
+            function: runtime_engine::FunctionRef {
+                path: file.path.clone(),
+                rel: file.rel.to_string_lossy().into_owned(),
+                export: file.export.clone(),
+            },
+            collection: Some(self.collection.clone()),
+            input: Value::Object(input),
+            credentials,
+            connector_parameters: self.connector_parameters.clone(),
+        };
+        Ok((call, file.rel.to_string_lossy().into_owned()))
+    }
+
+    pub(crate) fn call_error(&self, function: &str, source: CallError) -> StrategyError {
+        StrategyError::Call {
+            collection: self.collection.clone(),
+            function: function.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    /// After a call returned: its refreshed credentials serve later calls.
+    fn after_call(&self, refreshed: Option<Value>) {
         // Crash point of tests/run_failpoints.rs (`failpoints` feature only).
         #[cfg(feature = "failpoints")]
         fail::fail_point!("after-fetch", |_| std::process::abort());
-        if let Some(fresh) = output.credentials {
+        if let Some(fresh) = refreshed {
             if let Ok(mut c) = self.credentials.lock() {
                 *c = fresh;
             }
         }
-        Ok(output.value)
     }
 
     pub(crate) fn shape(&self, function: &str, problem: impl Into<String>) -> StrategyError {
