@@ -252,3 +252,60 @@ fn a_retire_cut_short_by_a_kill_is_finished_on_open() {
         .collect();
     assert_eq!(gone, vec![json!({"id": "b", "v": 2}), json!({"id": "c"})]);
 }
+
+#[test]
+fn a_generation_of_the_old_layout_is_converted_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = "acme/files/all";
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut st = SubscriptionState::new("acme", "files", "all", "full-scan");
+        st.snapshot_gen = Some(4);
+        st.baseline_done = true;
+        store.commit(sub, &st, vec![]).unwrap();
+    }
+    {
+        // Before records were kept apart: `snap\0<sub>\0<gen>`, id ->
+        // fingerprint + record JSON; plus an uncommitted generation.
+        let db = sled::open(dir.path()).unwrap();
+        for (gen, ids) in [(4, ["a", "b"]), (5, ["a", "c"])] {
+            let tree = db.open_tree(format!("snap\0{sub}\0{gen}")).unwrap();
+            for id in ids {
+                let record = json!({"id": id, "v": 1});
+                let mut value = fp(&record).to_vec();
+                value.extend_from_slice(record.to_string().as_bytes());
+                tree.insert(id, value).unwrap();
+            }
+        }
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.snapshot_len(sub).unwrap(), 2);
+    assert_eq!(store.snapshot_records_len(sub).unwrap(), 2);
+    let gone = scan(&store, sub, 5, &[json!({"id": "a", "v": 1})]);
+    assert_eq!(gone.len(), 1, "a unchanged, b gone");
+    assert_eq!(gone[0].change, ChangeType::Deleted);
+    assert_eq!(
+        gone[0].record,
+        json!({"id": "b", "v": 1}),
+        "its converted record"
+    );
+    let names: Vec<String> = sled::Db::tree_names(&store_db(dir.path(), store))
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .filter(|n| n.starts_with("snap\0"))
+        .collect();
+    assert!(names.is_empty(), "old trees dropped: {names:?}");
+}
+
+/// Reopens the raw database once `store` is closed.
+fn store_db(dir: &std::path::Path, store: SledStore) -> sled::Db {
+    drop(store);
+    for _ in 0..100 {
+        if let Ok(db) = sled::open(dir) {
+            return db;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the store's lock was never released");
+}
