@@ -35,9 +35,25 @@ pub(crate) struct Jobs {
 }
 
 impl Jobs {
-    /// The next job; None once the engine handle is gone.
-    pub(crate) async fn next(&self) -> Option<Job> {
+    /// Counts this thread as waiting before it hands back its result: a
+    /// caller making one call after another sends the next call the moment
+    /// it has the reply, and must not find every thread busy and start
+    /// another runtime for it. `next(true)` then does not count it again.
+    pub(crate) fn finishing(&self) {
         self.idle.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A thread counted as waiting that will take no job after all.
+    pub(crate) fn leave(&self) {
+        self.idle.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The next job; None once the engine handle is gone. `counted`: this
+    /// thread already called [`Jobs::finishing`].
+    pub(crate) async fn next(&self, counted: bool) -> Option<Job> {
+        if !counted {
+            self.idle.fetch_add(1, Ordering::SeqCst);
+        }
         let job = self.receiver.lock().await.recv().await;
         self.idle.fetch_sub(1, Ordering::SeqCst);
         if job.is_some() {
@@ -69,14 +85,16 @@ impl Pool {
     /// Queues `job`, starting another thread when none is free and the
     /// limit allows. Err when the engine threads are gone.
     pub(crate) fn submit(&self, job: Job) -> Result<(), ()> {
-        let queued = self.queue.queued.fetch_add(1, Ordering::SeqCst) + 1;
+        self.queue.queued.fetch_add(1, Ordering::SeqCst);
         if self.sender.send(job).is_err() {
             self.queue.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(());
         }
         // More jobs waiting than threads waiting for them: a burst of calls
-        // starts threads even while one thread still counts as idle.
+        // starts threads even while one thread still counts as idle. Both
+        // read now, in this order: a thread may already have taken the job.
         let waiting = self.queue.idle.load(Ordering::SeqCst);
+        let queued = self.queue.queued.load(Ordering::SeqCst);
         if queued > waiting
             && self.started.load(Ordering::SeqCst) < self.config.limits.runtimes.max(1)
         {
@@ -100,6 +118,10 @@ impl Pool {
             format!("-{}", n + 1)
         };
         let name = format!("{}{suffix}", self.config.name);
+        // Waiting for work from the start (worker::run's first `next` does
+        // not count it again): a call sent before the thread gets there
+        // must not start yet another one.
+        self.queue.idle.fetch_add(1, Ordering::SeqCst);
         let spawned = Watchdog::spawn(&name).and_then(|dog| {
             let (config, host, jobs) = (self.config.clone(), self.host.clone(), self.queue.clone());
             let own = dog.clone();
@@ -114,6 +136,7 @@ impl Pool {
         });
         if spawned.is_err() {
             self.started.fetch_sub(1, Ordering::SeqCst);
+            self.queue.idle.fetch_sub(1, Ordering::SeqCst);
         }
         spawned.map(|_| ())
     }

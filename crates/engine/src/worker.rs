@@ -36,13 +36,17 @@ pub(crate) fn run(config: EngineConfig, host: tokio::runtime::Handle, jobs: Jobs
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(connector = %config.name, "cannot start the engine thread's runtime: {e}");
+            jobs.leave();
             dog.shutdown();
             return;
         }
     };
     rt.block_on(async move {
         let mut js: Option<Js> = None;
-        while let Some(job) = jobs.next().await {
+        // Pool::spawn_thread counted this thread as waiting.
+        let mut counted = true;
+        while let Some(job) = jobs.next(counted).await {
+            counted = false;
             if js.is_none() {
                 match Js::new(&config, &host, &dog) {
                     Ok(fresh) => js = Some(fresh),
@@ -63,12 +67,16 @@ pub(crate) fn run(config: EngineConfig, host: tokio::runtime::Handle, jobs: Jobs
                     if runtime.tainted && !limited {
                         tracing::warn!(connector = %config.name, "the call's timers could not be cancelled; the JavaScript runtime is recreated");
                     }
+                    jobs.finishing();
+                    counted = true;
                     let _ = reply.send(result);
                     keep
                 }
                 Job::Check(function, reply) => {
                     let result = runtime.check(&config, &function).await;
                     let keep = !matches!(result, Err(CallError::Limit { .. }));
+                    jobs.finishing();
+                    counted = true;
                     let _ = reply.send(result);
                     keep
                 }

@@ -117,3 +117,22 @@ async fn many_concurrent_calls_all_complete_on_at_most_the_limit() {
         "12 concurrent calls ran in {firsts} runtimes, expected 2 or 3"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_made_one_after_another_keep_one_runtime() {
+    let dir = connector();
+    let e = engine(dir.path(), 4);
+    // Each call is sent the moment the previous reply arrives, while its
+    // engine thread may not be waiting for work yet.
+    for n in 1..=200 {
+        let out = e
+            .call(call(dir.path(), "slow", json!({"ms": 0})))
+            .await
+            .unwrap();
+        assert_eq!(
+            out.value["calls"],
+            json!(n),
+            "call {n} ran in another runtime than the calls before it"
+        );
+    }
+}
