@@ -211,21 +211,13 @@ impl SledStore {
         let Some(changes) = self.snapshot_tree(sub, Kind::Changes(gen))? else {
             return Ok(());
         };
-        let fingerprints = self.open_snapshot_tree(sub, Kind::Fingerprints)?;
-        let records = self.open_snapshot_tree(sub, Kind::Records)?;
-        let (mut fp_batch, mut rec_batch) = (sled::Batch::default(), sled::Batch::default());
-        let (mut n, mut bytes) = (0, 0);
+        let mut snapshot = SnapshotUpdate::open(self, sub)?;
         for kv in changes.iter() {
             let (id, value) = kv.map_err(|e| self.storage(e))?;
             match value.split_first() {
-                Some((&DELETED, _)) => {
-                    fp_batch.remove(id.clone());
-                    rec_batch.remove(id);
-                }
+                Some((&DELETED, _)) => snapshot.remove(id)?,
                 Some((_, rest)) if rest.len() >= 16 => {
-                    fp_batch.insert(id.clone(), &rest[..16]);
-                    rec_batch.insert(id, &rest[16..]);
-                    bytes += rest.len();
+                    snapshot.put(id, &rest[..16], &rest[16..])?
                 }
                 _ => {
                     return Err(self.corrupt(
@@ -234,23 +226,8 @@ impl SledStore {
                     ))
                 }
             }
-            n += 1;
-            if n >= BATCH_ENTRIES || bytes >= BATCH_BYTES {
-                fingerprints
-                    .apply_batch(std::mem::take(&mut fp_batch))
-                    .map_err(|e| self.storage(e))?;
-                records
-                    .apply_batch(std::mem::take(&mut rec_batch))
-                    .map_err(|e| self.storage(e))?;
-                (n, bytes) = (0, 0);
-            }
         }
-        fingerprints
-            .apply_batch(fp_batch)
-            .map_err(|e| self.storage(e))?;
-        records
-            .apply_batch(rec_batch)
-            .map_err(|e| self.storage(e))?;
+        snapshot.finish()?;
         // Applied changes must be on disk before the changes are gone.
         self.flush()?;
         drop(changes);
@@ -294,37 +271,79 @@ impl SledStore {
         let Some(old) = self.snapshot_tree(sub, Kind::Legacy(gen))? else {
             return Ok(());
         };
-        let fingerprints = self.open_snapshot_tree(sub, Kind::Fingerprints)?;
-        let records = self.open_snapshot_tree(sub, Kind::Records)?;
-        let (mut fp_batch, mut rec_batch) = (sled::Batch::default(), sled::Batch::default());
-        let mut n = 0;
+        let mut snapshot = SnapshotUpdate::open(self, sub)?;
         for kv in old.iter() {
             let (id, value) = kv.map_err(|e| self.storage(e))?;
-            if value.len() < 16 {
-                continue;
-            }
-            fp_batch.insert(id.clone(), &value[..16]);
-            rec_batch.insert(id, &value[16..]);
-            n += 1;
-            if n >= BATCH_ENTRIES {
-                fingerprints
-                    .apply_batch(std::mem::take(&mut fp_batch))
-                    .map_err(|e| self.storage(e))?;
-                records
-                    .apply_batch(std::mem::take(&mut rec_batch))
-                    .map_err(|e| self.storage(e))?;
-                n = 0;
+            if value.len() >= 16 {
+                snapshot.put(id, &value[..16], &value[16..])?;
             }
         }
-        fingerprints
-            .apply_batch(fp_batch)
-            .map_err(|e| self.storage(e))?;
-        records
-            .apply_batch(rec_batch)
-            .map_err(|e| self.storage(e))?;
+        snapshot.finish()?;
         self.flush()?;
         drop(old);
         self.clear_tree(sub, Kind::Legacy(gen))
+    }
+}
+
+/// Writes to a subscription's fingerprints and records together, in
+/// batches: applying a scan's changes, or converting the old layout.
+struct SnapshotUpdate<'a> {
+    store: &'a SledStore,
+    fingerprints: sled::Tree,
+    records: sled::Tree,
+    fp_batch: sled::Batch,
+    rec_batch: sled::Batch,
+    n: usize,
+    bytes: usize,
+}
+
+impl<'a> SnapshotUpdate<'a> {
+    fn open(store: &'a SledStore, sub: &str) -> Result<Self, StoreError> {
+        Ok(SnapshotUpdate {
+            store,
+            fingerprints: store.open_snapshot_tree(sub, Kind::Fingerprints)?,
+            records: store.open_snapshot_tree(sub, Kind::Records)?,
+            fp_batch: sled::Batch::default(),
+            rec_batch: sled::Batch::default(),
+            n: 0,
+            bytes: 0,
+        })
+    }
+
+    fn put(&mut self, id: sled::IVec, fingerprint: &[u8], record: &[u8]) -> Result<(), StoreError> {
+        self.bytes += record.len();
+        self.fp_batch.insert(id.clone(), fingerprint);
+        self.rec_batch.insert(id, record);
+        self.counted()
+    }
+
+    fn remove(&mut self, id: sled::IVec) -> Result<(), StoreError> {
+        self.fp_batch.remove(id.clone());
+        self.rec_batch.remove(id);
+        self.counted()
+    }
+
+    fn counted(&mut self) -> Result<(), StoreError> {
+        self.n += 1;
+        if self.n >= BATCH_ENTRIES || self.bytes >= BATCH_BYTES {
+            self.write()?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self) -> Result<(), StoreError> {
+        (self.n, self.bytes) = (0, 0);
+        let fp = std::mem::take(&mut self.fp_batch);
+        let rec = std::mem::take(&mut self.rec_batch);
+        self.fingerprints
+            .apply_batch(fp)
+            .and_then(|()| self.records.apply_batch(rec))
+            .map_err(|e| self.store.storage(e))
+    }
+
+    /// Writes the last batch (flushing is the caller's).
+    fn finish(mut self) -> Result<(), StoreError> {
+        self.write()
     }
 }
 
