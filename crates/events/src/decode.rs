@@ -2,9 +2,11 @@
 //! Pure: the caller (crates/strategies) names the collection and function
 //! in its error, so a problem here is only the text after "returned".
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::{record_id, ChangeType, NewEvent};
+use crate::{id_text, record_id, ChangeType, NewEvent};
 
 /// The events of one answer are committed in one store transaction, which
 /// holds all of them in memory several times over (measured, debug build:
@@ -44,16 +46,84 @@ pub fn decode_events(result: &Value) -> Result<Vec<NewEvent>, String> {
                             .unwrap_or_else(|| "missing".into())
                     )
                 })?;
-            let record = e.get("record").cloned().unwrap_or(Value::Null);
-            let id = record_id(&record)
+            let record = e.get("record").unwrap_or(&Value::Null);
+            let id = record_id(record)
                 .ok_or_else(|| format!("events[{i}] whose record has no `id` (string or number)"))?;
-            Ok(NewEvent {
-                change,
-                record_id: id,
-                record,
-            })
+            Ok(NewEvent::new(change, id, record))
         })
         .collect()
+}
+
+/// What a `pull` answered.
+#[derive(Debug)]
+pub struct PullAnswer {
+    pub events: Vec<NewEvent>,
+    /// The new state; `None` when the answer has none (or `null`), which
+    /// keeps the old one.
+    pub state: Option<Value>,
+}
+
+/// Reads a `pull` answer from its JSON text without building its records:
+/// each record's text is kept as it is and only its `id` is read. Returns
+/// `None` for anything but the common, valid shape; the caller then
+/// parses the answer as a value and [`decode_events`] names the problem
+/// (or accepts a spelling this reader does not, such as an escaped type).
+pub fn decode_pull(text: &str) -> Option<PullAnswer> {
+    #[derive(Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow, default)]
+        events: Option<Vec<&'a RawValue>>,
+        #[serde(default)]
+        state: Option<Value>,
+    }
+    #[derive(Deserialize)]
+    struct Item<'a> {
+        #[serde(borrow, rename = "type")]
+        change: &'a RawValue,
+        #[serde(borrow)]
+        record: &'a RawValue,
+    }
+    #[derive(Deserialize)]
+    struct Id {
+        #[serde(default)]
+        id: Value,
+    }
+    // serde reads a struct from a JSON list too; only objects qualify.
+    let object = |t: &str| t.starts_with('{');
+    if !object(text) {
+        return None;
+    }
+    let answer: Answer = serde_json::from_str(text).ok()?;
+    let items = answer.events.unwrap_or_default();
+    if items.len() > MAX_EVENTS_PER_CALL {
+        return None;
+    }
+    let mut events = Vec::with_capacity(items.len());
+    for item in items {
+        if !object(item.get()) {
+            return None;
+        }
+        let item: Item = serde_json::from_str(item.get()).ok()?;
+        let change = match item.change.get() {
+            "\"created\"" => ChangeType::Created,
+            "\"updated\"" => ChangeType::Updated,
+            "\"deleted\"" => ChangeType::Deleted,
+            _ => return None,
+        };
+        if !object(item.record.get()) {
+            return None;
+        }
+        let id: Id = serde_json::from_str(item.record.get()).ok()?;
+        events.push(NewEvent {
+            change,
+            record_id: id_text(&id.id)?,
+            record: item.record.to_owned(),
+        });
+    }
+    Some(PullAnswer {
+        events,
+        state: answer.state,
+    })
 }
 
 /// The `records` list of a `list` / `pullLatestRecords` result.

@@ -5,10 +5,15 @@
 //! connector's JSON answer ([`decode_events`], [`records`]); it does no I/O.
 
 mod decode;
+mod line;
 
-pub use decode::{decode_events, kind, next_cursor, records, MAX_EVENTS_PER_CALL};
+pub use decode::{
+    decode_events, decode_pull, kind, next_cursor, records, PullAnswer, MAX_EVENTS_PER_CALL,
+};
+pub use line::{EventLine, LineRef};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// `created`, `updated` or `deleted`.
@@ -40,12 +45,47 @@ impl ChangeType {
 }
 
 /// An event before it is stored: what a strategy produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct NewEvent {
     pub change: ChangeType,
     /// `record.id` as a string (numbers are written in decimal).
     pub record_id: String,
-    pub record: Value,
+    /// The record as JSON text. Most records come straight out of a
+    /// connector's answer and go into the sink line unchanged, so they are
+    /// never built as values (see [`decode_pull`]).
+    pub record: Box<RawValue>,
+}
+
+impl NewEvent {
+    /// An event whose record the caller holds as a value.
+    pub fn new(change: ChangeType, record_id: String, record: &Value) -> NewEvent {
+        NewEvent {
+            change,
+            record_id,
+            record: raw(record),
+        }
+    }
+
+    /// The record as a value (for tests and callers that inspect it).
+    pub fn record_value(&self) -> Value {
+        // The text was written by serde_json or checked by it on the way in.
+        serde_json::from_str(self.record.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for NewEvent {
+    fn eq(&self, other: &NewEvent) -> bool {
+        self.change == other.change
+            && self.record_id == other.record_id
+            && self.record.get() == other.record.get()
+    }
+}
+
+/// A value as JSON text.
+pub fn raw(value: &Value) -> Box<RawValue> {
+    // Serializing a `Value` cannot fail: its map keys are strings and its
+    // numbers are finite, and the writer is memory.
+    serde_json::value::to_raw_value(value).expect("a serde_json::Value always serializes")
 }
 
 /// One line of the sink output, exactly the contract's format:
@@ -69,7 +109,13 @@ pub struct Event {
 
 /// Reads `record.id` (string or number) the way every strategy must.
 pub fn record_id(record: &Value) -> Option<String> {
-    match record.get("id")? {
+    id_text(record.get("id")?)
+}
+
+/// The id a record's `id` value stands for: a non-empty string, or a
+/// number in decimal.
+pub(crate) fn id_text(id: &Value) -> Option<String> {
+    match id {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,

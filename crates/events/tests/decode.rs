@@ -1,7 +1,7 @@
 //! Reading events and records out of a connector's answer: what passes and
 //! the problem named for what does not.
 
-use runtime_events::{decode_events, next_cursor, records, ChangeType, NewEvent};
+use runtime_events::{decode_events, decode_pull, next_cursor, records, ChangeType, NewEvent};
 use serde_json::json;
 
 #[test]
@@ -15,16 +15,8 @@ fn events_need_a_known_type_and_a_record_id() {
     assert_eq!(
         decode_events(&ok).unwrap(),
         [
-            NewEvent {
-                change: ChangeType::Created,
-                record_id: "7".into(),
-                record: json!({"id": 7})
-            },
-            NewEvent {
-                change: ChangeType::Deleted,
-                record_id: "a".into(),
-                record: json!({"id": "a"})
-            },
+            NewEvent::new(ChangeType::Created, "7".into(), &json!({"id": 7})),
+            NewEvent::new(ChangeType::Deleted, "a".into(), &json!({"id": "a"})),
         ]
     );
     let err = |v| decode_events(&v).unwrap_err();
@@ -62,4 +54,60 @@ fn records_and_cursors() {
     assert_eq!(next_cursor(&json!({"cursor": 3})), Some(json!(3)));
     assert_eq!(next_cursor(&json!({"cursor": "p2"})), Some(json!("p2")));
     assert_eq!(next_cursor(&json!({"cursor": true})), None);
+}
+
+/// The text reader of `pull` answers agrees with the value reader on every
+/// answer it takes, and leaves every other one to it.
+#[test]
+fn pull_answers_read_from_text_match_the_value_reader() {
+    let taken = [
+        json!({"events": [
+            {"type": "created", "record": {"id": 7, "name": "a \"q\"\n", "n": 1.5e3}},
+            {"type": "deleted", "record": {"id": "a", "nested": {"id": 1}}, "extra": true},
+        ], "state": {"next": 2}}),
+        json!({"state": null}),
+        json!({"events": null, "state": 3}),
+        json!({"events": [], "hasMore": true}),
+    ];
+    for answer in taken {
+        let text = answer.to_string();
+        let read = decode_pull(&text).unwrap_or_else(|| panic!("not taken: {text}"));
+        assert_eq!(read.events, decode_events(&answer).unwrap(), "{text}");
+        let state = answer.get("state").filter(|s| !s.is_null()).cloned();
+        assert_eq!(read.state, state, "{text}");
+        for (event, original) in read
+            .events
+            .iter()
+            .zip(answer["events"].as_array().into_iter().flatten())
+        {
+            assert_eq!(
+                event.record_value(),
+                original["record"],
+                "the record as it came"
+            );
+        }
+    }
+    let left = [
+        "[1]",
+        "null",
+        r#"{"events": "x"}"#,
+        r#"{"events": [["created", {"id": 1}]]}"#,
+        r#"{"events": [{"type": "Created", "record": {"id": 1}}]}"#,
+        r#"{"events": [{"type": "\u0063reated", "record": {"id": 1}}]}"#,
+        r#"{"events": [{"type": "created", "record": {"id": ""}}]}"#,
+        r#"{"events": [{"type": "created", "record": [1]}]}"#,
+        r#"{"events": [{"type": "created", "record": {"id": 1, "id": 2}}]}"#,
+        r#"{"events": [{"type": "created"}]}"#,
+    ];
+    for text in left {
+        assert!(
+            decode_pull(text).is_none(),
+            "{text} should be left to the value reader"
+        );
+    }
+    // The escaped type is valid: the value reader takes it.
+    let escaped: serde_json::Value =
+        serde_json::from_str(r#"{"events": [{"type": "\u0063reated", "record": {"id": 1}}]}"#)
+            .unwrap();
+    assert_eq!(decode_events(&escaped).unwrap().len(), 1);
 }

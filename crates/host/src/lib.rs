@@ -19,6 +19,7 @@ macro_rules! crash_point {
 }
 
 pub mod plan;
+mod schedule;
 mod server;
 
 use std::net::SocketAddr;
@@ -26,13 +27,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::Rng;
 use runtime_connector::{Connection, Connector};
 use runtime_engine::Engine;
-use runtime_events::Event;
 use runtime_sinks::{Sink, SinkConfig};
 use runtime_store::{SledStore, StateStore, SubscriptionState};
-use runtime_strategies::{custom_pull, full_scan, pull_latest, webhook, Cycle, Invoker};
+use runtime_strategies::{
+    custom_pull, full_scan, pull_latest, webhook, Cycle, Invoker, StrategyError,
+};
 use serde_json::Value;
 use tokio::sync::{watch, Notify};
 
@@ -88,7 +89,8 @@ pub(crate) struct Subscription {
     pub plan: Plan,
     pub invoker: Invoker,
     /// Serializes cycles and webhook requests of one subscription, so two
-    /// never read-modify-write its state at once.
+    /// never read-modify-write its state at once. Pipelined pull cycles
+    /// (see `schedule`) do without: their loop is the state's only writer.
     pub lock: tokio::sync::Mutex<()>,
 }
 
@@ -275,7 +277,7 @@ pub async fn run(
     }
     let mut tasks = Vec::new();
     for sub in &shared.subs {
-        tasks.push(tokio::spawn(schedule(
+        tasks.push(tokio::spawn(schedule::schedule(
             shared.clone(),
             sub.clone(),
             stop_rx.clone(),
@@ -374,67 +376,7 @@ async fn os_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Runs a subscription's cycles until stopped; returns (cycles, events).
-async fn schedule(
-    shared: Arc<Shared>,
-    sub: Arc<Subscription>,
-    mut stop: watch::Receiver<bool>,
-) -> (u64, u64) {
-    let (mut cycles, mut events, mut failures) = (0u64, 0u64, 0u32);
-    let mut due = tokio::time::Instant::now();
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        cycles += 1;
-        let started = tokio::time::Instant::now();
-        let result = run_cycle(&shared, &sub).await;
-        // For bench/subs.sh (`--log info,runtime_host::schedule=debug`):
-        // how late the cycle started against its due time, and how long it took.
-        tracing::debug!(
-            target: "runtime_host::schedule",
-            subscription = %sub.plan.id,
-            first = cycles == 1,
-            lag_ms = started.saturating_duration_since(due).as_secs_f64() * 1e3,
-            cycle_ms = started.elapsed().as_secs_f64() * 1e3,
-            "cycle"
-        );
-        match result {
-            Ok(n) => {
-                failures = 0;
-                events += n as u64;
-            }
-            Err(e) => {
-                failures += 1;
-                tracing::error!(subscription = %sub.plan.id, failures, "cycle failed: {e}");
-                shared.stop_if_store_failed();
-            }
-        }
-        let delay = next_delay(sub.plan.interval, failures, &sub.plan.strategy);
-        due = tokio::time::Instant::now() + delay;
-        tokio::select! {
-            _ = tokio::time::sleep_until(due) => {}
-            _ = stop.changed() => break,
-        }
-    }
-    (cycles, events)
-}
-
-/// The interval with ±10% jitter (so many subscriptions do not fire in
-/// lock-step); failing subscriptions back off exponentially up to 16x.
-fn next_delay(interval: Duration, failures: u32, strategy: &StrategyPlan) -> Duration {
-    // Webhook subscriptions only wake up to refresh their registration.
-    let base = if matches!(strategy, StrategyPlan::Webhook) {
-        interval.min(Duration::from_secs(60))
-    } else {
-        interval
-    };
-    let factor = 1u32 << failures.min(4);
-    let jitter = rand::thread_rng().gen_range(0.9..1.1);
-    base.saturating_mul(factor).mul_f64(jitter)
-}
-
-fn load_state(shared: &Shared, sub: &Subscription) -> Result<SubscriptionState, String> {
+pub(crate) fn load_state(shared: &Shared, sub: &Subscription) -> Result<SubscriptionState, String> {
     let plan = &sub.plan;
     let fresh = || {
         SubscriptionState::new(
@@ -469,35 +411,55 @@ pub(crate) fn webhook_uri(shared: &Shared, plan: &Plan) -> String {
 /// `lastError`.
 pub(crate) async fn run_cycle(shared: &Arc<Shared>, sub: &Subscription) -> Result<usize, String> {
     let _guard = sub.lock.lock().await;
-    let plan = &sub.plan;
     let state = load_state(shared, sub)?;
-    let result = match &plan.strategy {
-        StrategyPlan::PullLatest(c) => pull_latest::cycle(&sub.invoker, c, &state).await,
-        StrategyPlan::CustomPull(c) => custom_pull::cycle(&sub.invoker, c, &state).await,
-        StrategyPlan::FullScan(c) => {
-            full_scan::cycle(&sub.invoker, c, &shared.store, &plan.id, &state).await
-        }
-        StrategyPlan::Webhook => {
-            if state.baseline_done && !refresh_due(&state) {
-                return Ok(0);
-            }
-            webhook::subscribe(&sub.invoker, &state, &webhook_uri(shared, plan)).await
-        }
-    };
-    match result {
+    if matches!(sub.plan.strategy, StrategyPlan::Webhook)
+        && state.baseline_done
+        && !refresh_due(&state)
+    {
+        return Ok(0);
+    }
+    match run_strategy(shared, sub, &state).await {
         Ok(cycle) => {
             crash_point!("after-js-result");
-            commit(shared, plan, cycle).await
+            commit(shared, &sub.plan, cycle).await
         }
-        Err(e) => {
-            let message = e.to_string();
-            let mut failed = state;
-            failed.last_error = Some(message.clone());
-            // Only the error note changes; a store failure here is secondary.
-            let _ = shared.store.commit(&plan.id, &failed, Vec::new());
-            Err(message)
+        Err(e) => Err(record_failure(shared, sub, state, e)),
+    }
+}
+
+/// The subscription's strategy, one cycle from `state`.
+pub(crate) async fn run_strategy(
+    shared: &Arc<Shared>,
+    sub: &Subscription,
+    state: &SubscriptionState,
+) -> Result<Cycle, StrategyError> {
+    let plan = &sub.plan;
+    match &plan.strategy {
+        StrategyPlan::PullLatest(c) => pull_latest::cycle(&sub.invoker, c, state).await,
+        StrategyPlan::CustomPull(c) => custom_pull::cycle(&sub.invoker, c, state).await,
+        StrategyPlan::FullScan(c) => {
+            full_scan::cycle(&sub.invoker, c, &shared.store, &plan.id, state).await
+        }
+        StrategyPlan::Webhook => {
+            webhook::subscribe(&sub.invoker, state, &webhook_uri(shared, plan)).await
         }
     }
+}
+
+/// Notes a failed cycle's error on the stored state (nothing else of it
+/// changes) and returns the message.
+pub(crate) fn record_failure(
+    shared: &Shared,
+    sub: &Subscription,
+    state: SubscriptionState,
+    e: StrategyError,
+) -> String {
+    let message = e.to_string();
+    let mut failed = state;
+    failed.last_error = Some(message.clone());
+    // Only the error note changes; a store failure here is secondary.
+    let _ = shared.store.commit(&sub.plan.id, &failed, Vec::new());
+    message
 }
 
 fn refresh_due(state: &SubscriptionState) -> bool {
@@ -527,7 +489,7 @@ pub(crate) async fn commit(
         if let Some(gen) = retire {
             store.retire_snapshot(&id, gen)?;
         }
-        Ok::<Vec<Event>, runtime_store::StoreError>(stored)
+        Ok::<Vec<String>, runtime_store::StoreError>(stored)
     })
     .await
     .map_err(|e| format!("commit task failed: {e}"))?
@@ -584,7 +546,7 @@ async fn drain(store: &Arc<SledStore>, sink: &mut dyn Sink) -> Result<usize, Hos
         // Each batch costs the sink a write (and the file sink an fsync) and
         // the store a flush of its acknowledgement: batches of 5,000 (at
         // most ~8 MiB) keep those to a few per second at 50,000 events/s.
-        let batch = store.pending(5000)?;
+        let batch = store.pending_lines(5000)?;
         if batch.is_empty() {
             return Ok(total);
         }

@@ -21,14 +21,6 @@ pub enum SinkError {
         source: io::Error,
     },
 
-    #[error("{sink}: cannot encode event {event_id:?} as JSON: {source}")]
-    Encode {
-        sink: String,
-        event_id: String,
-        #[source]
-        source: serde_json::Error,
-    },
-
     #[error("{sink}: receiver refused a batch of {count} events with HTTP {status}: {body}")]
     Rejected {
         sink: String,

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use runtime_events::Event;
+use runtime_events::EventLine;
 
-use crate::lines::{encode_lines, run_blocking};
+use crate::lines::{join_lines, run_blocking};
 use crate::{Sink, SinkError};
 
 /// Where `--sink file:PATH` appends.
@@ -100,13 +100,13 @@ fn end_with_newline(mut file: &File) -> io::Result<()> {
 impl Sink for FileSink {
     fn deliver<'a>(
         &'a mut self,
-        events: &'a [Event],
+        events: &'a [EventLine],
     ) -> Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>> {
         Box::pin(async move {
             if events.is_empty() {
                 return Ok(());
             }
-            let buf = encode_lines(&self.describe, events)?;
+            let buf = join_lines(events);
             let file = Arc::clone(&self.file);
             let check_tail = self.check_tail;
             let result = run_blocking(move || {

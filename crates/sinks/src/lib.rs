@@ -5,7 +5,8 @@
 //!
 //! Modeled on Vector's sinks: each sink has its own config struct. This crate
 //! must not know about strategies, JavaScript or storage; it receives plain
-//! `Event`s and reports success or failure.
+//! events, already encoded as their JSON lines by the store
+//! ([`EventLine`]), and reports success or failure.
 //!
 //! Delivery is at least once: after an error the caller redelivers, so a
 //! receiver may see an event twice (same `id`; for HTTP, the same
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::str::FromStr;
 
-use runtime_events::Event;
+use runtime_events::EventLine;
 use url::Url;
 
 pub use error::SinkError;
@@ -87,7 +88,7 @@ pub trait Sink: Send {
     /// delivered (the caller will redeliver later, same ids).
     fn deliver<'a>(
         &'a mut self,
-        events: &'a [Event],
+        events: &'a [EventLine],
     ) -> Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
 
     /// A short name for logs and errors, with credentials hidden.

@@ -1,6 +1,4 @@
-use runtime_events::Event;
-
-use crate::SinkError;
+use runtime_events::{Event, EventLine};
 
 /// One event as its JSON line (with the trailing `\n`), exactly the
 /// contract's keys in the contract's order.
@@ -11,17 +9,13 @@ pub fn json_line(event: &Event) -> Result<Vec<u8>, serde_json::Error> {
 }
 
 /// All events as consecutive JSON lines, so a sink can write them at once.
-pub(crate) fn encode_lines(sink: &str, events: &[Event]) -> Result<Vec<u8>, SinkError> {
-    let mut buf = Vec::with_capacity(events.len() * 256);
+pub(crate) fn join_lines(events: &[EventLine]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(events.iter().map(|e| e.json.len() + 1).sum());
     for event in events {
-        serde_json::to_writer(&mut buf, event).map_err(|source| SinkError::Encode {
-            sink: sink.to_string(),
-            event_id: event.id.clone(),
-            source,
-        })?;
+        buf.extend_from_slice(event.json.as_bytes());
         buf.push(b'\n');
     }
-    Ok(buf)
+    buf
 }
 
 /// Runs blocking I/O off the async workers when there is a runtime, and

@@ -2,9 +2,9 @@ use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
 
-use runtime_events::Event;
+use runtime_events::EventLine;
 
-use crate::lines::{encode_lines, run_blocking};
+use crate::lines::{join_lines, run_blocking};
 use crate::{Sink, SinkError};
 
 /// JSON lines on the process's stdout. The lines of a batch are written
@@ -21,13 +21,13 @@ impl StdoutSink {
 impl Sink for StdoutSink {
     fn deliver<'a>(
         &'a mut self,
-        events: &'a [Event],
+        events: &'a [EventLine],
     ) -> Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>> {
         Box::pin(async move {
             if events.is_empty() {
                 return Ok(());
             }
-            let buf = encode_lines("stdout", events)?;
+            let buf = join_lines(events);
             run_blocking(move || {
                 let mut out = std::io::stdout().lock();
                 out.write_all(&buf)?;

@@ -22,12 +22,12 @@ async fn appends_lines_that_parse_back_across_reopens() {
 
     let mut sink = build(&config).unwrap();
     assert!(path.exists(), "build creates the file");
-    sink.deliver(&all[..3]).await.unwrap();
+    sink.deliver(&common::lines(&all[..3])).await.unwrap();
     sink.deliver(&[]).await.unwrap();
     drop(sink);
     // A new sink on the same file appends rather than truncating.
     let mut sink = build(&config).unwrap();
-    sink.deliver(&all[3..]).await.unwrap();
+    sink.deliver(&common::lines(&all[3..])).await.unwrap();
 
     assert_eq!(read_events(&path), all);
     let text = fs::read_to_string(&path).unwrap();
@@ -48,7 +48,9 @@ async fn repairs_a_torn_last_line_before_appending() {
     fs::write(&path, [whole.as_slice(), torn].concat()).unwrap();
 
     let mut sink = FileSink::open(&FileSinkConfig { path: path.clone() }).unwrap();
-    sink.deliver(&common::events(3)[1..]).await.unwrap();
+    sink.deliver(&common::lines(&common::events(3)[1..]))
+        .await
+        .unwrap();
 
     let text = fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();

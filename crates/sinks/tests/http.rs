@@ -109,7 +109,7 @@ async fn every_event_arrives_in_order_through_500s_and_429s() {
     let mut sink = HttpSink::new(&config).unwrap();
     let all = common::events(7);
 
-    sink.deliver(&all).await.unwrap();
+    sink.deliver(&common::lines(&all)).await.unwrap();
 
     let rx = shared.lock().unwrap();
     let accepted: Vec<&String> = rx
@@ -161,10 +161,13 @@ async fn a_400_is_an_error_at_once_even_when_retrying_forever() {
     let mut sink = HttpSink::new(&fast_config(url.clone())).unwrap();
     assert_eq!(sink.describe(), format!("http sink {url}"));
 
-    let err = tokio::time::timeout(Duration::from_secs(10), sink.deliver(&common::events(2)))
-        .await
-        .expect("a 400 must not be retried forever")
-        .unwrap_err();
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        sink.deliver(&common::lines(&common::events(2))),
+    )
+    .await
+    .expect("a 400 must not be retried forever")
+    .unwrap_err();
 
     assert!(
         matches!(
@@ -188,7 +191,10 @@ async fn a_400_is_an_error_at_once_even_when_retrying_forever() {
 async fn redirects_are_not_followed_as_acknowledgements() {
     let (url, shared) = receiver(vec![Reply::Status(303, None, "")]).await;
     let mut sink = HttpSink::new(&fast_config(url)).unwrap();
-    let err = sink.deliver(&common::events(1)).await.unwrap_err();
+    let err = sink
+        .deliver(&common::lines(&common::events(1)))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, SinkError::Rejected { status: 303, .. }),
         "{err:?}"
@@ -200,7 +206,10 @@ async fn redirects_are_not_followed_as_acknowledgements() {
 async fn a_refused_later_batch_fails_the_whole_delivery() {
     let (url, shared) = receiver(vec![Reply::Accept, Reply::Status(422, None, "nope")]).await;
     let mut sink = HttpSink::new(&fast_config(url)).unwrap();
-    let err = sink.deliver(&common::events(5)).await.unwrap_err();
+    let err = sink
+        .deliver(&common::lines(&common::events(5)))
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -228,7 +237,10 @@ async fn connection_errors_are_retried_up_to_max_attempts() {
     config.max_attempts = 3;
     let mut sink = HttpSink::new(&config).unwrap();
 
-    let err = sink.deliver(&common::events(1)).await.unwrap_err();
+    let err = sink
+        .deliver(&common::lines(&common::events(1)))
+        .await
+        .unwrap_err();
 
     assert!(
         matches!(err, SinkError::GaveUp { attempts: 3, .. }),
@@ -246,7 +258,9 @@ async fn a_timeout_is_retried_with_the_same_key() {
     let mut sink = HttpSink::new(&config).unwrap();
 
     let started = Instant::now();
-    sink.deliver(&common::events(2)).await.unwrap();
+    sink.deliver(&common::lines(&common::events(2)))
+        .await
+        .unwrap();
 
     assert!(
         started.elapsed() < Duration::from_secs(3),

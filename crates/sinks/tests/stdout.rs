@@ -42,8 +42,8 @@ fn child() {
         let mut sink = build(&"stdout".parse::<SinkConfig>().unwrap()).unwrap();
         assert_eq!(sink.describe(), "stdout");
         let all = common::events(4);
-        sink.deliver(&all[..1]).await.unwrap();
+        sink.deliver(&common::lines(&all[..1])).await.unwrap();
         sink.deliver(&[]).await.unwrap();
-        sink.deliver(&all[1..]).await.unwrap();
+        sink.deliver(&common::lines(&all[1..])).await.unwrap();
     });
 }

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use error::StoreError;
-pub use runtime_events::{ChangeType, Event, NewEvent};
+pub use runtime_events::{ChangeType, Event, EventLine, NewEvent};
 pub use sled_store::SledStore;
 pub use snapshot::{SnapshotDiff, SnapshotWriter};
 pub use time::now_rfc3339;
@@ -95,16 +95,18 @@ pub trait StateStore: Send + Sync {
     /// The durability point of a cycle: the subscription's new state and the
     /// cycle's events are written in one atomic transaction and flushed to
     /// disk before this returns. Assigns each event its stable id and
-    /// `emittedAt`, and returns the stored events.
+    /// `emittedAt`, and returns the ids in order.
     fn commit(
         &self,
         sub: &str,
         state: &SubscriptionState,
         events: Vec<NewEvent>,
-    ) -> Result<Vec<Event>, StoreError>;
-    /// Undelivered events in commit order, at most `limit` (and about
-    /// 8 MiB of them, but at least one); only those whose commit is on disk
-    /// (flushed), never one a failed flush may lose.
+    ) -> Result<Vec<String>, StoreError>;
+    /// Undelivered events in commit order as their sink lines, at most
+    /// `limit` (and about 8 MiB of them, but at least one); only those
+    /// whose commit is on disk (flushed), never one a failed flush may lose.
+    fn pending_lines(&self, limit: usize) -> Result<Vec<EventLine>, StoreError>;
+    /// [`StateStore::pending_lines`], each read back into an [`Event`].
     fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError>;
     /// Marks events delivered (removes them from the outbox) and flushes.
     /// Unknown ids are ignored, so a repeated ack is harmless.

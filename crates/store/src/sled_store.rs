@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use runtime_events::{Event, NewEvent};
-use serde::{Deserialize, Serialize};
+use runtime_events::{Event, EventLine, LineRef, NewEvent};
+use serde::Deserialize;
 use sled::transaction::{TransactionError, Transactional};
 
 use crate::snapshot::{self, Kind};
@@ -20,12 +20,16 @@ const COMMIT_BATCH_BYTES: usize = 1 << 20;
 /// Keeps a full scan of a million records from pulling the whole snapshot
 /// into sled's page cache (its default is 1 GiB).
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// First byte of an outbox entry that holds its event as the sink line:
+/// then the subscription id's length (u32, big-endian), the id, and the
+/// line. Entries of older data dirs are JSON `{"sub", "event"}` (`{`).
+const LINE_ENTRY: u8 = 1;
 const INSTANCE_KEY: &[u8] = b"instance";
 const NEXT_SEQ_KEY: &[u8] = b"next_seq";
 
 /// The store on sled: trees `meta` (instance id, event sequence), `subs`
-/// (sub id -> JSON state), `outbox` (big-endian sequence -> JSON event with
-/// its sub), and one tree per full-scan snapshot generation.
+/// (sub id -> JSON state), `outbox` (big-endian sequence -> the event's sink
+/// line with its sub, see `LINE_ENTRY`), and the full-scan snapshot trees.
 pub struct SledStore {
     pub(crate) db: sled::Db,
     pub(crate) dir: PathBuf,
@@ -70,14 +74,9 @@ pub(crate) fn note_failure(failed: &Failure, dir: &Path, source: &sled::Error) {
     let _ = failed.set(format!("data dir {}: {why}", dir.display()));
 }
 
-#[derive(Serialize)]
-struct OutboxEntryRef<'a> {
-    sub: &'a str,
-    event: &'a Event,
-}
-
+/// An outbox entry of a data dir written before lines were stored.
 #[derive(Deserialize)]
-struct OutboxEntry {
+struct LegacyEntry {
     sub: String,
     event: Event,
 }
@@ -268,8 +267,43 @@ impl SledStore {
             .map_err(|e| self.corrupt(&format!("subs[{}]", String::from_utf8_lossy(sub)), e))
     }
 
-    fn decode_entry(&self, bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
-        serde_json::from_slice(bytes).map_err(|e| self.corrupt("outbox", e))
+    /// The subscription of an outbox entry and, with `line`, its event.
+    fn decode_entry(
+        &self,
+        seq: &[u8],
+        bytes: &[u8],
+        line: bool,
+    ) -> Result<(String, Option<EventLine>), StoreError> {
+        let bad = |detail: String| {
+            let seq = <[u8; 8]>::try_from(seq).map_or(0, u64::from_be_bytes);
+            self.corrupt("outbox", format!("entry {seq}: {detail}"))
+        };
+        if bytes.first() != Some(&LINE_ENTRY) {
+            let entry: LegacyEntry =
+                serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+            let line = match line {
+                true => Some(EventLine::encode(&entry.event).map_err(|e| bad(e.to_string()))?),
+                false => None,
+            };
+            return Ok((entry.sub, line));
+        }
+        let split = |bytes: &[u8]| -> Option<(String, Vec<u8>)> {
+            let len = u32::from_be_bytes(bytes.get(1..5)?.try_into().ok()?) as usize;
+            let sub = std::str::from_utf8(bytes.get(5..5 + len)?).ok()?;
+            Some((sub.to_string(), bytes.get(5 + len..)?.to_vec()))
+        };
+        let (sub, json) = split(bytes).ok_or_else(|| bad("truncated".into()))?;
+        if !line {
+            return Ok((sub, None));
+        }
+        let json = String::from_utf8(json).map_err(|_| bad("not UTF-8".into()))?;
+        let seq = <[u8; 8]>::try_from(seq).map_err(|_| bad("key is not 8 bytes".into()))?;
+        let id = self.event_id(u64::from_be_bytes(seq));
+        Ok((sub, Some(EventLine { id, json })))
+    }
+
+    fn event_id(&self, seq: u64) -> String {
+        format!("{}-{seq:020}", self.instance)
     }
 
     fn seq_of(&self, id: &str) -> Option<u64> {
@@ -319,11 +353,13 @@ impl StateStore for SledStore {
         sub: &str,
         state: &SubscriptionState,
         events: Vec<NewEvent>,
-    ) -> Result<Vec<Event>, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let state_json = serde_json::to_vec(state).map_err(|e| self.corrupt("subs", e))?;
         let emitted_at = now_rfc3339();
         let count = events.len() as u64;
-        let (end, stored) = {
+        let sub_len = u32::try_from(sub.len())
+            .map_err(|_| self.corrupt("subs", "a subscription id longer than 4 GiB"))?;
+        let (end, ids) = {
             // One commit at a time takes sequence numbers and writes them.
             let _turn = self
                 .commits
@@ -335,31 +371,37 @@ impl StateStore for SledStore {
             // durable mark, and opening the store deletes such leftovers).
             // A sled transaction holding them all would cost ~10 KB of
             // memory per event, 100 MB for a full scan's 10,000 changes.
-            let mut out = Vec::with_capacity(events.len());
+            let mut ids = Vec::with_capacity(events.len());
             let mut batch = sled::Batch::default();
             let mut batched = 0usize;
             for (seq, e) in (next..).zip(events) {
-                let event = Event {
-                    id: format!("{}-{seq:020}", self.instance),
-                    connector: state.connector.clone(),
-                    collection: state.collection.clone(),
+                let id = self.event_id(seq);
+                // The entry holds the sink line itself, so delivery only
+                // copies it out (see LINE_ENTRY).
+                let mut entry = Vec::with_capacity(e.record.get().len() + sub.len() + 256);
+                entry.push(LINE_ENTRY);
+                entry.extend_from_slice(&sub_len.to_be_bytes());
+                entry.extend_from_slice(sub.as_bytes());
+                let line = LineRef {
+                    id: &id,
+                    connector: &state.connector,
+                    collection: &state.collection,
                     change: e.change,
-                    record_id: e.record_id,
-                    record: e.record,
-                    strategy: state.strategy.clone(),
-                    emitted_at: emitted_at.clone(),
+                    record_id: &e.record_id,
+                    record: &e.record,
+                    strategy: &state.strategy,
+                    emitted_at: &emitted_at,
                 };
-                let bytes = serde_json::to_vec(&OutboxEntryRef { sub, event: &event })
-                    .map_err(|e| self.corrupt("outbox", e))?;
-                batched += bytes.len();
-                batch.insert(&seq.to_be_bytes(), bytes);
+                serde_json::to_writer(&mut entry, &line).map_err(|e| self.corrupt("outbox", e))?;
+                batched += entry.len();
+                batch.insert(&seq.to_be_bytes(), entry);
                 if batched >= COMMIT_BATCH_BYTES {
                     self.outbox
                         .apply_batch(std::mem::take(&mut batch))
                         .map_err(|e| self.storage(e))?;
                     batched = 0;
                 }
-                out.push(event);
+                ids.push(id);
             }
             self.outbox
                 .apply_batch(batch)
@@ -374,7 +416,7 @@ impl StateStore for SledStore {
                     Ok(())
                 })
                 .map_err(|e: TransactionError<StoreError>| self.tx_error(e))?;
-            (next + count, out)
+            (next + count, ids)
         };
         crash_point!("after-commit-batch");
         self.flush()?;
@@ -382,22 +424,34 @@ impl StateStore for SledStore {
         // The flush covered every earlier commit too: they took lower
         // sequence numbers and finished their writes before this one began.
         self.durable.fetch_max(end, Ordering::SeqCst);
-        Ok(stored)
+        Ok(ids)
     }
 
-    fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+    fn pending_lines(&self, limit: usize) -> Result<Vec<EventLine>, StoreError> {
         let durable = self.durable.load(Ordering::SeqCst).to_be_bytes();
         let mut out = Vec::new();
         let mut bytes = 0;
         for kv in self.outbox.range(..durable.as_slice()).take(limit) {
-            let (_, v) = kv.map_err(|e| self.storage(e))?;
+            let (k, v) = kv.map_err(|e| self.storage(e))?;
             if !out.is_empty() && bytes + v.len() > PENDING_BYTES {
                 break;
             }
             bytes += v.len();
-            out.push(self.decode_entry(&v)?.event);
+            if let (_, Some(line)) = self.decode_entry(&k, &v, true)? {
+                out.push(line);
+            }
         }
         Ok(out)
+    }
+
+    fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.pending_lines(limit)?
+            .iter()
+            .map(|line| {
+                line.decode()
+                    .map_err(|e| self.corrupt("outbox", format!("event {}: {e}", line.id)))
+            })
+            .collect()
     }
 
     fn ack(&self, ids: &[String]) -> Result<(), StoreError> {
@@ -419,7 +473,7 @@ impl StateStore for SledStore {
         let mut keys = Vec::new();
         for kv in self.outbox.iter() {
             let (k, v) = kv.map_err(|e| self.storage(e))?;
-            if self.decode_entry(&v)?.sub == sub {
+            if self.decode_entry(&k, &v, false)?.0 == sub {
                 keys.push(k);
             }
         }

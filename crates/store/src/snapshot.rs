@@ -22,6 +22,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use runtime_events::{ChangeType, NewEvent};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::sled_store::{note_failure, Failure};
@@ -550,9 +551,14 @@ impl SnapshotDiff {
         };
         let record_id = String::from_utf8(id.to_vec())
             .map_err(|_| self.corrupt("record id is not UTF-8".into()))?;
+        // Stored by `put` from a serialized value: only checked, not built.
         let parse = |json: &[u8]| {
-            serde_json::from_slice::<Value>(json)
+            std::str::from_utf8(json)
                 .map_err(|e| self.corrupt(format!("entry {record_id}: {e}")))
+                .and_then(|text| {
+                    RawValue::from_string(text.to_string())
+                        .map_err(|e| self.corrupt(format!("entry {record_id}: {e}")))
+                })
         };
         let (change, record) = match value.split_first() {
             Some((&DELETED, _)) => {
@@ -565,7 +571,7 @@ impl SnapshotDiff {
                 let record = match last {
                     Some(json) => parse(&json)?,
                     // Never stored (a data dir older than kept records).
-                    None => serde_json::json!({ "id": record_id }),
+                    None => runtime_events::raw(&serde_json::json!({ "id": record_id })),
                 };
                 (ChangeType::Deleted, record)
             }

@@ -90,12 +90,13 @@ fn two_hundred_thousand_records_in_bounded_memory() {
         match e.change {
             ChangeType::Created => created += 1,
             ChangeType::Updated => {
-                assert_eq!(e.record["version"], 1);
+                assert_eq!(e.record_value()["version"], 1);
                 updated += 1
             }
             ChangeType::Deleted => {
                 assert_eq!(
-                    e.record["version"], 0,
+                    e.record_value()["version"],
+                    0,
                     "deleted carries the last known record"
                 );
                 deleted += 1

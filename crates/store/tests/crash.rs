@@ -19,10 +19,12 @@ const SCAN_COLLECTION: &str = "files";
 
 fn events(cycle: u64, count: u64) -> Vec<NewEvent> {
     (0..count)
-        .map(|i| NewEvent {
-            change: ChangeType::Created,
-            record_id: format!("{cycle}-{i}"),
-            record: json!({"id": format!("{cycle}-{i}"), "cycle": cycle, "pad": "x".repeat(300)}),
+        .map(|i| {
+            NewEvent::new(
+                ChangeType::Created,
+                format!("{cycle}-{i}"),
+                &json!({"id": format!("{cycle}-{i}"), "cycle": cycle, "pad": "x".repeat(300)}),
+            )
         })
         .collect()
 }

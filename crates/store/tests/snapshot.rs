@@ -73,7 +73,7 @@ fn diff_against_the_committed_snapshot_is_exact() {
     assert_eq!(store.snapshot_len(sub).unwrap(), 4);
     let got: Vec<(ChangeType, String, Value)> = scan(&store, sub, 2, &new)
         .into_iter()
-        .map(|e| (e.change, e.record_id, e.record))
+        .map(|e| (e.change, e.record_id.clone(), e.record_value()))
         .collect();
     assert_eq!(
         got,
@@ -93,7 +93,7 @@ fn diff_against_the_committed_snapshot_is_exact() {
     assert_eq!(gone.len(), 4);
     assert!(gone.iter().all(|e| e.change == ChangeType::Deleted));
     assert_eq!(
-        gone[0].record,
+        gone[0].record_value(),
         json!({"id": "b", "v": 2}),
         "the updated version"
     );
@@ -125,13 +125,13 @@ fn only_changes_are_written_after_the_baseline() {
     let d = diff(&store, sub, 2);
     assert_eq!(
         d.iter()
-            .filter(|e| e.change == ChangeType::Updated && e.record["v"] == 2)
+            .filter(|e| e.change == ChangeType::Updated && e.record_value()["v"] == 2)
             .count(),
         30
     );
     assert_eq!(
         d.iter()
-            .filter(|e| e.change == ChangeType::Deleted && e.record["v"] == 1)
+            .filter(|e| e.change == ChangeType::Deleted && e.record_value()["v"] == 1)
             .count(),
         3
     );
@@ -164,7 +164,7 @@ fn duplicates_last_wins() {
     assert_eq!(d.len(), 1500, "x unchanged; the rest deleted");
     assert!(d
         .iter()
-        .any(|e| e.record_id == "r00001" && e.record == json!({"id": "again"})));
+        .any(|e| e.record_id == "r00001" && e.record_value() == json!({"id": "again"})));
 }
 
 #[test]
@@ -248,7 +248,7 @@ fn a_retire_cut_short_by_a_kill_is_finished_on_open() {
     );
     let gone: Vec<Value> = scan(&store, sub, 3, &[])
         .into_iter()
-        .map(|e| e.record)
+        .map(|e| e.record_value())
         .collect();
     assert_eq!(gone, vec![json!({"id": "b", "v": 2}), json!({"id": "c"})]);
 }
@@ -286,7 +286,7 @@ fn a_generation_of_the_old_layout_is_converted_on_open() {
     assert_eq!(gone.len(), 1, "a unchanged, b gone");
     assert_eq!(gone[0].change, ChangeType::Deleted);
     assert_eq!(
-        gone[0].record,
+        gone[0].record_value(),
         json!({"id": "b", "v": 1}),
         "its converted record"
     );

@@ -4,11 +4,11 @@ use runtime_store::{
 use serde_json::json;
 
 fn ev(change: ChangeType, id: &str) -> NewEvent {
-    NewEvent {
+    NewEvent::new(
         change,
-        record_id: id.into(),
-        record: json!({"id": id, "name": format!("n{id}")}),
-    }
+        id.into(),
+        &json!({"id": id, "name": format!("n{id}")}),
+    )
 }
 
 fn state(collection: &str, cycles: u64) -> SubscriptionState {
@@ -62,16 +62,16 @@ fn commit_get_list_reset_round_trip() {
 fn pending_survives_reopen_in_order_with_same_ids() {
     let dir = tempfile::tempdir().unwrap();
     let sub = sub_id("acme", "contacts", "all");
-    let committed = {
+    let (ids, committed) = {
         let store = SledStore::open(dir.path()).unwrap();
-        let mut all = store
+        let mut ids = store
             .commit(
                 &sub,
                 &state("contacts", 1),
                 vec![ev(ChangeType::Created, "1"), ev(ChangeType::Updated, "2")],
             )
             .unwrap();
-        all.extend(
+        ids.extend(
             store
                 .commit(
                     &sub,
@@ -80,9 +80,14 @@ fn pending_survives_reopen_in_order_with_same_ids() {
                 )
                 .unwrap(),
         );
-        all
+        (ids, store.pending(100).unwrap())
     };
     assert_eq!(committed.len(), 3);
+    assert_eq!(
+        committed.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        ids,
+        "commit returns the ids of what it stored"
+    );
     let e = &committed[0];
     assert_eq!(
         (
@@ -112,7 +117,7 @@ fn pending_survives_reopen_in_order_with_same_ids() {
             vec![ev(ChangeType::Created, "4")],
         )
         .unwrap();
-    assert!(committed.iter().all(|e| e.id < more[0].id));
+    assert!(ids.iter().all(|id| *id < more[0]));
     assert_eq!(store.get(&sub).unwrap(), Some(state("contacts", 3)));
 }
 
@@ -132,8 +137,8 @@ fn ack_removes_durably_and_ignores_unknown_ids() {
             )
             .unwrap();
         let acked = vec![
-            events[0].id.clone(),
-            events[2].id.clone(),
+            events[0].clone(),
+            events[2].clone(),
             "bogus-1".into(),
             "x".into(),
         ];
@@ -151,11 +156,7 @@ fn ack_removes_durably_and_ignores_unknown_ids() {
         .collect();
     assert_eq!(
         ids,
-        [
-            events[1].id.clone(),
-            events[3].id.clone(),
-            events[4].id.clone()
-        ]
+        [events[1].clone(), events[3].clone(), events[4].clone()]
     );
 }
 
@@ -268,10 +269,12 @@ fn a_large_commit_is_one_unit() {
     let store = SledStore::open(dir.path()).unwrap();
     // Several of the commit's write batches.
     let events: Vec<NewEvent> = (0..5000)
-        .map(|i| NewEvent {
-            change: ChangeType::Updated,
-            record_id: format!("r{i:05}"),
-            record: serde_json::json!({"id": format!("r{i:05}"), "pad": "x".repeat(1000)}),
+        .map(|i| {
+            NewEvent::new(
+                ChangeType::Updated,
+                format!("r{i:05}"),
+                &json!({"id": format!("r{i:05}"), "pad": "x".repeat(1000)}),
+            )
         })
         .collect();
     let stored = store
@@ -282,4 +285,77 @@ fn a_large_commit_is_one_unit() {
     let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.pending_count().unwrap(), 5000);
     assert_eq!(store.get("crm/deals/all").unwrap().unwrap().cycles, 1);
+}
+
+/// Outbox entries written before events were stored as their lines (JSON
+/// `{"sub", "event"}`) are still delivered, in order with new ones, and
+/// still belong to their subscription.
+#[test]
+fn outbox_entries_of_the_older_format_are_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (deals, contacts) = ("acme/deals/all", "acme/contacts/all");
+    let instance = {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.instance_id().to_string()
+    };
+    let old = |seq: u64, sub: &str, collection: &str| {
+        json!({"sub": sub, "event": {
+            "id": format!("{instance}-{seq:020}"), "connector": "acme", "collection": collection,
+            "type": "deleted", "recordId": "r", "record": {"id": "r", "n": 1.5},
+            "strategy": "custom-pull", "emittedAt": "2026-01-01T00:00:00.000Z"
+        }})
+    };
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let outbox = db.open_tree("outbox").unwrap();
+        outbox
+            .insert(
+                0u64.to_be_bytes(),
+                old(0, deals, "deals").to_string().as_bytes(),
+            )
+            .unwrap();
+        outbox
+            .insert(
+                1u64.to_be_bytes(),
+                old(1, contacts, "contacts").to_string().as_bytes(),
+            )
+            .unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert(b"next_seq", &2u64.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    let new = store
+        .commit(
+            deals,
+            &state("deals", 1),
+            vec![ev(ChangeType::Created, "n")],
+        )
+        .unwrap();
+    let lines = store.pending_lines(10).unwrap();
+    let ids: Vec<&str> = lines.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids[2], new[0]);
+    assert!(ids[0] < ids[1] && ids[1] < ids[2], "{ids:?}");
+    let first: serde_json::Value = serde_json::from_str(&lines[0].json).unwrap();
+    assert_eq!(first, old(0, deals, "deals")["event"]);
+    let events = store.pending(10).unwrap();
+    assert_eq!(events[1].collection, "contacts");
+    assert_eq!(events[2].record, json!({"id": "n", "name": "nn"}));
+
+    store.reset(contacts).unwrap();
+    let left: Vec<String> = store
+        .pending(10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        left,
+        [ids[0], ids[2]],
+        "the old entry of the reset subscription went"
+    );
+    store.ack(&left).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 0);
 }

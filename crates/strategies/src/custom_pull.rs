@@ -1,8 +1,9 @@
 //! custom-pull: `subscribe` once and store its state; each cycle `pull`s
 //! with the stored state and stores the state it returns.
 
+use runtime_events::PullAnswer;
 use runtime_store::SubscriptionState;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use crate::{decode_events, now, Cycle, Invoker, StrategyError};
 
@@ -43,21 +44,33 @@ pub async fn cycle(
     }
     let mut input = Map::new();
     input.insert("state".into(), state.state.clone());
-    let result = invoker.call(&config.pull, input).await?;
-    if !result.is_object() {
-        return Err(invoker.shape(
-            &config.pull,
-            format!("{} instead of {{events, state}}", crate::kind(&result)),
-        ));
-    }
-    let events = decode_events(invoker, &config.pull, &result)?;
+    let raw = invoker.call_raw(&config.pull, input).await?;
+    // The common answer is read from its text, records kept as text; any
+    // other is parsed whole, so its problem can be named.
+    let answer = match runtime_events::decode_pull(raw.value_text()) {
+        Some(answer) => answer,
+        None => {
+            let result = raw
+                .parse()
+                .map_err(|source| invoker.call_error(raw.function(), source))?;
+            if !result.is_object() {
+                return Err(invoker.shape(
+                    &config.pull,
+                    format!("{} instead of {{events, state}}", crate::kind(&result)),
+                ));
+            }
+            PullAnswer {
+                events: decode_events(invoker, &config.pull, &result)?,
+                state: result.get("state").filter(|s| !s.is_null()).cloned(),
+            }
+        }
+    };
     // A pull that returns no state keeps the old one (Membrane does too).
-    match result.get("state") {
-        None | Some(Value::Null) => {}
-        Some(s) => next.state = s.clone(),
+    if let Some(state) = answer.state {
+        next.state = state;
     }
     Ok(Cycle {
-        events,
+        events: answer.events,
         state: next,
         retire_snapshot: None,
     })

@@ -10,14 +10,13 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use runtime_engine::RawOutput;
 use runtime_events::record_id;
 use runtime_store::{SledStore, SnapshotWriter, StoreError, SubscriptionState};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use crate::{fingerprint, next_cursor, now, records, Cycle, Invoker, StrategyError};
+use crate::{fingerprint, next_cursor, now, records, Cycle, Invoker, RawResult, StrategyError};
 
 #[derive(Debug, Clone)]
 pub struct FullScanConfig {
@@ -84,7 +83,7 @@ pub async fn cycle(
 /// One page for the store task: its number and the `list` result, as
 /// text when its shape checked out cheaply, else already parsed.
 enum Page {
-    Text(u64, RawOutput),
+    Text(u64, RawResult),
     Parsed(u64, Value),
 }
 
@@ -145,12 +144,7 @@ async fn scan(
 /// The cursor of a `list` result whose `records` are a list (or absent),
 /// found without building the records; None when the text is not of that
 /// shape, which the full parse then explains.
-fn cursor_of(raw: &RawOutput) -> Option<Option<Value>> {
-    #[derive(serde::Deserialize)]
-    struct Envelope<'a> {
-        #[serde(borrow)]
-        value: &'a RawValue,
-    }
+fn cursor_of(raw: &RawResult) -> Option<Option<Value>> {
     #[derive(serde::Deserialize)]
     struct Head<'a> {
         #[serde(borrow, default)]
@@ -158,12 +152,12 @@ fn cursor_of(raw: &RawOutput) -> Option<Option<Value>> {
         #[serde(default)]
         cursor: Value,
     }
-    let envelope: Envelope = serde_json::from_str(raw.text()).ok()?;
+    let text = raw.value_text();
     // serde would also read a struct from an array: require an object.
-    if !envelope.value.get().starts_with('{') {
+    if !text.starts_with('{') {
         return None;
     }
-    let head: Head = serde_json::from_str(envelope.value.get()).ok()?;
+    let head: Head = serde_json::from_str(text).ok()?;
     if let Some(records) = head.records {
         let text = records.get();
         if !(text.starts_with('[') || text == "null") {
@@ -201,8 +195,7 @@ async fn fetch_pages(
             None => {
                 let result = raw
                     .parse()
-                    .map_err(|source| invoker.call_error(raw.function(), source))?
-                    .value;
+                    .map_err(|source| invoker.call_error(raw.function(), source))?;
                 records(invoker, LIST, &result)?;
                 (next_cursor(&result), Page::Parsed(pages, result))
             }
@@ -249,8 +242,8 @@ fn store_pages(
     while let Some(page) = rx.blocking_recv() {
         let (page, result) = match page {
             Page::Parsed(n, result) => (n, result),
-            Page::Text(n, raw) => match raw.parse() {
-                Ok(output) => (n, output.value),
+            Page::Text(n, raw) => match serde_json::from_str(raw.value_text()) {
+                Ok(value) => (n, value),
                 Err(e) => {
                     return Err(StoreStop::Shape {
                         page: n,

@@ -22,6 +22,7 @@ use runtime_connector::Connector;
 use runtime_engine::{Call, CallError, Engine, RawOutput};
 use runtime_events::NewEvent;
 use runtime_store::SubscriptionState;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub use fingerprint::{fingerprint, split_paths};
@@ -66,6 +67,33 @@ pub struct Cycle {
     /// Full scan: the scan generation to retire
     /// (`SledStore::retire_snapshot`) once the commit is durable.
     pub retire_snapshot: Option<u64>,
+}
+
+/// A call's result as the JavaScript side wrote it, its `value` unparsed.
+pub struct RawResult {
+    output: RawOutput,
+    /// Where `value` is in the text (empty when the result had none).
+    value: std::ops::Range<usize>,
+}
+
+impl RawResult {
+    /// The function's return value as JSON text (`null` when it had none).
+    pub fn value_text(&self) -> &str {
+        match &self.output.text()[self.value.clone()] {
+            "" => "null",
+            text => text,
+        }
+    }
+
+    /// The function file that returned it.
+    pub fn function(&self) -> &str {
+        self.output.function()
+    }
+
+    /// The return value, parsed.
+    pub fn parse(&self) -> Result<Value, CallError> {
+        self.output.parse().map(|out| out.value)
+    }
 }
 
 /// Calls one collection's functions with its parameters and the
@@ -121,13 +149,14 @@ impl Invoker {
     }
 
     /// [`Invoker::call`], the result left as text: for a caller that needs
-    /// only part of it on its critical path (see `full_scan`). Credentials
-    /// a refresh returned are taken from it here.
+    /// only part of it on its critical path (see `full_scan`), or can read
+    /// it without building every value (see `custom_pull`). Credentials a
+    /// refresh returned are taken from it here.
     pub async fn call_raw(
         &self,
         name: &str,
         input: Map<String, Value>,
-    ) -> Result<RawOutput, StrategyError> {
+    ) -> Result<RawResult, StrategyError> {
         let (call, function) = self.prepare(&self.path(name), input)?;
         let output = self
             .engine
@@ -135,15 +164,30 @@ impl Invoker {
             .await
             .map_err(|source| self.call_error(&function, source))?;
         #[derive(serde::Deserialize)]
-        struct Refreshed {
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            value: Option<&'a RawValue>,
             credentials: Option<Value>,
         }
-        // The whole text is scanned, but only `credentials` is built.
-        let refreshed = serde_json::from_str::<Refreshed>(output.text())
-            .ok()
-            .and_then(|r| r.credentials);
+        // One pass over the text: only `credentials` is built.
+        let (value, refreshed) = match serde_json::from_str::<Envelope>(output.text()) {
+            Ok(Envelope { value, credentials }) => {
+                let start = value.map_or(0, |v| {
+                    v.get().as_ptr() as usize - output.text().as_ptr() as usize
+                });
+                let end = start + value.map_or(0, |v| v.get().len());
+                (start..end, credentials)
+            }
+            // The full parse names the problem (nesting too deep).
+            Err(_) => {
+                return Err(match output.parse() {
+                    Err(source) => self.call_error(&function, source),
+                    Ok(_) => self.shape(name, "a value the host cannot read"),
+                })
+            }
+        };
         self.after_call(refreshed);
-        Ok(output)
+        Ok(RawResult { output, value })
     }
 
     /// The engine call for `path` with `input` plus `parameters` and

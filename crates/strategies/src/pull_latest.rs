@@ -226,10 +226,8 @@ pub async fn cycle(
     watermark.advance(found.iter().map(|(t, id, _)| (*t, id.clone())));
     let events = found
         .into_iter()
-        .map(|(_, id, record)| NewEvent {
-            change: config.classify(&record, &id, old, &old_ids),
-            record_id: id,
-            record,
+        .map(|(_, id, record)| {
+            NewEvent::new(config.classify(&record, &id, old, &old_ids), id, &record)
         })
         .collect();
     next.watermark = watermark.to_json();

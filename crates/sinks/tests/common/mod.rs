@@ -1,6 +1,6 @@
 #![allow(dead_code)]
 
-use runtime_events::{ChangeType, Event};
+use runtime_events::{ChangeType, Event, EventLine};
 use serde_json::json;
 
 pub fn event(i: usize) -> Event {
@@ -18,4 +18,12 @@ pub fn event(i: usize) -> Event {
 
 pub fn events(n: usize) -> Vec<Event> {
     (0..n).map(event).collect()
+}
+
+/// The events as the store hands them to a sink.
+pub fn lines(events: &[Event]) -> Vec<EventLine> {
+    events
+        .iter()
+        .map(|e| EventLine::encode(e).unwrap())
+        .collect()
 }

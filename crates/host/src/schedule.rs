@@ -1,0 +1,139 @@
+//! A subscription's schedule: its cycles one after another, each due an
+//! interval (with jitter and back-off) after the previous one ended.
+//!
+//! Pull subscriptions (custom-pull, pull-latest-records) are pipelined: the
+//! next cycle's connector call starts while the previous cycle's commit is
+//! still being written, from the state that commit stores. Their state is
+//! only ever touched by this loop (webhook requests go to webhook
+//! subscriptions), and a cycle's result is used only after the previous
+//! commit succeeded: if it failed, the result is dropped and the next
+//! cycle starts again from the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use runtime_store::SubscriptionState;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::plan::StrategyPlan;
+use crate::{commit, load_state, record_failure, run_cycle, run_strategy, Shared, Subscription};
+
+/// A commit still being written, and the state it stores.
+struct InFlight {
+    task: JoinHandle<Result<usize, String>>,
+    state: SubscriptionState,
+}
+
+/// Runs a subscription's cycles until stopped; returns (cycles, events).
+pub(crate) async fn schedule(
+    shared: Arc<Shared>,
+    sub: Arc<Subscription>,
+    mut stop: watch::Receiver<bool>,
+) -> (u64, u64) {
+    let (mut cycles, mut events, mut failures) = (0u64, 0u64, 0u32);
+    let mut due = tokio::time::Instant::now();
+    let mut in_flight = None;
+    let pipelined = matches!(
+        sub.plan.strategy,
+        StrategyPlan::CustomPull(_) | StrategyPlan::PullLatest(_)
+    );
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        cycles += 1;
+        let started = tokio::time::Instant::now();
+        let result = match pipelined {
+            true => pipelined_cycle(&shared, &sub, &mut in_flight).await,
+            false => run_cycle(&shared, &sub).await,
+        };
+        // For bench/subs.sh (`--log info,runtime_host::schedule=debug`):
+        // how late the cycle started against its due time, and how long it
+        // took (a pipelined cycle: until the previous commit was durable).
+        tracing::debug!(
+            target: "runtime_host::schedule",
+            subscription = %sub.plan.id,
+            first = cycles == 1,
+            lag_ms = started.saturating_duration_since(due).as_secs_f64() * 1e3,
+            cycle_ms = started.elapsed().as_secs_f64() * 1e3,
+            "cycle"
+        );
+        match result {
+            Ok(n) => {
+                failures = 0;
+                events += n as u64;
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::error!(subscription = %sub.plan.id, failures, "cycle failed: {e}");
+                shared.stop_if_store_failed();
+            }
+        }
+        let delay = next_delay(sub.plan.interval, failures, &sub.plan.strategy);
+        due = tokio::time::Instant::now() + delay;
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    // The last commit lands before the run's final delivery.
+    if let Some(last) = in_flight {
+        match finish(last).await {
+            Ok(n) => events += n as u64,
+            Err(e) => tracing::error!(subscription = %sub.plan.id, "cycle failed: {e}"),
+        }
+    }
+    (cycles, events)
+}
+
+/// One pipelined cycle: the strategy runs from the state of the commit in
+/// flight (or the stored one), then waits for that commit, then starts
+/// its own. Returns the events of the commit it waited for.
+async fn pipelined_cycle(
+    shared: &Arc<Shared>,
+    sub: &Arc<Subscription>,
+    in_flight: &mut Option<InFlight>,
+) -> Result<usize, String> {
+    let state = match in_flight {
+        Some(f) => f.state.clone(),
+        None => load_state(shared, sub)?,
+    };
+    let result = run_strategy(shared, sub, &state).await;
+    let committed = match in_flight.take() {
+        Some(previous) => finish(previous).await?,
+        None => 0,
+    };
+    match result {
+        Ok(cycle) => {
+            crash_point!("after-js-result");
+            let (shared, sub) = (shared.clone(), sub.clone());
+            let state = cycle.state.clone();
+            let task = tokio::spawn(async move { commit(&shared, &sub.plan, cycle).await });
+            *in_flight = Some(InFlight { task, state });
+            Ok(committed)
+        }
+        Err(e) => Err(record_failure(shared, sub, state, e)),
+    }
+}
+
+async fn finish(f: InFlight) -> Result<usize, String> {
+    f.task
+        .await
+        .map_err(|e| format!("commit task failed: {e}"))?
+}
+
+/// The interval with ±10% jitter (so many subscriptions do not fire in
+/// lock-step); failing subscriptions back off exponentially up to 16x.
+fn next_delay(interval: Duration, failures: u32, strategy: &StrategyPlan) -> Duration {
+    // Webhook subscriptions only wake up to refresh their registration.
+    let base = if matches!(strategy, StrategyPlan::Webhook) {
+        interval.min(Duration::from_secs(60))
+    } else {
+        interval
+    };
+    let factor = 1u32 << failures.min(4);
+    let jitter = rand::thread_rng().gen_range(0.9..1.1);
+    base.saturating_mul(factor).mul_f64(jitter)
+}
