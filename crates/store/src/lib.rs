@@ -22,6 +22,7 @@ macro_rules! crash_point {
 }
 
 mod error;
+mod outbox;
 mod sled_store;
 mod snapshot;
 mod time;

@@ -3,9 +3,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use runtime_events::{Event, EventLine, LineRef, NewEvent};
-use serde::Deserialize;
 use sled::transaction::{TransactionError, Transactional};
 
+use crate::outbox::{self, Chunk, Item};
 use crate::snapshot::{self, Kind};
 use crate::{now_rfc3339, StateStore, StoreError, SubId, SubscriptionState};
 
@@ -18,18 +18,18 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 const COMMIT_BATCH_BYTES: usize = 1 << 20;
 
 /// Keeps a full scan of a million records from pulling the whole snapshot
-/// into sled's page cache (its default is 1 GiB).
-const CACHE_BYTES: u64 = 16 * 1024 * 1024;
-/// First byte of an outbox entry that holds its event as the sink line:
-/// then the subscription id's length (u32, big-endian), the id, and the
-/// line. Entries of older data dirs are JSON `{"sub", "event"}` (`{`).
-const LINE_ENTRY: u8 = 1;
+/// into sled's page cache (its default is 1 GiB). sled's real footprint is
+/// several times the setting: an unchanged scan of 1,000,000 records
+/// peaked at 208 MiB with 16 MiB, 164 MiB with 8 and 122-145 MiB with 4,
+/// in about the same time (docs/benchmarks.md).
+const CACHE_BYTES: u64 = 4 * 1024 * 1024;
 const INSTANCE_KEY: &[u8] = b"instance";
 const NEXT_SEQ_KEY: &[u8] = b"next_seq";
 
 /// The store on sled: trees `meta` (instance id, event sequence), `subs`
-/// (sub id -> JSON state), `outbox` (big-endian sequence -> the event's sink
-/// line with its sub, see `LINE_ENTRY`), and the full-scan snapshot trees.
+/// (sub id -> JSON state), `outbox` (big-endian sequence of the first event
+/// -> a run of events as their sink lines, see `outbox`), and the
+/// full-scan snapshot trees.
 pub struct SledStore {
     pub(crate) db: sled::Db,
     pub(crate) dir: PathBuf,
@@ -72,13 +72,6 @@ pub(crate) fn note_failure(failed: &Failure, dir: &Path, source: &sled::Error) {
         sled::Error::CollectionNotFound(_) | sled::Error::Unsupported(_) => return,
     };
     let _ = failed.set(format!("data dir {}: {why}", dir.display()));
-}
-
-/// An outbox entry of a data dir written before lines were stored.
-#[derive(Deserialize)]
-struct LegacyEntry {
-    sub: String,
-    event: Event,
 }
 
 impl SledStore {
@@ -267,39 +260,18 @@ impl SledStore {
             .map_err(|e| self.corrupt(&format!("subs[{}]", String::from_utf8_lossy(sub)), e))
     }
 
-    /// The subscription of an outbox entry and, with `line`, its event.
-    fn decode_entry(
-        &self,
-        seq: &[u8],
-        bytes: &[u8],
-        line: bool,
-    ) -> Result<(String, Option<EventLine>), StoreError> {
-        let bad = |detail: String| {
-            let seq = <[u8; 8]>::try_from(seq).map_or(0, u64::from_be_bytes);
-            self.corrupt("outbox", format!("entry {seq}: {detail}"))
-        };
-        if bytes.first() != Some(&LINE_ENTRY) {
-            let entry: LegacyEntry =
-                serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-            let line = match line {
-                true => Some(EventLine::encode(&entry.event).map_err(|e| bad(e.to_string()))?),
-                false => None,
-            };
-            return Ok((entry.sub, line));
+    /// The events of an outbox entry.
+    fn decode_entry<'a>(&self, key: &[u8], value: &'a [u8]) -> Result<Vec<Item<'a>>, StoreError> {
+        outbox::decode(key, value).map_err(|e| self.corrupt("outbox", e))
+    }
+
+    /// Rewrites the entry under `key` with only `kept`, or removes it.
+    fn keep_in_entry(&self, batch: &mut sled::Batch, key: &[u8], kept: &[Item]) {
+        let first = <[u8; 8]>::try_from(key).map_or(0, u64::from_be_bytes);
+        match Chunk::rebuild(first, kept) {
+            Some(chunk) => batch.insert(key, chunk.bytes),
+            None => batch.remove(key),
         }
-        let split = |bytes: &[u8]| -> Option<(String, Vec<u8>)> {
-            let len = u32::from_be_bytes(bytes.get(1..5)?.try_into().ok()?) as usize;
-            let sub = std::str::from_utf8(bytes.get(5..5 + len)?).ok()?;
-            Some((sub.to_string(), bytes.get(5 + len..)?.to_vec()))
-        };
-        let (sub, json) = split(bytes).ok_or_else(|| bad("truncated".into()))?;
-        if !line {
-            return Ok((sub, None));
-        }
-        let json = String::from_utf8(json).map_err(|_| bad("not UTF-8".into()))?;
-        let seq = <[u8; 8]>::try_from(seq).map_err(|_| bad("key is not 8 bytes".into()))?;
-        let id = self.event_id(u64::from_be_bytes(seq));
-        Ok((sub, Some(EventLine { id, json })))
     }
 
     fn event_id(&self, seq: u64) -> String {
@@ -357,8 +329,6 @@ impl StateStore for SledStore {
         let state_json = serde_json::to_vec(state).map_err(|e| self.corrupt("subs", e))?;
         let emitted_at = now_rfc3339();
         let count = events.len() as u64;
-        let sub_len = u32::try_from(sub.len())
-            .map_err(|_| self.corrupt("subs", "a subscription id longer than 4 GiB"))?;
         let (end, ids) = {
             // One commit at a time takes sequence numbers and writes them.
             let _turn = self
@@ -374,14 +344,11 @@ impl StateStore for SledStore {
             let mut ids = Vec::with_capacity(events.len());
             let mut batch = sled::Batch::default();
             let mut batched = 0usize;
+            let mut chunk = Chunk::new(next);
             for (seq, e) in (next..).zip(events) {
                 let id = self.event_id(seq);
                 // The entry holds the sink line itself, so delivery only
-                // copies it out (see LINE_ENTRY).
-                let mut entry = Vec::with_capacity(e.record.get().len() + sub.len() + 256);
-                entry.push(LINE_ENTRY);
-                entry.extend_from_slice(&sub_len.to_be_bytes());
-                entry.extend_from_slice(sub.as_bytes());
+                // copies it out.
                 let line = LineRef {
                     id: &id,
                     connector: &state.connector,
@@ -392,16 +359,24 @@ impl StateStore for SledStore {
                     strategy: &state.strategy,
                     emitted_at: &emitted_at,
                 };
-                serde_json::to_writer(&mut entry, &line).map_err(|e| self.corrupt("outbox", e))?;
-                batched += entry.len();
-                batch.insert(&seq.to_be_bytes(), entry);
+                chunk
+                    .push(seq, sub, |b| serde_json::to_writer(b, &line))
+                    .map_err(|e| self.corrupt("outbox", e))?;
+                ids.push(id);
+                if chunk.is_full() {
+                    let full = std::mem::replace(&mut chunk, Chunk::new(seq + 1));
+                    batched += full.bytes.len();
+                    batch.insert(&full.first.to_be_bytes(), full.bytes);
+                }
                 if batched >= COMMIT_BATCH_BYTES {
                     self.outbox
                         .apply_batch(std::mem::take(&mut batch))
                         .map_err(|e| self.storage(e))?;
                     batched = 0;
                 }
-                ids.push(id);
+            }
+            if chunk.first < next + count {
+                batch.insert(&chunk.first.to_be_bytes(), chunk.bytes);
             }
             self.outbox
                 .apply_batch(batch)
@@ -431,14 +406,19 @@ impl StateStore for SledStore {
         let durable = self.durable.load(Ordering::SeqCst).to_be_bytes();
         let mut out = Vec::new();
         let mut bytes = 0;
-        for kv in self.outbox.range(..durable.as_slice()).take(limit) {
+        'entries: for kv in self.outbox.range(..durable.as_slice()) {
             let (k, v) = kv.map_err(|e| self.storage(e))?;
-            if !out.is_empty() && bytes + v.len() > PENDING_BYTES {
-                break;
-            }
-            bytes += v.len();
-            if let (_, Some(line)) = self.decode_entry(&k, &v, true)? {
-                out.push(line);
+            for item in self.decode_entry(&k, &v)? {
+                if out.len() >= limit
+                    || (!out.is_empty() && bytes + item.line.len() > PENDING_BYTES)
+                {
+                    break 'entries;
+                }
+                bytes += item.line.len();
+                out.push(EventLine {
+                    id: self.event_id(item.seq),
+                    json: item.line.into_owned(),
+                });
             }
         }
         Ok(out)
@@ -455,9 +435,32 @@ impl StateStore for SledStore {
     }
 
     fn ack(&self, ids: &[String]) -> Result<(), StoreError> {
+        let mut seqs: Vec<u64> = ids.iter().filter_map(|id| self.seq_of(id)).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
         let mut batch = sled::Batch::default();
-        for seq in ids.iter().filter_map(|id| self.seq_of(id)) {
-            batch.remove(&seq.to_be_bytes());
+        let mut rest = seqs.as_slice();
+        // Each entry holding an acknowledged event loses it: delivery acks
+        // whole entries, except where a page of `pending` ended inside one.
+        while let Some(&seq) = rest.first() {
+            let found = self.outbox.range(..=seq.to_be_bytes()).next_back();
+            let Some((k, v)) = found.transpose().map_err(|e| self.storage(e))? else {
+                rest = &rest[1..];
+                continue;
+            };
+            let items = self.decode_entry(&k, &v)?;
+            let (held, last) = (items.len(), items.last().map_or(seq, |i| i.seq));
+            // The acknowledged events up to this entry's last (at least
+            // `seq`, which may be unknown: already gone, or never stored).
+            let (mine, later) = rest.split_at(rest.partition_point(|&s| s <= last).max(1));
+            let kept: Vec<Item> = items
+                .into_iter()
+                .filter(|i| mine.binary_search(&i.seq).is_err())
+                .collect();
+            if kept.len() != held {
+                self.keep_in_entry(&mut batch, &k, &kept);
+            }
+            rest = later;
         }
         self.outbox
             .apply_batch(batch)
@@ -466,23 +469,27 @@ impl StateStore for SledStore {
     }
 
     fn pending_count(&self) -> Result<u64, StoreError> {
-        Ok(self.outbox.len() as u64)
+        let mut n = 0;
+        for v in self.outbox.iter().values() {
+            n += outbox::count(&v.map_err(|e| self.storage(e))?);
+        }
+        Ok(n)
     }
 
     fn reset(&self, sub: &str) -> Result<(), StoreError> {
-        let mut keys = Vec::new();
+        let mut rewrites = sled::Batch::default();
         for kv in self.outbox.iter() {
             let (k, v) = kv.map_err(|e| self.storage(e))?;
-            if self.decode_entry(&k, &v, false)?.0 == sub {
-                keys.push(k);
+            let items = self.decode_entry(&k, &v)?;
+            if items.iter().any(|i| i.sub == sub) {
+                let kept: Vec<Item> = items.into_iter().filter(|i| i.sub != sub).collect();
+                self.keep_in_entry(&mut rewrites, &k, &kept);
             }
         }
         (&self.subs, &self.outbox)
             .transaction(|(subs, outbox)| {
                 subs.remove(sub.as_bytes())?;
-                for k in &keys {
-                    outbox.remove(k)?;
-                }
+                outbox.apply_batch(&rewrites)?;
                 Ok(())
             })
             .map_err(|e| self.tx_error(e))?;
