@@ -69,6 +69,10 @@ const REASSERT: Duration = Duration::from_millis(50);
 /// the CPU limit may be overshot by up to this much.
 const TICK: Duration = Duration::from_millis(20);
 
+/// How long after a call the watchdog stays in timed sleeps (see
+/// `State::last_end`) before it sleeps until the next call wakes it.
+const LINGER: Duration = Duration::from_secs(1);
+
 /// How long a tripped call may keep the engine thread after the stop.
 /// QuickJS drains the whole microtask queue in one native loop; a promise
 /// flood that survives termination there can never be interrupted, and the
@@ -95,6 +99,11 @@ struct State {
     shutdown: bool,
     /// The watchdog sleeps with no deadline: the next call must wake it.
     idle: bool,
+    /// When the last call ended, and the shortest limit it had: after a
+    /// call the watchdog keeps a timed sleep no longer than that limit for
+    /// [`LINGER`], so calls made one after another need not wake it.
+    last_end: Option<Instant>,
+    shortest: Duration,
     /// The engine thread's CPU clock, where the platform has one; without
     /// it, CPU time is the wall time spent inside event-loop polls.
     cpu_clock: Option<ThreadClock>,
@@ -188,9 +197,12 @@ impl Watchdog {
         s.used = Duration::ZERO;
         s.running_since = None;
         s.tripped = None;
-        let idle = s.idle;
+        // A lingering watchdog wakes within `shortest` of its last look,
+        // which is soon enough unless this call's limits are shorter.
+        let wake = s.idle || cpu.min(wall) < s.shortest;
+        s.shortest = cpu.min(wall);
         drop(s);
-        if idle {
+        if wake {
             self.inner.1.notify_one();
         }
     }
@@ -201,6 +213,7 @@ impl Watchdog {
         s.budget = None;
         s.deadline = None;
         s.running_since = None;
+        s.last_end = Some(Instant::now());
         s.tripped.take()
     }
 
@@ -305,6 +318,12 @@ impl Watchdog {
                 // object and does not always resume it, which let a promise
                 // flood run on forever inside one microtask checkpoint.
                 wait = Some(REASSERT);
+            }
+            if wait.is_none() && s.budget.is_none() {
+                if let Some(left) = s.last_end.and_then(|t| LINGER.checked_sub(t.elapsed())) {
+                    // (At least 1 ms: a zero limit must not make it spin.)
+                    wait = Some(left.min(s.shortest).max(Duration::from_millis(1)));
+                }
             }
             s.idle = wait.is_none();
             s = match wait {

@@ -6,11 +6,16 @@
 //! slow call (a long full-scan page) delays every other collection's call,
 //! webhooks included. Threads are started only when a call finds every
 //! runtime busy, so a connector that is called one call at a time keeps one.
+//!
+//! The queue is a plain mutex and condition variable, not a tokio channel:
+//! an idle engine thread sleeps on a futex outside its tokio runtime, and a
+//! call reaches it through one wake-up (tokio's channel woke the runtime
+//! through its eventfd and epoll, and the tokio mutex around the receiver
+//! added another hand-over). This module must not run calls itself.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use tokio::sync::{mpsc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::limits::Watchdog;
 use crate::worker::{self, Job};
@@ -19,62 +24,113 @@ use crate::EngineConfig;
 pub(crate) struct Pool {
     config: EngineConfig,
     host: tokio::runtime::Handle,
-    sender: mpsc::UnboundedSender<Job>,
     queue: Jobs,
     started: AtomicUsize,
 }
 
-/// The receiving side, shared by the engine threads of a pool.
+/// The queue, shared by the pool and its engine threads.
 #[derive(Clone)]
 pub(crate) struct Jobs {
-    receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
-    /// Threads waiting for a job.
-    idle: Arc<AtomicUsize>,
-    /// Jobs sent and not yet taken.
-    queued: Arc<AtomicUsize>,
+    inner: Arc<(Mutex<Queue>, Condvar)>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Threads that will take a job without another thread being started:
+    /// waiting, or finishing a call and about to wait.
+    idle: usize,
+    /// Threads blocked on the condition variable (only they need a wake-up).
+    sleeping: usize,
+    /// The engine handle is gone: threads end once the queue is empty.
+    closed: bool,
 }
 
 impl Jobs {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // The queue is plain data and every update completes under the lock.
+        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Counts this thread as waiting before it hands back its result: a
     /// caller making one call after another sends the next call the moment
     /// it has the reply, and must not find every thread busy and start
     /// another runtime for it. `next(true)` then does not count it again.
     pub(crate) fn finishing(&self) {
-        self.idle.fetch_add(1, Ordering::SeqCst);
+        self.lock().idle += 1;
     }
 
     /// A thread counted as waiting that will take no job after all.
     pub(crate) fn leave(&self) {
-        self.idle.fetch_sub(1, Ordering::SeqCst);
+        let mut q = self.lock();
+        q.idle = q.idle.saturating_sub(1);
     }
 
-    /// The next job; None once the engine handle is gone. `counted`: this
-    /// thread already called [`Jobs::finishing`].
-    pub(crate) async fn next(&self, counted: bool) -> Option<Job> {
+    /// The next job, blocking the thread until there is one; None once the
+    /// engine handle is gone and the queue is empty. `counted`: this thread
+    /// already called [`Jobs::finishing`].
+    pub(crate) fn next(&self, counted: bool) -> Option<Job> {
+        let mut q = self.lock();
         if !counted {
-            self.idle.fetch_add(1, Ordering::SeqCst);
+            q.idle += 1;
         }
-        let job = self.receiver.lock().await.recv().await;
-        self.idle.fetch_sub(1, Ordering::SeqCst);
-        if job.is_some() {
-            self.queued.fetch_sub(1, Ordering::SeqCst);
+        loop {
+            if let Some(job) = q.jobs.pop_front() {
+                q.idle = q.idle.saturating_sub(1);
+                return Some(job);
+            }
+            if q.closed {
+                q.idle = q.idle.saturating_sub(1);
+                return None;
+            }
+            q.sleeping += 1;
+            q = self.inner.1.wait(q).unwrap_or_else(|e| e.into_inner());
+            q.sleeping -= 1;
         }
-        job
+    }
+
+    /// Queues `job`; Err(job) once closed. Returns whether more jobs wait
+    /// than threads will take them.
+    fn push(&self, job: Job) -> Result<bool, Job> {
+        let mut q = self.lock();
+        if q.closed {
+            return Err(job);
+        }
+        q.jobs.push_back(job);
+        let short = q.jobs.len() > q.idle;
+        let wake = q.sleeping > 0;
+        drop(q);
+        if wake {
+            self.inner.1.notify_one();
+        }
+        Ok(short)
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.inner.1.notify_all();
+    }
+
+    fn count_idle(&self, delta: isize) {
+        let mut q = self.lock();
+        q.idle = q.idle.saturating_add_signed(delta);
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.queue.close();
     }
 }
 
 impl Pool {
-    /// Starts the first engine thread.
+    /// Starts the first engine thread, which creates its runtime at once.
     pub(crate) fn start(config: EngineConfig) -> std::io::Result<Pool> {
-        let (sender, receiver) = mpsc::unbounded_channel();
         let pool = Pool {
             host: tokio::runtime::Handle::current(),
             config,
-            sender,
             queue: Jobs {
-                receiver: Arc::new(Mutex::new(receiver)),
-                idle: Arc::new(AtomicUsize::new(0)),
-                queued: Arc::new(AtomicUsize::new(0)),
+                inner: Arc::new((Mutex::new(Queue::default()), Condvar::new())),
             },
             started: AtomicUsize::new(0),
         };
@@ -85,19 +141,10 @@ impl Pool {
     /// Queues `job`, starting another thread when none is free and the
     /// limit allows. Err when the engine threads are gone.
     pub(crate) fn submit(&self, job: Job) -> Result<(), ()> {
-        self.queue.queued.fetch_add(1, Ordering::SeqCst);
-        if self.sender.send(job).is_err() {
-            self.queue.queued.fetch_sub(1, Ordering::SeqCst);
-            return Err(());
-        }
-        // More jobs waiting than threads waiting for them: a burst of calls
-        // starts threads even while one thread still counts as idle. Both
-        // read now, in this order: a thread may already have taken the job.
-        let waiting = self.queue.idle.load(Ordering::SeqCst);
-        let queued = self.queue.queued.load(Ordering::SeqCst);
-        if queued > waiting
-            && self.started.load(Ordering::SeqCst) < self.config.limits.runtimes.max(1)
-        {
+        // More jobs waiting than threads to take them: a burst of calls
+        // starts threads even while one thread still counts as idle.
+        let short = self.queue.push(job).map_err(|_| ())?;
+        if short && self.started.load(Ordering::SeqCst) < self.config.limits.runtimes.max(1) {
             if let Err(e) = self.spawn_thread() {
                 tracing::warn!(connector = %self.config.name, "cannot start another engine thread (the queued call waits for a free one): {e}");
             }
@@ -121,7 +168,7 @@ impl Pool {
         // Waiting for work from the start (worker::run's first `next` does
         // not count it again): a call sent before the thread gets there
         // must not start yet another one.
-        self.queue.idle.fetch_add(1, Ordering::SeqCst);
+        self.queue.count_idle(1);
         let spawned = Watchdog::spawn(&name).and_then(|dog| {
             let (config, host, jobs) = (self.config.clone(), self.host.clone(), self.queue.clone());
             let own = dog.clone();
@@ -136,7 +183,7 @@ impl Pool {
         });
         if spawned.is_err() {
             self.started.fetch_sub(1, Ordering::SeqCst);
-            self.queue.idle.fetch_sub(1, Ordering::SeqCst);
+            self.queue.count_idle(-1);
         }
         spawned.map(|_| ())
     }

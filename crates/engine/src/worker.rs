@@ -41,53 +41,67 @@ pub(crate) fn run(config: EngineConfig, host: tokio::runtime::Handle, jobs: Jobs
             return;
         }
     };
-    rt.block_on(async move {
-        let mut js: Option<Js> = None;
-        // Pool::spawn_thread counted this thread as waiting.
-        let mut counted = true;
-        while let Some(job) = jobs.next(counted).await {
-            counted = false;
-            if js.is_none() {
-                match Js::new(&config, &host, &dog) {
-                    Ok(fresh) => js = Some(fresh),
-                    Err(e) => {
-                        job.fail(e);
-                        continue;
-                    }
+    // The runtime's context without driving it: between calls this thread
+    // sleeps in `jobs.next` (a futex), and a call enters `block_on` only
+    // for as long as it runs. Nothing of a call outlives it (endCall
+    // cancels its timers; HTTP runs on the host's runtime).
+    let _context = rt.enter();
+    // Created before any call arrives: the first caller waits only for
+    // what is left of it. A failure here is reported to that call, which
+    // tries again.
+    let mut js: Option<Js> = match Js::new(&config, &host, &dog) {
+        Ok(fresh) => Some(fresh),
+        Err(e) => {
+            tracing::debug!(connector = %config.name, "creating the JavaScript runtime ahead of the first call failed: {e}");
+            None
+        }
+    };
+    // Pool::spawn_thread counted this thread as waiting.
+    let mut counted = true;
+    while let Some(job) = jobs.next(counted) {
+        counted = false;
+        if js.is_none() {
+            match Js::new(&config, &host, &dog) {
+                Ok(fresh) => js = Some(fresh),
+                Err(e) => {
+                    job.fail(e);
+                    continue;
                 }
-            }
-            let Some(runtime) = js.as_mut() else { continue };
-            let keep = match job {
-                Job::Call(call, reply) => {
-                    let result = runtime.call(&config, *call).await;
-                    let limited = matches!(result, Err(CallError::Limit { .. }));
-                    let keep = !limited && !runtime.tainted;
-                    // After a limit endCall runs on a terminated isolate and
-                    // always fails; otherwise a failure is worth a warning.
-                    if runtime.tainted && !limited {
-                        tracing::warn!(connector = %config.name, "the call's timers could not be cancelled; the JavaScript runtime is recreated");
-                    }
-                    jobs.finishing();
-                    counted = true;
-                    let _ = reply.send(result);
-                    keep
-                }
-                Job::Check(function, reply) => {
-                    let result = runtime.check(&config, &function).await;
-                    let keep = !matches!(result, Err(CallError::Limit { .. }));
-                    jobs.finishing();
-                    counted = true;
-                    let _ = reply.send(result);
-                    keep
-                }
-            };
-            if !keep {
-                // Dropping the runtime frees its heap; the next job starts clean.
-                js = None;
             }
         }
-        dog.shutdown();
-    });
+        let Some(runtime) = js.as_mut() else { continue };
+        let keep = match job {
+            Job::Call(call, reply) => {
+                let result = rt.block_on(runtime.call(&config, *call));
+                let limited = matches!(result, Err(CallError::Limit { .. }));
+                let keep = !limited && !runtime.tainted;
+                // After a limit endCall runs on a terminated isolate and
+                // always fails; otherwise a failure is worth a warning.
+                if runtime.tainted && !limited {
+                    tracing::warn!(connector = %config.name, "the call's timers could not be cancelled; the JavaScript runtime is recreated");
+                }
+                jobs.finishing();
+                counted = true;
+                let _ = reply.send(result);
+                keep
+            }
+            Job::Check(function, reply) => {
+                let result = rt.block_on(runtime.check(&config, &function));
+                let keep = !matches!(result, Err(CallError::Limit { .. }));
+                jobs.finishing();
+                counted = true;
+                let _ = reply.send(result);
+                keep
+            }
+        };
+        if !keep {
+            // Dropping the runtime frees its heap; the next job starts clean,
+            // on a runtime made before it arrives.
+            drop(js.take());
+            js = Js::new(&config, &host, &dog).ok();
+        }
+    }
+    dog.shutdown();
 }
 
 impl Job {
@@ -136,7 +150,7 @@ impl Js {
             // Where bootstrap.js's invoke calls the connector.
             BOOTSTRAP_JS
                 .lines()
-                .position(|l| l.contains("await fn(arg)"))
+                .position(|l| l.contains("// connector-call-site"))
                 .map(|i| crate::limits::squeeze::InvokeSite {
                     script: BOOTSTRAP_NAME,
                     line: i + 1,
@@ -439,6 +453,19 @@ impl Js {
         let runtime = &mut self.runtime;
         let result = poll_fn(|cx| {
             if let Poll::Ready(r) = fut.poll_unpin(cx) {
+                if r.is_err() {
+                    return Poll::Ready(r.map_err(|e| CallError::from_engine(root, e)));
+                }
+                // Settled without waiting (a synchronous function): one
+                // turn of the event loop still runs the microtasks it
+                // queued, and an unhandled rejection fails this call
+                // rather than the next one.
+                dog.enter();
+                let polled = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
+                dog.exit();
+                if let Poll::Ready(Err(e)) = polled {
+                    return Poll::Ready(Err(CallError::from_core(root, e)));
+                }
                 return Poll::Ready(r.map_err(|e| CallError::from_engine(root, e)));
             }
             dog.enter();
@@ -481,5 +508,20 @@ impl FromEngine<Box<deno_core::error::JsError>> for CallError {
 impl FromEngine<deno_core::error::CoreError> for CallError {
     fn from_engine(root: &std::path::Path, e: deno_core::error::CoreError) -> CallError {
         CallError::from_core(root, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// limits::squeeze tells whether `invoke` is below a frame by the line
+    /// that calls the connector: bootstrap.js must mark exactly one.
+    #[test]
+    fn bootstrap_marks_one_connector_call_site() {
+        let marked: Vec<&str> = super::BOOTSTRAP_JS
+            .lines()
+            .filter(|l| l.contains("// connector-call-site"))
+            .collect();
+        assert_eq!(marked.len(), 1, "{marked:?}");
+        assert!(marked[0].contains("fn(arg)"), "{}", marked[0]);
     }
 }

@@ -4,7 +4,9 @@
 //! thread, calls one after another), and prints one JSON line:
 //!
 //! - `coldMs`: loading the connector (specs), starting the engine and the
-//!   first call (the JavaScript runtime is created on that first call);
+//!   first call (which waits for the JavaScript runtime the engine thread
+//!   starts creating in `Engine::start`), split into `coldSpecsMs`,
+//!   `coldEngineStartMs` and `coldFirstCallMs`;
 //! - `warm*Us`: each of the next N calls, from `Engine::call` to its result.
 //!
 //! Every result must equal `--expect` (without it, the first result), so a
@@ -64,7 +66,9 @@ async fn bench(args: &Args, expect: &Option<Value>) -> Result<Value> {
             list.join("\n")
         )
     })?;
+    let specs = started.elapsed();
     let engine = start_engine(&connector)?;
+    let engine_started = started.elapsed();
     let call = call_of(&connector, &args.function, &args.input)?;
     let first = engine.call(call.clone()).await?.value;
     let cold = started.elapsed();
@@ -87,6 +91,11 @@ async fn bench(args: &Args, expect: &Option<Value>) -> Result<Value> {
     };
     Ok(json!({
         "coldMs": cold.as_secs_f64() * 1e3,
+        // Where the cold time went: until the specs were loaded, until
+        // `Engine::start` returned (HTTP client included), the first call.
+        "coldSpecsMs": specs.as_secs_f64() * 1e3,
+        "coldEngineStartMs": (engine_started - specs).as_secs_f64() * 1e3,
+        "coldFirstCallMs": (cold - engine_started).as_secs_f64() * 1e3,
         "calls": warm.len(),
         "warmMedianUs": pct(0.5),
         "warmP99Us": pct(0.99),
