@@ -39,6 +39,17 @@ pub enum BenchError {
 /// Pages through `{base}/items` as the benchmark connector does: one GET per
 /// page, the whole body parsed as JSON, records counted. Returns the count.
 pub async fn list_all(client: &reqwest::Client, base: &str) -> Result<u64, BenchError> {
+    list_all_timed(client, base).await.map(|(count, _)| count)
+}
+
+/// [`list_all`], also returning the time spent parsing the pages (the
+/// rest is HTTP): docs/benchmarks.md compares it with JavaScript's
+/// `JSON.parse` of the same pages.
+pub async fn list_all_timed(
+    client: &reqwest::Client,
+    base: &str,
+) -> Result<(u64, std::time::Duration), BenchError> {
+    let mut parsing = std::time::Duration::ZERO;
     let mut count = 0u64;
     let mut cursor: Option<String> = None;
     loop {
@@ -58,10 +69,12 @@ pub async fn list_all(client: &reqwest::Client, base: &str) -> Result<u64, Bench
             });
         }
         let body = response.bytes().await.map_err(http)?;
+        let started = std::time::Instant::now();
         let page: Value = serde_json::from_slice(&body).map_err(|source| BenchError::Json {
             url: url.clone(),
             source,
         })?;
+        parsing += started.elapsed();
         let records = page["records"]
             .as_array()
             .ok_or_else(|| BenchError::NoRecords { url: url.clone() })?;
@@ -71,7 +84,7 @@ pub async fn list_all(client: &reqwest::Client, base: &str) -> Result<u64, Bench
             .and_then(Value::as_str)
             .map(str::to_owned);
         if cursor.is_none() {
-            return Ok(count);
+            return Ok((count, parsing));
         }
     }
 }
