@@ -118,19 +118,22 @@ declare -A t
 for r in runtime node; do
   for p in fetch baseline unchanged changed; do t[$r.$p]="$(med "$r" "$p")"; done
 done
-rt_rss="$(cat "$work"/runtime.{baseline,unchanged,changed} | awk '{print $2}' | sort -g | tail -1)"
+rt_rss_unchanged="$(awk '{print $2}' "$work/runtime.unchanged" | median)"
+rt_rss_changed="$(awk '{print $2}' "$work/runtime.changed" | median)"
 node_rss="$(awk '{print $2}' "$work/node.changed" | median)"
 changed_n="$(median <"$work/changed")"
 disk="$(median <"$work/runtime.disk")"
 
 table="$work/table.md"
 {
-  echo "| runner | fetch only | baseline scan | unchanged scan | $percent% changed scan | beyond fetching: unchanged / changed | peak RSS |"
+  echo "| runner | fetch only | baseline scan | unchanged scan | $percent% changed scan | beyond fetching: unchanged / changed | peak RSS: unchanged / changed scan |"
   echo "|---|---|---|---|---|---|---|"
   for r in runtime node; do
     awk -v r="$r" -v f="${t[$r.fetch]}" -v b="${t[$r.baseline]}" -v u="${t[$r.unchanged]}" \
-        -v c="${t[$r.changed]}" -v m="$([ "$r" = runtime ] && echo "$rt_rss" || echo "$node_rss")" \
-      'BEGIN {printf "| %s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s / %.2f s | %.0f MiB |\n", r, f, b, u, c, u - f, c - f, m}'
+        -v c="${t[$r.changed]}" \
+        -v m="$([ "$r" = runtime ] && echo "$rt_rss_unchanged $rt_rss_changed" || echo "$node_rss")" \
+      'BEGIN {n = split(m, x, " "); if (n == 2) rss = sprintf("%.0f / %.0f MiB", x[1], x[2]); else rss = sprintf("%.0f MiB (one process)", x[1]);
+              printf "| %s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s / %.2f s | %s |\n", r, f, b, u, c, u - f, c - f, rss}'
   done
   awk -v ru="${t[runtime.unchanged]}" -v rc="${t[runtime.changed]}" -v rf="${t[runtime.fetch]}" \
       -v nu="${t[node.unchanged]}" -v nc="${t[node.changed]}" -v nf="${t[node.fetch]}" \
@@ -141,8 +144,9 @@ cat "$table"
 
 [ "$write_doc" = 1 ] || exit 0
 verdict() { awk -v v="$1" -v lim="$2" -v dir="$3" 'BEGIN {ok = (dir == "<=") ? v <= lim : v >= lim; print ok ? "met" : "missed"}'; }
-beyond="$(awk -v c="${t[runtime.changed]}" -v f="${t[runtime.fetch]}" 'BEGIN {print c - f}')"
-speedup="$(awk -v rc="${t[runtime.changed]}" -v rf="${t[runtime.fetch]}" -v nc="${t[node.changed]}" -v nf="${t[node.fetch]}" \
+# The issue's targets are for the unchanged scan; the changed one is shown too.
+beyond="$(awk -v c="${t[runtime.unchanged]}" -v f="${t[runtime.fetch]}" 'BEGIN {print c - f}')"
+speedup="$(awk -v rc="${t[runtime.unchanged]}" -v rf="${t[runtime.fetch]}" -v nc="${t[node.unchanged]}" -v nf="${t[node.fetch]}" \
   'BEGIN {d = rc - rf; print (d > 0) ? (nc - nf) / d : 0}')"
 section="$work/section.md"
 {
@@ -161,15 +165,16 @@ section="$work/section.md"
   echo "Node's \`fetch\` as \`apiClient\`, md5 of \`JSON.stringify(record)\` in an in-memory \`Map\`,"
   echo "changes as JSON lines fsynced per scan; its fetch only is a list-only pass in the same"
   echo "process. Runtime times are whole processes, Node's are in-process; $rounds rounds, runners"
-  echo "alternating, medians; peak RSS from \`/usr/bin/time\` (runtime: the largest of its three"
-  echo "scans; Node: its one process after all scans). Both runners emitted exactly the"
+  echo "alternating, medians; peak RSS from \`/usr/bin/time\` (runtime: each scan's process;"
+  echo "Node: its one process after all scans). Both runners emitted exactly the"
   echo "$changed_n changes and nothing for the unchanged scan."
   echo
   cat "$table"
   echo
-  echo "Targets: beyond fetching <= 3 s: $(awk -v b="$beyond" 'BEGIN {printf "%.1f s", b}') for the $percent% scan, $(verdict "$beyond" 3 '<=');"
-  echo "peak RSS <= 200 MiB: $(awk -v m="$rt_rss" 'BEGIN {printf "%.0f MiB", m}'), $(verdict "$rt_rss" 200 '<=');"
+  echo "Targets (for the unchanged scan): beyond fetching <= 3 s: $(awk -v b="$beyond" 'BEGIN {printf "%.1f s", b}'), $(verdict "$beyond" 3 '<=');"
+  echo "peak RSS <= 200 MB (190.7 MiB): $(awk -v m="$rt_rss_unchanged" 'BEGIN {printf "%.0f MiB", m}'), $(verdict "$rt_rss_unchanged" 190.7 '<=');"
   echo ">= 5x Node beyond fetching: $(awk -v s="$speedup" 'BEGIN {printf "%.2fx", s}'), $(verdict "$speedup" 5 '>=')."
+  echo "With $percent% changed: $(awk -v m="$rt_rss_changed" 'BEGIN {printf "%.0f MiB", m}') peak."
   echo "The runtime's data directory after the three scans: $disk MiB."
   echo
   machine_note
