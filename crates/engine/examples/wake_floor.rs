@@ -40,35 +40,17 @@ fn main() {
     report("std channel, std reply (caller blocks)", &mut times);
 
     // std channel in, tokio oneshot awaited by a task on the host runtime.
-    let (to, from_caller) = mpsc::channel::<tokio::sync::oneshot::Sender<u64>>();
+    let (to, from_caller) = mpsc::channel::<Reply>();
     std::thread::spawn(move || {
         while let Ok(reply) = from_caller.recv() {
             let _ = reply.send(1);
         }
     });
-    let times = host.block_on(async move {
-        tokio::spawn(async move {
-            let mut times = Vec::with_capacity(rounds);
-            for _ in 0..rounds {
-                let t = Instant::now();
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                to.send(tx).expect("send");
-                rx.await.expect("reply");
-                times.push(t.elapsed());
-            }
-            times
-        })
-        .await
-        .expect("task")
-    });
-    report(
-        "std channel, oneshot reply (async caller)",
-        &mut times.clone(),
-    );
+    let mut times = async_round_trips(&host, rounds, move |tx| to.send(tx).expect("send"));
+    report("std channel, oneshot reply (async caller)", &mut times);
 
     // tokio unbounded channel into a current-thread runtime (epoll/eventfd).
-    let (to, mut from_caller) =
-        tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<u64>>();
+    let (to, mut from_caller) = tokio::sync::mpsc::unbounded_channel::<Reply>();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -80,13 +62,27 @@ fn main() {
             }
         });
     });
-    let times = host.block_on(async move {
+    let mut times = async_round_trips(&host, rounds, move |tx| to.send(tx).expect("send"));
+    report(
+        "tokio channel into a current-thread runtime, oneshot reply",
+        &mut times,
+    );
+}
+
+/// `rounds` round trips from a task on the host runtime: `send` hands a
+/// oneshot to the other side, which answers on it.
+fn async_round_trips(
+    host: &tokio::runtime::Runtime,
+    rounds: usize,
+    send: impl Fn(Reply) + Send + 'static,
+) -> Vec<Duration> {
+    host.block_on(async move {
         tokio::spawn(async move {
             let mut times = Vec::with_capacity(rounds);
             for _ in 0..rounds {
                 let t = Instant::now();
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                to.send(tx).expect("send");
+                send(tx);
                 rx.await.expect("reply");
                 times.push(t.elapsed());
             }
@@ -94,12 +90,10 @@ fn main() {
         })
         .await
         .expect("task")
-    });
-    report(
-        "tokio channel into a current-thread runtime, oneshot reply",
-        &mut times.clone(),
-    );
+    })
 }
+
+type Reply = tokio::sync::oneshot::Sender<u64>;
 
 fn report(what: &str, times: &mut [Duration]) {
     times.sort_unstable();

@@ -7,12 +7,13 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use runtime_api_client::HttpClient;
-use runtime_engine::{Call, CallError, Engine, EngineConfig, FunctionRef, LimitKind, Limits};
-use serde_json::{json, Value};
+mod common;
+
+use common::call;
+use runtime_engine::{CallError, Engine, LimitKind, Limits};
+use serde_json::json;
 
 fn connector() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -58,38 +59,7 @@ fn engine(root: &Path, runtimes: usize) -> Engine {
 }
 
 fn engine_with(root: &Path, name: &str, limits: Limits) -> Engine {
-    let root = std::fs::canonicalize(root).unwrap();
-    Engine::start(EngineConfig {
-        name: name.into(),
-        make_api_client: Some(FunctionRef {
-            path: root.join("auth/make-api-client.js"),
-            rel: "auth/make-api-client.js".into(),
-            export: "makeApiClient".into(),
-        }),
-        root,
-        limits,
-        http: Arc::new(Default::default()),
-        client: HttpClient::new().unwrap(),
-        spec_base_uri: None,
-        allowed_hosts: Arc::new(vec![]),
-        refresh_credentials: None,
-    })
-    .unwrap()
-}
-
-fn call(root: &Path, name: &str, input: Value) -> Call {
-    let root = std::fs::canonicalize(root).unwrap();
-    Call {
-        function: FunctionRef {
-            path: root.join(format!("data/{name}.js")),
-            rel: format!("data/{name}.js"),
-            export: name.into(),
-        },
-        collection: None,
-        input,
-        credentials: json!({}),
-        connector_parameters: json!({}),
-    }
+    common::engine(root, name, limits, true)
 }
 
 /// Starts a slow call, then a fast one; says whether the fast one finished

@@ -4,10 +4,10 @@
 //! before the call ends, and a rejection nobody handles fails that call.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use runtime_api_client::HttpClient;
-use runtime_engine::{Call, CallError, Engine, EngineConfig, FunctionRef, Limits};
+mod common;
+
+use runtime_engine::{Call, CallError, Engine, Limits};
 use serde_json::{json, Value};
 
 fn connector(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -20,33 +20,11 @@ fn connector(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn engine(root: &Path) -> Engine {
-    Engine::start(EngineConfig {
-        name: "sync-calls".into(),
-        root: std::fs::canonicalize(root).unwrap(),
-        limits: Limits::default(),
-        http: Arc::new(Default::default()),
-        client: HttpClient::new().unwrap(),
-        spec_base_uri: None,
-        allowed_hosts: Arc::new(vec![]),
-        make_api_client: None,
-        refresh_credentials: None,
-    })
-    .unwrap()
+    common::engine(root, "sync-calls", Limits::default(), false)
 }
 
 fn call(root: &Path, name: &str) -> Call {
-    let root = std::fs::canonicalize(root).unwrap();
-    Call {
-        function: FunctionRef {
-            path: root.join(format!("data/{name}.js")),
-            rel: format!("data/{name}.js"),
-            export: name.into(),
-        },
-        collection: None,
-        input: json!({}),
-        credentials: json!({}),
-        connector_parameters: json!({}),
-    }
+    common::call(root, name, json!({}))
 }
 
 async fn value(e: &Engine, root: &Path, name: &str) -> Value {

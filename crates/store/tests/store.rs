@@ -11,6 +11,16 @@ fn ev(change: ChangeType, id: &str) -> NewEvent {
     )
 }
 
+/// The ids of the first 10 pending events.
+fn pending_ids(store: &SledStore) -> Vec<String> {
+    store
+        .pending(10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
 fn state(collection: &str, cycles: u64) -> SubscriptionState {
     let mut s = SubscriptionState::new("acme", collection, "all", "custom-pull");
     s.cycles = cycles;
@@ -148,12 +158,7 @@ fn ack_removes_durably_and_ignores_unknown_ids() {
         events
     };
     let store = SledStore::open(dir.path()).unwrap();
-    let ids: Vec<_> = store
-        .pending(10)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids = pending_ids(&store);
     assert_eq!(
         ids,
         [events[1].clone(), events[3].clone(), events[4].clone()]
@@ -345,12 +350,7 @@ fn outbox_entries_of_the_older_format_are_delivered() {
     assert_eq!(events[2].record, json!({"id": "n", "name": "nn"}));
 
     store.reset(contacts).unwrap();
-    let left: Vec<String> = store
-        .pending(10)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let left = pending_ids(&store);
     assert_eq!(
         left,
         [ids[0], ids[2]],

@@ -1,0 +1,50 @@
+//! Helpers shared by the engine's integration tests: an engine over a
+//! connector directory written by the test, and a call of one of its
+//! `data/<name>.js` functions.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use runtime_api_client::HttpClient;
+use runtime_engine::{Call, Engine, EngineConfig, FunctionRef, Limits};
+use serde_json::{json, Value};
+
+/// An engine for the connector at `root`; `api_client`: it has
+/// `auth/make-api-client.js`.
+pub fn engine(root: &Path, name: &str, limits: Limits, api_client: bool) -> Engine {
+    let root = std::fs::canonicalize(root).unwrap();
+    Engine::start(EngineConfig {
+        name: name.into(),
+        make_api_client: api_client.then(|| FunctionRef {
+            path: root.join("auth/make-api-client.js"),
+            rel: "auth/make-api-client.js".into(),
+            export: "makeApiClient".into(),
+        }),
+        root,
+        limits,
+        http: Arc::new(Default::default()),
+        client: HttpClient::new().unwrap(),
+        spec_base_uri: None,
+        allowed_hosts: Arc::new(vec![]),
+        refresh_credentials: None,
+    })
+    .unwrap()
+}
+
+/// A call of `data/<name>.js` (export `name`) with `input`.
+pub fn call(root: &Path, name: &str, input: Value) -> Call {
+    let root = std::fs::canonicalize(root).unwrap();
+    Call {
+        function: FunctionRef {
+            path: root.join(format!("data/{name}.js")),
+            rel: format!("data/{name}.js"),
+            export: name.into(),
+        },
+        collection: None,
+        input,
+        credentials: json!({}),
+        connector_parameters: json!({}),
+    }
+}
