@@ -54,6 +54,25 @@ pub fn decode_events(result: &Value) -> Result<Vec<NewEvent>, String> {
         .collect()
 }
 
+/// The events of a webhook `handle` answer. `null` (or no return value)
+/// means no events; otherwise the answer must be an object with an
+/// `events` list, or one that only answers the request (`response`, e.g. a
+/// URL verification challenge). Anything else (`{type, record}` returned
+/// bare, a list of events without the wrapper) is refused: answering 2xx to
+/// it would tell the sender its change was taken when nothing was stored.
+pub fn decode_handle(result: &Value) -> Result<Vec<NewEvent>, String> {
+    match result {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(o) if o.contains_key("events") => decode_events(result),
+        Value::Object(o) if o.contains_key("response") => Ok(Vec::new()),
+        other => Err(format!(
+            "{} without `events` ({}); return {{events: [{{type, record}}]}}, or null for no events",
+            kind(other),
+            keys_of(other)
+        )),
+    }
+}
+
 /// What a `pull` answered.
 #[derive(Debug)]
 pub struct PullAnswer {
@@ -127,16 +146,42 @@ pub fn decode_pull(text: &str) -> Option<PullAnswer> {
 }
 
 /// The `records` list of a `list` / `pullLatestRecords` result.
+///
+/// Anything but an object whose `records` is a list is refused: a missing
+/// key (`response.items` returned under another name), a forgotten `await`
+/// (a Promise serializes as `{}`) or a forgotten `return` would otherwise
+/// read as an empty page, and for full-scan an empty page turns every
+/// known record into a false `deleted`.
 pub fn records(result: &Value) -> Result<&[Value], String> {
-    // A list that returns nothing (a forgotten `return`) is not an empty
-    // page: for full-scan it would turn every known record into a delete.
-    if !result.is_object() {
+    let Some(object) = result.as_object() else {
         return Err(format!("{} instead of {{records, cursor}}", kind(result)));
-    }
-    match result.get("records") {
+    };
+    match object.get("records") {
         Some(Value::Array(list)) => Ok(list),
-        None | Some(Value::Null) => Ok(&[]),
+        None => Err(format!(
+            "an object without `records` ({}); return {{records: [...], cursor}}, with `records: []` for an empty page",
+            keys_of(result)
+        )),
+        Some(Value::Object(o)) if o.is_empty() => Err(
+            "`records` that is an empty object, not a list: a Promise? (a missing `await`)".into(),
+        ),
         Some(other) => Err(format!("`records` that is not a list ({})", kind(other))),
+    }
+}
+
+/// What an answer held, for messages: `keys: a, b` or `no keys` (a Promise
+/// that was not awaited serializes as `{}`).
+pub fn keys_of(v: &Value) -> String {
+    match v.as_object() {
+        Some(o) if o.is_empty() => "no keys: a Promise? (a missing `await`)".into(),
+        Some(o) => {
+            let mut keys: Vec<&str> = o.keys().map(String::as_str).take(8).collect();
+            if o.len() > keys.len() {
+                keys.push("...");
+            }
+            format!("keys: {}", keys.join(", "))
+        }
+        None => kind(v).to_string(),
     }
 }
 

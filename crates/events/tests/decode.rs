@@ -41,14 +41,24 @@ fn events_need_a_known_type_and_a_record_id() {
 #[test]
 fn records_and_cursors() {
     assert_eq!(records(&json!({"records": [1]})).unwrap(), [json!(1)]);
-    assert!(records(&json!({})).unwrap().is_empty());
+    assert!(records(&json!({"records": []})).unwrap().is_empty());
+    // No `records` is not an empty page: for full-scan it would delete all.
+    assert_eq!(
+        records(&json!({"items": [1], "next": null})).unwrap_err(),
+        "an object without `records` (keys: items, next); return {records: [...], cursor}, with `records: []` for an empty page"
+    );
+    assert!(records(&json!({})).unwrap_err().contains("a missing `await`"));
+    assert!(records(&json!({"records": {}}))
+        .unwrap_err()
+        .contains("a missing `await`"));
+    assert!(records(&json!({"records": null})).is_err());
     assert_eq!(
         records(&json!(null)).unwrap_err(),
         "null instead of {records, cursor}"
     );
     assert_eq!(
-        records(&json!({"records": {}})).unwrap_err(),
-        "`records` that is not a list (an object)"
+        records(&json!({"records": 3})).unwrap_err(),
+        "`records` that is not a list (a number)"
     );
     assert_eq!(next_cursor(&json!({"cursor": ""})), None);
     assert_eq!(next_cursor(&json!({"cursor": 3})), Some(json!(3)));
@@ -110,4 +120,22 @@ fn pull_answers_read_from_text_match_the_value_reader() {
         serde_json::from_str(r#"{"events": [{"type": "\u0063reated", "record": {"id": 1}}]}"#)
             .unwrap();
     assert_eq!(decode_events(&escaped).unwrap().len(), 1);
+}
+
+#[test]
+fn handle_answers_need_events_or_nothing() {
+    use runtime_events::decode_handle;
+    assert!(decode_handle(&json!(null)).unwrap().is_empty());
+    assert!(decode_handle(&json!({"response": {"status": 200, "data": "challenge"}}))
+        .unwrap()
+        .is_empty());
+    let one = json!({"events": [{"type": "created", "record": {"id": 1}}], "state": {}});
+    assert_eq!(decode_handle(&one).unwrap().len(), 1);
+    // The event itself, returned without its wrapper: refused, not 2xx.
+    assert_eq!(
+        decode_handle(&json!({"type": "created", "record": {"id": 1}})).unwrap_err(),
+        "an object without `events` (keys: type, record); return {events: [{type, record}]}, or null for no events"
+    );
+    assert!(decode_handle(&json!([{"type": "created", "record": {"id": 1}}])).is_err());
+    assert!(decode_handle(&json!({})).is_err());
 }

@@ -26,4 +26,10 @@ pub enum StoreError {
     },
     #[error("data dir {dir}: snapshot generation {gen} of {sub} is the committed one and cannot be rewritten")]
     CommittedSnapshot { dir: PathBuf, sub: String, gen: u64 },
+    #[error("data dir {dir} holds the state of connection `{owner}`, not of `{connection}`; a second connection on it would take the first one's state for its own and emit false events. Drop --data-dir to use this connection's own default dir, or pass another; if `{owner}` is this same connection (its file was moved or renamed), add \"id\": \"{owner}\" to the connection file")]
+    OtherConnection {
+        dir: PathBuf,
+        owner: String,
+        connection: String,
+    },
 }

@@ -33,7 +33,7 @@ use serde_json::Value;
 pub use error::StoreError;
 pub use runtime_events::{ChangeType, Event, EventLine, NewEvent};
 pub use sled_store::SledStore;
-pub use snapshot::{SnapshotDiff, SnapshotWriter};
+pub use snapshot::{Finished, SnapshotDiff, SnapshotWriter};
 pub use time::now_rfc3339;
 
 /// `"<connector>/<collection>/<scope>"`.
@@ -66,6 +66,9 @@ pub struct SubscriptionState {
     pub snapshot_gen: Option<u64>,
     /// webhook: when the subscription must be refreshed.
     pub next_refresh: Option<String>,
+    /// webhook: the URL the registration points at, so a run with another
+    /// public URL moves it instead of leaving it pointing nowhere.
+    pub webhook_uri: Option<String>,
     pub cycles: u64,
     pub last_cycle_at: Option<String>,
     pub last_error: Option<String>,
@@ -86,6 +89,18 @@ impl SubscriptionState {
     pub fn id(&self) -> SubId {
         sub_id(&self.connector, &self.collection, &self.scope)
     }
+}
+
+/// What [`SledStore::claim_connection`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// A new data dir, now bound to the connection.
+    New,
+    /// State written before data dirs recorded their connection, now bound
+    /// to this one.
+    Adopted,
+    /// Already this connection's.
+    Same,
 }
 
 /// Where subscription state and the outbox live. `SledStore` is the one

@@ -7,7 +7,7 @@ use sled::transaction::{TransactionError, Transactional};
 
 use crate::outbox::{self, Chunk, Item};
 use crate::snapshot::{self, Kind};
-use crate::{now_rfc3339, StateStore, StoreError, SubId, SubscriptionState};
+use crate::{now_rfc3339, Claim, StateStore, StoreError, SubId, SubscriptionState};
 
 /// At most this much of the outbox is handed out at once (but always one
 /// event), so a large `pending` limit cannot pull huge records into memory.
@@ -25,6 +25,7 @@ const COMMIT_BATCH_BYTES: usize = 1 << 20;
 const CACHE_BYTES: u64 = 4 * 1024 * 1024;
 const INSTANCE_KEY: &[u8] = b"instance";
 const NEXT_SEQ_KEY: &[u8] = b"next_seq";
+const CONNECTION_KEY: &[u8] = b"connection";
 
 /// The store on sled: trees `meta` (instance id, event sequence), `subs`
 /// (sub id -> JSON state), `outbox` (big-endian sequence of the first event
@@ -139,6 +140,52 @@ impl SledStore {
                 .map(u64::from_be_bytes)
                 .map_err(|_| self.corrupt("meta", "next_seq is not 8 bytes")),
         }
+    }
+
+    /// Binds the data dir to one connection. The first claim records
+    /// `connection`; later claims by the same connection pass, and a claim
+    /// by any other fails with [`StoreError::OtherConnection`]: its state,
+    /// watermarks and snapshots belong to another customer's account.
+    pub fn claim_connection(&self, connection: &str) -> Result<Claim, StoreError> {
+        let had_state = !self.subs.is_empty();
+        let swapped = self
+            .meta
+            .compare_and_swap(
+                CONNECTION_KEY,
+                None as Option<&[u8]>,
+                Some(connection.as_bytes()),
+            )
+            .map_err(|e| self.storage(e))?;
+        match swapped {
+            Ok(()) => {
+                self.flush()?;
+                Ok(if had_state { Claim::Adopted } else { Claim::New })
+            }
+            Err(current) => {
+                let owner = current
+                    .current
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                    .unwrap_or_default();
+                if owner == connection {
+                    Ok(Claim::Same)
+                } else {
+                    Err(StoreError::OtherConnection {
+                        dir: self.dir.clone(),
+                        owner,
+                        connection: connection.to_string(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// The connection the data dir belongs to, if one claimed it.
+    pub fn connection(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .meta
+            .get(CONNECTION_KEY)
+            .map_err(|e| self.storage(e))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Random id made once per data dir; prefixes every event id so ids

@@ -474,27 +474,35 @@ impl SnapshotWriter {
     }
 
     /// Marks every committed record this scan did not see as deleted, and
-    /// flushes. Returns the number of changes (created, updated, deleted).
-    pub fn finish(mut self) -> Result<u64, StoreError> {
+    /// flushes. Returns what the scan changed against the committed
+    /// snapshot.
+    pub fn finish(mut self) -> Result<Finished, StoreError> {
         let keys = match self.baseline {
             // A baseline's own records are all it holds.
             Some(_) => None,
             None => Some(self.current.iter().keys()),
         };
         self.seen.sort_unstable();
+        let (mut previous, mut deleted) = (0u64, 0u64);
         for key in keys.into_iter().flatten() {
             let id = key.map_err(|e| self.storage(e))?;
+            previous += 1;
             if self
                 .seen
                 .binary_search(&xxhash_rust::xxh3::xxh3_128(&id))
                 .is_err()
             {
+                deleted += 1;
                 self.stage(&id, vec![DELETED])?;
             }
         }
         self.write_batch()?;
         self.db.flush().map_err(|e| self.storage(e))?;
-        Ok(self.staged)
+        Ok(Finished {
+            changes: self.staged,
+            deleted,
+            previous,
+        })
     }
 
     fn write_batch(&mut self) -> Result<(), StoreError> {
@@ -522,6 +530,17 @@ fn storage(dir: &std::path::Path, failed: &Failure, source: sled::Error) -> Stor
         dir: dir.to_path_buf(),
         source,
     }
+}
+
+/// What a finished scan changed, from [`SnapshotWriter::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    /// Created, updated and deleted records.
+    pub changes: u64,
+    /// Records of the committed snapshot the scan did not see.
+    pub deleted: u64,
+    /// Records in the committed snapshot (0 for a baseline).
+    pub previous: u64,
 }
 
 /// Iterator of a scan's changes; see [`SledStore::snapshot_diff`].

@@ -79,7 +79,7 @@ fn two_hundred_thousand_records_in_bounded_memory() {
         "changed and new records only"
     );
     assert_eq!(
-        w.finish().unwrap(),
+        w.finish().unwrap().changes,
         total / 50 + 1000,
         "and the unseen ones"
     );

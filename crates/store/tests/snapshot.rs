@@ -17,7 +17,7 @@ fn write(store: &SledStore, sub: &str, gen: u64, records: &[Value]) -> u64 {
     for r in records {
         w.put(r["id"].as_str().unwrap(), fp(r), r).unwrap();
     }
-    w.finish().unwrap()
+    w.finish().unwrap().changes
 }
 
 fn diff(store: &SledStore, sub: &str, gen: u64) -> Vec<NewEvent> {
@@ -121,7 +121,9 @@ fn only_changes_are_written_after_the_baseline() {
     }
     assert_eq!(w.puts(), 2997);
     assert_eq!(w.staged(), 30, "only the changed records are written");
-    assert_eq!(w.finish().unwrap(), 33, "and the 3 unseen ones");
+    let finished = w.finish().unwrap();
+    assert_eq!(finished.changes, 33, "and the 3 unseen ones");
+    assert_eq!((finished.deleted, finished.previous), (3, 3000));
     let d = diff(&store, sub, 2);
     assert_eq!(
         d.iter()

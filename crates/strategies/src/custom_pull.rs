@@ -65,9 +65,21 @@ pub async fn cycle(
             }
         }
     };
-    // A pull that returns no state keeps the old one (Membrane does too).
-    if let Some(state) = answer.state {
-        next.state = state;
+    // Without a new state the next pull would start from the old one and
+    // emit the same changes again, under new event ids.
+    match answer.state {
+        Some(state) => next.state = state,
+        None => {
+            return Err(invoker.shape(
+                &config.pull,
+                format!(
+                    "an answer without `state` (events in it: {}): pull must return the new \
+                     state, {{events, state}}, or the next pull repeats its changes; nothing \
+                     was committed",
+                    answer.events.len()
+                ),
+            ))
+        }
     }
     Ok(Cycle {
         events: answer.events,

@@ -8,15 +8,19 @@
 //! page N while the engine already runs `list` for page N + 1.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runtime_events::record_id;
-use runtime_store::{SledStore, SnapshotWriter, StoreError, SubscriptionState};
+use runtime_store::{Finished, SledStore, SnapshotWriter, StoreError, SubscriptionState};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use crate::{fingerprint, next_cursor, now, records, Cycle, Invoker, RawResult, StrategyError};
+use crate::{
+    fingerprint, next_cursor, now, page_records, Cycle, Invoker, RawResult, StrategyError,
+};
 
 #[derive(Debug, Clone)]
 pub struct FullScanConfig {
@@ -26,6 +30,13 @@ pub struct FullScanConfig {
     pub max_records: u64,
     pub max_pages: u64,
     pub max_duration: Duration,
+    /// The largest share of the committed snapshot one scan may delete
+    /// (`maxDeletedShare`, default 0.5): an API glitch answering an empty
+    /// list must not turn into thousands of false `deleted` events.
+    pub max_deleted_share: f64,
+    /// Snapshots with fewer records are not guarded (`deleteGuardMinRecords`,
+    /// default 10): deleting 3 of 4 records is ordinary.
+    pub delete_guard_min_records: u64,
 }
 
 impl Default for FullScanConfig {
@@ -35,11 +46,16 @@ impl Default for FullScanConfig {
             max_records: 100_000,
             max_pages: 1_000,
             max_duration: Duration::from_secs(20 * 60),
+            max_deleted_share: 0.5,
+            delete_guard_min_records: 10,
         }
     }
 }
 
 const LIST: &str = "list";
+
+/// How often a long scan says how far it got, at INFO.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 pub async fn cycle(
     invoker: &Invoker,
@@ -53,8 +69,10 @@ pub async fn cycle(
         source,
     };
     let gen = state.snapshot_gen.map_or(1, |g| g + 1);
-    let scanned = scan(invoker, config, store, sub, gen).await;
-    if let Err(e) = scanned {
+    let checked = scan(invoker, config, store, sub, gen)
+        .await
+        .and_then(|finished| guard_deletes(invoker, config, finished));
+    if let Err(e) = checked {
         // The half-written generation is garbage; the old one stays current.
         let _ = store.drop_snapshot(sub, gen);
         return Err(e);
@@ -80,6 +98,44 @@ pub async fn cycle(
     })
 }
 
+/// Refuses a scan that would delete more of the committed snapshot than
+/// the collection allows: deleting is only ever what the author allowed.
+fn guard_deletes(
+    invoker: &Invoker,
+    config: &FullScanConfig,
+    finished: Finished,
+) -> Result<(), StrategyError> {
+    let Finished {
+        deleted, previous, ..
+    } = finished;
+    if previous < config.delete_guard_min_records.max(1)
+        || deleted as f64 <= config.max_deleted_share * previous as f64
+    {
+        return Ok(());
+    }
+    let spec = invoker
+        .connector
+        .collections
+        .get(&invoker.collection)
+        .and_then(|c| c.spec_file.as_ref())
+        .map_or_else(
+            || format!("data/{}/spec.yml", invoker.collection),
+            |f| f.display().to_string(),
+        );
+    Err(StrategyError::Limit {
+        collection: invoker.collection.clone(),
+        message: format!(
+            "full scan would delete {deleted} of the {previous} records of the last scan \
+             ({:.0}%), more than `events.fullScan.maxDeletedShare` ({}) allows; refused: nothing \
+             was emitted and the last snapshot is kept. If `list` returned too little (a wrong \
+             key, an API glitch), fix it; if the records really are gone, raise \
+             `maxDeletedShare` (1 allows any share) under `events.fullScan` in {spec}",
+            deleted as f64 * 100.0 / previous as f64,
+            config.max_deleted_share
+        ),
+    })
+}
+
 /// One page for the store task: its number and the `list` result, as
 /// text when its shape checked out cheaply, else already parsed.
 enum Page {
@@ -101,7 +157,7 @@ async fn scan(
     store: &SledStore,
     sub: &str,
     gen: u64,
-) -> Result<(), StrategyError> {
+) -> Result<Finished, StrategyError> {
     let store_err = |source| StrategyError::Store {
         collection: invoker.collection.clone(),
         source,
@@ -111,9 +167,12 @@ async fn scan(
     let (tx, rx) = mpsc::channel::<Page>(1);
     let ignored = config.ignored.clone();
     let max_records = config.max_records;
-    let storing =
-        tokio::task::spawn_blocking(move || store_pages(writer, rx, &ignored, max_records));
-    let fetched = fetch_pages(invoker, config, tx).await;
+    let stored_records = Arc::new(AtomicU64::new(0));
+    let counter = stored_records.clone();
+    let storing = tokio::task::spawn_blocking(move || {
+        store_pages(writer, rx, &ignored, max_records, &counter)
+    });
+    let fetched = fetch_pages(invoker, config, tx, &stored_records).await;
     let stored = storing.await.map_err(|e| StrategyError::Limit {
         collection: invoker.collection.clone(),
         message: format!("full scan: the snapshot writer failed: {e}"),
@@ -136,7 +195,7 @@ async fn scan(
         }),
         Ok(writer) => {
             fetched?;
-            writer.finish().map(|_| ()).map_err(store_err)
+            writer.finish().map_err(store_err)
         }
     }
 }
@@ -173,12 +232,14 @@ async fn fetch_pages(
     invoker: &Invoker,
     config: &FullScanConfig,
     tx: mpsc::Sender<Page>,
+    stored_records: &AtomicU64,
 ) -> Result<(), StrategyError> {
     let limit = |message: String| StrategyError::Limit {
         collection: invoker.collection.clone(),
         message,
     };
     let started = Instant::now();
+    let mut reported = started;
     let mut cursor = None;
     let mut cursors = HashSet::new();
     let mut pages = 0u64;
@@ -196,13 +257,23 @@ async fn fetch_pages(
                 let result = raw
                     .parse()
                     .map_err(|source| invoker.call_error(raw.function(), source))?;
-                records(invoker, LIST, &result)?;
+                page_records(invoker, LIST, &result, pages)?;
                 (next_cursor(&result), Page::Parsed(pages, result))
             }
         };
         if tx.send(page).await.is_err() {
             // The store task stopped; its error is the one to report.
             return Ok(());
+        }
+        if reported.elapsed() >= PROGRESS_EVERY {
+            reported = Instant::now();
+            tracing::info!(
+                collection = %invoker.collection,
+                pages,
+                records = stored_records.load(Ordering::Relaxed),
+                seconds = started.elapsed().as_secs(),
+                "full scan in progress"
+            );
         }
         let Some(c) = next else {
             return Ok(());
@@ -237,6 +308,7 @@ fn store_pages(
     mut rx: mpsc::Receiver<Page>,
     ignored: &[Vec<String>],
     max_records: u64,
+    stored_records: &AtomicU64,
 ) -> Result<SnapshotWriter, StoreStop> {
     let mut count = 0u64;
     while let Some(page) = rx.blocking_recv() {
@@ -257,6 +329,7 @@ fn store_pages(
         let records = runtime_events::records(&result)
             .map_err(|problem| StoreStop::Shape { page, problem })?;
         count += records.len() as u64;
+        stored_records.store(count, Ordering::Relaxed);
         if count > max_records {
             return Err(StoreStop::TooMany { count });
         }

@@ -251,8 +251,17 @@ impl Invoker {
     pub(crate) fn shape(&self, function: &str, problem: impl Into<String>) -> StrategyError {
         StrategyError::Shape {
             collection: self.collection.clone(),
-            function: self.path(function),
+            function: self.file_of(&self.path(function)),
             problem: problem.into(),
+        }
+    }
+
+    /// The function file at `path` as the author knows it
+    /// (`data/contacts/list.js`), else the path itself.
+    pub fn file_of(&self, path: &str) -> String {
+        match self.connector.function_file(path) {
+            Ok(Some(f)) => f.rel.to_string_lossy().into_owned(),
+            _ => path.to_string(),
         }
     }
 }
@@ -268,13 +277,15 @@ pub(crate) fn decode_events(
     runtime_events::decode_events(result).map_err(|p| invoker.shape(function, p))
 }
 
-/// [`runtime_events::records`], its problem naming collection and function.
-pub(crate) fn records<'a>(
+/// [`runtime_events::records`] of page `page`, its problem naming
+/// collection, function file and page.
+pub(crate) fn page_records<'a>(
     invoker: &Invoker,
     function: &str,
     result: &'a Value,
+    page: u64,
 ) -> Result<&'a [Value], StrategyError> {
-    runtime_events::records(result).map_err(|p| invoker.shape(function, p))
+    runtime_events::records(result).map_err(|p| invoker.shape(function, format!("{p} on page {page}")))
 }
 
 pub(crate) use runtime_events::{kind, next_cursor};

@@ -12,7 +12,7 @@ use runtime_store::SubscriptionState;
 use serde_json::{json, Map, Value};
 
 use crate::time::{field, parse_time};
-use crate::{next_cursor, now, records, Cycle, Invoker, StrategyError};
+use crate::{next_cursor, now, page_records, Cycle, Invoker, StrategyError};
 
 /// How one pull-latest-records subscription reads its records.
 #[derive(Debug, Clone)]
@@ -84,6 +84,62 @@ impl Watermark {
     }
 }
 
+/// The newest-first check: the last record read, across pages.
+#[derive(Default)]
+struct Order {
+    last: Option<Sighting>,
+}
+
+struct Sighting {
+    time: i64,
+    id: String,
+    page: u64,
+    shown: String,
+}
+
+impl Order {
+    /// Fails when `record` is newer than the one read before it: records
+    /// on later pages would then be newer than the watermark check
+    /// assumes, and a cycle stopping at the watermark would never see them.
+    fn check(
+        &mut self,
+        config: &PullLatestConfig,
+        invoker: &Invoker,
+        record: &Value,
+        (time, id): (i64, &str),
+        page: u64,
+    ) -> Result<(), StrategyError> {
+        let name = config.order_field(record);
+        let shown = field(record, name).map_or_else(String::new, |v| v.to_string());
+        if let Some(prev) = &self.last {
+            if time > prev.time {
+                let at = |p: u64| format!("page {p}");
+                return Err(invoker.shape(
+                    &config.function,
+                    format!(
+                        "records that are not newest first: record {id} ({at_page}, `{name}` {shown}) \
+                         is newer than record {} before it ({}, {}). The function must return the \
+                         newest records first (sort by `{name}` descending, e.g. a sort parameter \
+                         of the API), or records on later pages are never emitted; nothing was \
+                         committed",
+                        prev.id,
+                        at(prev.page),
+                        prev.shown,
+                        at_page = at(page),
+                    ),
+                ));
+            }
+        }
+        self.last = Some(Sighting {
+            time,
+            id: id.to_string(),
+            page,
+            shown,
+        });
+        Ok(())
+    }
+}
+
 impl PullLatestConfig {
     fn order_field<'a>(&'a self, record: &Value) -> &'a str {
         match self.only {
@@ -138,7 +194,8 @@ impl PullLatestConfig {
     }
 }
 
-/// Runs one cycle. The first one only records the watermark.
+/// Runs one cycle. The first one only records the watermark (it reads page
+/// 2 too, but only to check that pages come newest first).
 pub async fn cycle(
     invoker: &Invoker,
     config: &PullLatestConfig,
@@ -152,11 +209,26 @@ pub async fn cycle(
 
     if !state.baseline_done {
         let result = invoker.call(&config.function, Map::new()).await?;
-        let page = records(invoker, &config.function, &result)?;
-        let seen = page
-            .iter()
-            .map(|r| config.time_of(invoker, r))
-            .collect::<Result<Vec<_>, _>>()?;
+        let page = page_records(invoker, &config.function, &result, 1)?;
+        let mut order = Order::default();
+        let mut seen = Vec::with_capacity(page.len());
+        for record in page {
+            let (t, id) = config.time_of(invoker, record)?;
+            order.check(config, invoker, record, (t, &id), 1)?;
+            seen.push((t, id));
+        }
+        // Page 2 is read once, only to check the order across pages: with
+        // pages oldest first a cycle stops at the watermark on page 1 and
+        // would never see that the newer records are further on.
+        if let Some(c) = next_cursor(&result) {
+            let mut input = Map::new();
+            input.insert("cursor".into(), c);
+            let second = invoker.call(&config.function, input).await?;
+            if let Some(record) = page_records(invoker, &config.function, &second, 2)?.first() {
+                let (t, id) = config.time_of(invoker, record)?;
+                order.check(config, invoker, record, (t, &id), 2)?;
+            }
+        }
         watermark.advance(seen.into_iter());
         next.watermark = watermark.to_json();
         next.baseline_done = true;
@@ -174,6 +246,7 @@ pub async fn cycle(
     let mut cursors = HashSet::new();
     let mut cursor: Option<Value> = None;
     let mut pages = 0u64;
+    let mut order = Order::default();
     loop {
         let mut input = Map::new();
         if let Some(c) = &cursor {
@@ -182,8 +255,9 @@ pub async fn cycle(
         let result = invoker.call(&config.function, input).await?;
         pages += 1;
         let mut reached = false;
-        for record in records(invoker, &config.function, &result)? {
+        for record in page_records(invoker, &config.function, &result, pages)? {
             let (t, id) = config.time_of(invoker, record)?;
+            order.check(config, invoker, record, (t, &id), pages)?;
             if let Some(w) = old {
                 if t < w {
                     reached = true;

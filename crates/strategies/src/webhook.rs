@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 pub use runtime_webhook::{Routed, WebhookRequest};
 
-use crate::{decode_events, now, Cycle, Invoker, StrategyError};
+use crate::{now, Cycle, Invoker, StrategyError};
 
 /// Subscribes (first cycle) or refreshes a subscription. Refresh uses
 /// `events/webhook-refresh.js` when the connector has one, else subscribes
@@ -35,6 +35,7 @@ pub async fn subscribe(
     next.last_cycle_at = Some(now());
     next.last_error = None;
     next.baseline_done = true;
+    next.webhook_uri = Some(webhook_uri.to_string());
     // Membrane's subscribe returns {state, nextRefreshTimestamp}; a bare
     // object without `state` is taken as the state itself.
     next.state = match result.get("state") {
@@ -51,6 +52,39 @@ pub async fn subscribe(
         state: next,
         retire_snapshot: None,
     })
+}
+
+/// The registration points at another URL than `webhook_uri` (the run's
+/// public URL changed): unsubscribes the old one and subscribes anew, so
+/// the external app stops sending where nothing listens. An unsubscribe
+/// that fails is logged and the new registration made anyway: events must
+/// reach the new URL.
+pub async fn move_to(
+    invoker: &Invoker,
+    state: &SubscriptionState,
+    webhook_uri: &str,
+) -> Result<Cycle, StrategyError> {
+    let old = state.webhook_uri.as_deref().unwrap_or("?");
+    tracing::info!(
+        collection = %invoker.collection,
+        from = old,
+        to = webhook_uri,
+        "the public URL changed: moving the webhook registration"
+    );
+    if let Err(e) = unsubscribe(invoker, state).await {
+        tracing::warn!(
+            collection = %invoker.collection,
+            "webhook-unsubscribe of the registration at {old} failed, so the app may still send there: {e}"
+        );
+    }
+    let fresh = SubscriptionState {
+        baseline_done: false,
+        state: Value::Null,
+        next_refresh: None,
+        webhook_uri: None,
+        ..state.clone()
+    };
+    subscribe(invoker, &fresh, webhook_uri).await
 }
 
 /// What to answer and commit for one request.
@@ -83,11 +117,8 @@ pub async fn handle_data(
     input.insert("method".into(), Value::String(request.method.clone()));
     input.insert("state".into(), state.state.clone());
     let result = invoker.call("events/webhook-handle", input).await?;
-    let events: Vec<NewEvent> = if result.is_null() {
-        Vec::new()
-    } else {
-        decode_events(invoker, "events/webhook-handle", &result)?
-    };
+    let events: Vec<NewEvent> = runtime_events::decode_handle(&result)
+        .map_err(|p| invoker.shape("events/webhook-handle", p))?;
     let mut next = state.clone();
     if let Some(s) = result.get("state").filter(|s| !s.is_null()) {
         next.state = s.clone();
