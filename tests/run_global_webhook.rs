@@ -17,7 +17,10 @@ fn post_to(port: u16, path: &str, body: &str) -> u16 {
 
 fn connection(dir: &std::path::Path, base_url: &str, orders_enabled: bool) -> std::path::PathBuf {
     let path = dir.join(format!("connection-{orders_enabled}.json"));
+    // Two versions of one connection's file: the same `id`, so they share
+    // its data dir.
     let conn = json!({
+        "id": "shop-1",
         "credentials": {},
         "parameters": {"baseUri": base_url},
         "collections": {"orders": {"enabled": orders_enabled}},

@@ -19,9 +19,10 @@ use crate::session::{LimitArgs, Session};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// The example connector.
-    #[arg(long, default_value = "connectors/demo-crm")]
-    pub connector: PathBuf,
+    /// The example connector (default: the repository's
+    /// `connectors/demo-crm`, found from any working directory).
+    #[arg(long)]
+    pub connector: Option<PathBuf>,
     /// How long to run.
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,
@@ -34,6 +35,16 @@ pub struct DemoArgs {
 }
 
 const SECRET: &str = "demo-webhook-secret";
+
+/// `connectors/demo-crm` of the working directory, else of the repository
+/// this binary was built from, so `runtime demo` works from anywhere.
+fn demo_connector() -> PathBuf {
+    let here = PathBuf::from("connectors/demo-crm");
+    if here.join("spec.yml").is_file() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../connectors/demo-crm")
+}
 
 pub async fn run(args: DemoArgs, limits: &LimitArgs) -> Result<()> {
     let mock = MockApi::try_start_with(MockOptions {
@@ -61,13 +72,15 @@ pub async fn run(args: DemoArgs, limits: &LimitArgs) -> Result<()> {
         mock.base_url(),
         dir.display()
     );
-    let session = Session::open(&args.connector, Some(&connection), limits)?;
+    let connector = args.connector.clone().unwrap_or_else(demo_connector);
+    let session = Session::open(&connector, Some(&connection), limits)?;
     let store = open_store(&dir.join("data"))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let every = Duration::from_secs_f64(args.interval.max(0.1));
     let options = RunOptions {
         sink: args.sink.parse::<SinkConfig>()?,
         once: false,
+        once_webhooks: false,
         listen,
         public_url: None,
         max_webhook_body: 1 << 20,

@@ -80,6 +80,16 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
             connector_parameters,
         })
         .await?;
+    if returns_records(&args.function) {
+        // As a run would read it: a wrong key or a missing `await` fails
+        // here too, instead of looking like an empty page.
+        if let Err(problem) = runtime_events::records(&output.value) {
+            bail!(
+                "{} returned {problem}",
+                file.rel.display()
+            );
+        }
+    }
     if output.credentials.is_some() {
         tracing::warn!("refreshCredentials ran during the call; the new credentials were used but the connection file was not changed");
     }
@@ -90,6 +100,14 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
     }?;
     println!("{text}");
     Ok(())
+}
+
+/// Whether the function is one whose answer is `{records, cursor}`: `list`
+/// and `pullLatestRecords` (any spelling, per event type too).
+fn returns_records(function: &str) -> bool {
+    let name = function.trim_end_matches(".js").rsplit('/').next().unwrap_or("");
+    let name = runtime_connector::to_kebab(name);
+    name == "list" || name.ends_with("pull-latest-records")
 }
 
 /// `data/<collection>/...` names a collection; anything else does not.

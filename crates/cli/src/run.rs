@@ -2,14 +2,15 @@
 //! external app's changes into events (see crates/host).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use runtime_host::{RunOptions, RunReport};
 use runtime_sinks::SinkConfig;
-use runtime_store::SledStore;
+use runtime_connector::{Connection, Connector};
+use runtime_store::{Claim, SledStore};
 
 use crate::session::{LimitArgs, Session};
 
@@ -20,13 +21,20 @@ pub struct RunArgs {
     /// Connection file (JSON or YAML) with credentials and parameters.
     #[arg(long)]
     pub connection: Option<PathBuf>,
-    /// Where state, snapshots and the event outbox live
-    /// (default `.runtime/<connector key>`).
+    /// Where state, snapshots and the event outbox live (default
+    /// `.runtime/<connector key>/<connection>`: one per connection, named
+    /// after the connection file's `id`, else after the file). A data dir
+    /// belongs to the first connection that used it; others are refused.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Run one cycle of every enabled collection, deliver, and exit.
+    /// Webhook collections are left out (nothing would receive their
+    /// deliveries once the run exits) unless `--once-webhooks` is given.
     #[arg(long)]
     pub once: bool,
+    /// With `--once`: subscribe webhook collections too.
+    #[arg(long, requires = "once")]
+    pub once_webhooks: bool,
     /// `stdout`, `file:PATH` or `http(s)://URL`.
     #[arg(long, default_value = "stdout")]
     pub sink: String,
@@ -34,7 +42,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
     /// Public base URL the external app reaches the webhook server at
-    /// (default `http://<listen>`).
+    /// (default `http://<listen>`, which only this machine can reach). When
+    /// it changes between runs, webhook registrations are moved to it.
     #[arg(long)]
     pub public_url: Option<String>,
     /// Largest webhook request body, in bytes.
@@ -48,10 +57,41 @@ pub struct RunArgs {
     pub interval: Option<f64>,
 }
 
-pub fn open_store(dir: &std::path::Path) -> Result<Arc<SledStore>> {
+/// Opens (creating) the data dir of a run.
+pub fn open_store(dir: &Path) -> Result<Arc<SledStore>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     Ok(Arc::new(SledStore::open(dir)?))
+}
+
+/// The data dir of `connection`: `--data-dir`, else its default, which is
+/// per connection (see crates/host/src/data_dir.rs).
+pub fn data_dir_of(given: Option<&Path>, connector: &Connector, connection: &Connection) -> PathBuf {
+    if let Some(dir) = given {
+        return dir.to_path_buf();
+    }
+    let old = runtime_host::connector_data_root(connector);
+    if runtime_host::is_old_default(&old) {
+        tracing::warn!(
+            "{} holds state from before data dirs were per connection; this run uses {} instead. To continue from the old state, pass --data-dir {}",
+            old.display(),
+            runtime_host::default_data_dir(connector, connection).display(),
+            old.display()
+        );
+    }
+    runtime_host::default_data_dir(connector, connection)
+}
+
+/// Binds the store to the connection, or refuses a store of another one.
+pub fn claim(store: &SledStore, connection: &Connection) -> Result<()> {
+    let identity = runtime_host::connection_identity(connection);
+    if store.claim_connection(&identity)? == Claim::Adopted {
+        tracing::info!(
+            "data dir {} now records that it belongs to connection `{identity}`",
+            store.dir().display()
+        );
+    }
+    Ok(())
 }
 
 pub async fn run(args: RunArgs, limits: &LimitArgs) -> Result<RunReport> {
@@ -69,11 +109,13 @@ pub async fn run(args: RunArgs, limits: &LimitArgs) -> Result<RunReport> {
                 .join("\n")
         );
     }
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| runtime_host::default_data_dir(&session.connector));
+    let data_dir = data_dir_of(
+        args.data_dir.as_deref(),
+        &session.connector,
+        &session.connection,
+    );
     let store = open_store(&data_dir)?;
+    claim(&store, &session.connection)?;
     let interval = match args.interval {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => bail!("--interval must be a positive number of seconds, not {s}"),
@@ -86,6 +128,7 @@ pub async fn run(args: RunArgs, limits: &LimitArgs) -> Result<RunReport> {
     let options = RunOptions {
         sink,
         once: args.once,
+        once_webhooks: args.once_webhooks,
         listen: args.listen,
         public_url: args.public_url,
         max_webhook_body: args.max_webhook_body,

@@ -1,29 +1,38 @@
 //! `runtime state show|reset DIR`: inspect or forget stored subscriptions.
+//! Neither creates a data dir: a mistyped `--data-dir` is an error, not an
+//! empty store.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Result;
-use runtime_store::StateStore;
+use anyhow::{bail, Result};
+use runtime_connector::Connector;
+use runtime_store::{SledStore, StateStore};
 use serde_json::json;
 
-use crate::run::open_store;
+use crate::run::{claim, data_dir_of};
 use crate::session::{LimitArgs, Session};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum StateCommand {
-    /// Print every subscription's stored state and the outbox size as JSON.
+    /// Print every subscription's stored state and the outbox size as JSON
+    /// (values of secret-looking keys redacted).
     Show(StateArgs),
-    /// Forget subscriptions (webhooks are unsubscribed first); the next run
+    /// Forget subscriptions (webhooks are unsubscribed first, which needs
+    /// the connection's credentials: pass `--connection`); the next run
     /// starts from a new baseline.
     Reset(StateArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct StateArgs {
+    /// The connector directory.
     pub dir: PathBuf,
+    /// The data dir (default: the connection's own, as `run` uses it).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The connection file the runs used: it picks the default data dir,
+    /// and `reset` needs its credentials to unsubscribe webhooks.
     #[arg(long)]
     pub connection: Option<PathBuf>,
     /// Only this collection.
@@ -34,24 +43,65 @@ pub struct StateArgs {
 pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
     let (StateCommand::Show(args) | StateCommand::Reset(args)) = &command;
     let session = Session::open(&args.dir, args.connection.as_deref(), limits)?;
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| runtime_host::default_data_dir(&session.connector));
-    let store = open_store(&data_dir)?;
-    match command {
-        StateCommand::Show(args) => {
+    if let Some(c) = &args.collection {
+        if !session.connector.collections.contains_key(c) {
+            bail!(
+                "connector {} has no collection `{c}`; its collections: {}",
+                session.connector.spec.key,
+                session
+                    .connector
+                    .collections
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let data_dir = data_dir_of(
+        args.data_dir.as_deref(),
+        &session.connector,
+        &session.connection,
+    );
+    let store = open_existing(&data_dir, &session.connector)?;
+    let key = session.connector.spec.key.clone();
+    let selected = |collection: &str| args.collection.as_ref().is_none_or(|c| c == collection);
+    let reset = matches!(command, StateCommand::Reset(_));
+    match reset {
+        false => {
             let subs: Vec<_> = store
                 .list()?
                 .into_iter()
-                .filter(|(_, s)| s.connector == session.connector.spec.key)
-                .filter(|(_, s)| args.collection.as_ref().is_none_or(|c| *c == s.collection))
-                .map(|(id, s)| json!({"id": id, "state": s}))
+                .filter(|(_, s)| s.connector == key && selected(&s.collection))
+                .map(|(id, s)| {
+                    let mut state = serde_json::to_value(&s).unwrap_or_default();
+                    redact(&mut state);
+                    json!({"id": id, "state": state})
+                })
                 .collect();
-            let out = json!({"dataDir": data_dir, "subscriptions": subs, "pendingEvents": store.pending_count()?});
+            let out = json!({
+                "dataDir": data_dir,
+                "connection": store.connection()?,
+                "subscriptions": subs,
+                "pendingEvents": store.pending_count()?,
+            });
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        StateCommand::Reset(args) => {
+        true => {
+            claim(&store, &session.connection)?;
+            let webhooks = store
+                .list()?
+                .into_iter()
+                .filter(|(_, s)| s.connector == key && selected(&s.collection))
+                .filter(|(_, s)| s.strategy == "webhook" && s.baseline_done)
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>();
+            if args.connection.is_none() && !webhooks.is_empty() {
+                bail!(
+                    "resetting {} calls webhook-unsubscribe at the external app, which needs the connection's credentials: pass --connection FILE (the one the runs used)",
+                    webhooks.join(", ")
+                );
+            }
             let done = runtime_host::reset(
                 Arc::new(session.connector),
                 session.connection,
@@ -64,9 +114,58 @@ pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
                 println!("reset {id}");
             }
             if done.is_empty() {
-                println!("nothing to reset");
+                match &args.collection {
+                    Some(c) => println!("nothing stored for collection `{c}`: nothing to reset"),
+                    None => println!("nothing stored: nothing to reset"),
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Opens a data dir that must already exist, naming the ones that do when
+/// it does not.
+fn open_existing(dir: &Path, connector: &Connector) -> Result<Arc<SledStore>> {
+    if dir.is_dir() {
+        return Ok(Arc::new(SledStore::open(dir)?));
+    }
+    let root = runtime_host::connector_data_root(connector);
+    let known: Vec<String> = std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.path().display().to_string())
+        .collect();
+    let hint = match known.as_slice() {
+        [] => String::new(),
+        dirs => format!(
+            "; data dirs of this connector here: {} (pick one with --data-dir, or pass the --connection its runs used)",
+            dirs.join(", ")
+        ),
+    };
+    bail!(
+        "no data dir at {}: nothing was stored there{hint}",
+        dir.display()
+    )
+}
+
+/// Replaces the values of keys that look like secrets
+/// ([`runtime_api_client::looks_secret`]): a webhook registration's state
+/// often holds its signing secret.
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if runtime_api_client::looks_secret(k) && !v.is_null() {
+                    *v = json!("[redacted]");
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
 }

@@ -18,12 +18,13 @@ macro_rules! crash_point {
     };
 }
 
+mod data_dir;
 pub mod plan;
 mod schedule;
 mod server;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +38,7 @@ use runtime_strategies::{
 use serde_json::Value;
 use tokio::sync::{watch, Notify};
 
+pub use data_dir::{connection_identity, connector_data_root, default_data_dir, is_old_default};
 use plan::{Plan, StrategyPlan};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct RunOptions {
     pub sink: SinkConfig,
     pub once: bool,
+    /// With `once`: subscribe webhook collections too. Off by default:
+    /// nothing listens once the run exits, so the app's deliveries fail.
+    pub once_webhooks: bool,
     /// Address of the webhook server (started only if a subscription uses webhooks).
     pub listen: SocketAddr,
     /// Public base URL external apps use to reach `listen`.
@@ -80,7 +85,9 @@ pub struct RunOptions {
 #[derive(Debug, Default)]
 pub struct RunReport {
     pub cycles: u64,
+    /// Events of cycles and of webhook requests.
     pub events: u64,
+    pub webhook_requests: u64,
     pub failures: Vec<(String, String)>,
 }
 
@@ -104,6 +111,9 @@ pub(crate) struct Shared {
     pub base: Invoker,
     /// Stops the run like SIGTERM.
     pub stop: watch::Sender<bool>,
+    /// Webhook requests answered 2xx, and the events they committed.
+    pub webhook_requests: AtomicU64,
+    pub webhook_events: AtomicU64,
 }
 
 impl Shared {
@@ -168,7 +178,10 @@ async fn retire_removed(
     let mut removed = Vec::new();
     for (id, state) in store.list()? {
         let planned = subs.iter().any(|s| s.plan.id == id);
-        if planned || state.connector != base.connector.spec.key || state.strategy != "webhook" {
+        if planned
+            || state.connector != base.connector.spec.key
+            || state.strategy != StrategyPlan::Webhook.name()
+        {
             continue;
         }
         unsubscribe_and_reset(base, connection, store, &id, &state).await?;
@@ -185,7 +198,7 @@ async fn unsubscribe_and_reset(
     state: &SubscriptionState,
 ) -> Result<(), HostError> {
     let exists = base.connector.collections.contains_key(&state.collection);
-    if state.strategy == "webhook" && state.baseline_done && exists {
+    if state.strategy == StrategyPlan::Webhook.name() && state.baseline_done && exists {
         let invoker = collection_invoker(base, connection, &state.collection)?;
         if let Err(e) = webhook::unsubscribe(&invoker, state).await {
             tracing::warn!(subscription = %id, "webhook-unsubscribe failed (state reset anyway): {e}");
@@ -193,12 +206,6 @@ async fn unsubscribe_and_reset(
     }
     store.reset(id)?;
     Ok(())
-}
-
-/// The data directory's default: `.runtime/<connector key>` under the
-/// current directory, so two connectors never share a store.
-pub fn default_data_dir(connector: &Connector) -> PathBuf {
-    PathBuf::from(".runtime").join(&connector.spec.key)
 }
 
 pub async fn run(
@@ -229,6 +236,19 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://{}", options.listen))
         .trim_end_matches('/')
         .to_string();
+    for sub in &subs {
+        let p = &sub.plan;
+        tracing::info!(
+            collection = %p.collection,
+            scope = %p.scope,
+            strategy = p.strategy.name(),
+            interval_s = p.interval.as_secs_f64(),
+            "subscription"
+        );
+    }
+    if subs.iter().any(|s| s.plan.strategy.is_webhook()) {
+        warn_unreachable(&public_url, options.public_url.is_none());
+    }
     let removed = retire_removed(&base, &connection, &store, &subs).await?;
     if !removed.is_empty() {
         tracing::info!(
@@ -245,6 +265,8 @@ pub async fn run(
         public_url,
         base,
         stop: stop_tx.clone(),
+        webhook_requests: AtomicU64::new(0),
+        webhook_events: AtomicU64::new(0),
     });
     let mut sink = runtime_sinks::build(&options.sink)?;
     tracing::info!(
@@ -254,7 +276,7 @@ pub async fn run(
         "starting"
     );
     if options.once {
-        return run_once(&shared, sink.as_mut()).await;
+        return run_once(&shared, sink.as_mut(), options.once_webhooks).await;
     }
 
     tokio::spawn(wait_for_signal(stop_tx, options.stop.clone()));
@@ -262,7 +284,7 @@ pub async fn run(
         || shared
             .subs
             .iter()
-            .any(|s| matches!(s.plan.strategy, StrategyPlan::Webhook));
+            .any(|s| s.plan.strategy.is_webhook());
     if uses_webhooks {
         server::start(
             shared.clone(),
@@ -309,20 +331,40 @@ pub async fn run(
             SHUTDOWN_GRACE.as_secs()
         ),
     }
-    tracing::info!(cycles = report.cycles, events = report.events, "stopped");
+    let webhook_events = shared.webhook_events.load(Ordering::Relaxed);
+    report.webhook_requests = shared.webhook_requests.load(Ordering::Relaxed);
+    report.events += webhook_events;
+    tracing::info!(
+        cycles = report.cycles,
+        events = report.events,
+        webhook_requests = report.webhook_requests,
+        webhook_events,
+        "stopped"
+    );
     match shared.store.failure() {
         Some(failure) => Err(HostError::StoreFailed(failure)),
         None => Ok(report),
     }
 }
 
-async fn run_once(shared: &Arc<Shared>, sink: &mut dyn Sink) -> Result<RunReport, HostError> {
+async fn run_once(
+    shared: &Arc<Shared>,
+    sink: &mut dyn Sink,
+    webhooks: bool,
+) -> Result<RunReport, HostError> {
     let mut report = RunReport::default();
-    let runs = shared.subs.iter().map(|sub| {
-        let shared = shared.clone();
-        let sub = sub.clone();
-        async move { (sub.plan.id.clone(), run_cycle(&shared, &sub).await) }
-    });
+    let mut runs = Vec::new();
+    for sub in &shared.subs {
+        if sub.plan.strategy.is_webhook() && !webhooks {
+            tracing::info!(
+                subscription = %sub.plan.id,
+                "webhook collection not subscribed with --once: no server would receive the app's deliveries after this run exits (pass --once-webhooks to subscribe it anyway)"
+            );
+            continue;
+        }
+        let (shared, sub) = (shared.clone(), sub.clone());
+        runs.push(async move { (sub.plan.id.clone(), run_cycle(&shared, &sub).await) });
+    }
     for (id, result) in futures::future::join_all(runs).await {
         report.cycles += 1;
         match result {
@@ -336,6 +378,26 @@ async fn run_once(shared: &Arc<Shared>, sink: &mut dyn Sink) -> Result<RunReport
     }
     drained?;
     Ok(report)
+}
+
+/// Warns when webhooks would be registered at an address the external app
+/// cannot reach (loopback, unspecified, private): deliveries there fail.
+fn warn_unreachable(public_url: &str, defaulted: bool) {
+    let Ok(url) = url::Url::parse(public_url) else {
+        return;
+    };
+    let unreachable = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified() || ip.is_private(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        None => true,
+    };
+    if unreachable {
+        let how = if defaulted { " (the default: --listen)" } else { "" };
+        tracing::warn!(
+            "webhooks are registered at {public_url}{how}, which an external app cannot reach; pass --public-url with the address it can reach (a tunnel or your server's URL)"
+        );
+    }
 }
 
 async fn wait_for_signal(stop: watch::Sender<bool>, external: Option<watch::Receiver<bool>>) {
@@ -412,19 +474,53 @@ pub(crate) fn webhook_uri(shared: &Shared, plan: &Plan) -> String {
 pub(crate) async fn run_cycle(shared: &Arc<Shared>, sub: &Subscription) -> Result<usize, String> {
     let _guard = sub.lock.lock().await;
     let state = load_state(shared, sub)?;
-    if matches!(sub.plan.strategy, StrategyPlan::Webhook)
+    if sub.plan.strategy.is_webhook()
         && state.baseline_done
         && !refresh_due(&state)
+        && !moved(shared, sub, &state)
     {
         return Ok(0);
     }
     match run_strategy(shared, sub, &state).await {
         Ok(cycle) => {
             crash_point!("after-js-result");
-            commit(shared, &sub.plan, cycle).await
+            let baseline = !state.baseline_done;
+            let n = commit(shared, &sub.plan, cycle).await?;
+            if baseline {
+                note_baseline(shared, &sub.plan);
+            }
+            Ok(n)
         }
         Err(e) => Err(record_failure(shared, sub, state, e)),
     }
+}
+
+/// Whether a webhook registration points at another URL than this run's.
+/// State from before the URL was recorded counts as not moved.
+fn moved(shared: &Shared, sub: &Subscription, state: &SubscriptionState) -> bool {
+    state
+        .webhook_uri
+        .as_deref()
+        .is_some_and(|u| u != webhook_uri(shared, &sub.plan))
+}
+
+/// "baseline taken", with what the subscription now compares against.
+pub(crate) fn note_baseline(shared: &Shared, plan: &Plan) {
+    let Ok(Some(state)) = shared.store.get(&plan.id) else {
+        return;
+    };
+    // Names, not values: a connector's state may hold secrets.
+    let stored = match &plan.strategy {
+        StrategyPlan::FullScan(_) => format!(
+            "a snapshot of {} records",
+            shared.store.snapshot_len(&plan.id).unwrap_or(0)
+        ),
+        StrategyPlan::PullLatest(_) => format!("the watermark {}", state.watermark),
+        StrategyPlan::CustomPull(_) | StrategyPlan::Webhook => {
+            format!("the state ({})", runtime_events::keys_of(&state.state))
+        }
+    };
+    tracing::info!(subscription = %plan.id, "baseline taken: stored {stored}");
 }
 
 /// The subscription's strategy, one cycle from `state`.
@@ -441,7 +537,11 @@ pub(crate) async fn run_strategy(
             full_scan::cycle(&sub.invoker, c, &shared.store, &plan.id, state).await
         }
         StrategyPlan::Webhook => {
-            webhook::subscribe(&sub.invoker, state, &webhook_uri(shared, plan)).await
+            let uri = webhook_uri(shared, plan);
+            match state.baseline_done && moved(shared, sub, state) {
+                true => webhook::move_to(&sub.invoker, state, &uri).await,
+                false => webhook::subscribe(&sub.invoker, state, &uri).await,
+            }
         }
     }
 }

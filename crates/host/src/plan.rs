@@ -26,6 +26,10 @@ pub enum StrategyPlan {
 }
 
 impl StrategyPlan {
+    pub fn is_webhook(&self) -> bool {
+        matches!(self, StrategyPlan::Webhook)
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             StrategyPlan::PullLatest(_) => "pull-latest-records",
@@ -128,6 +132,8 @@ pub fn plan(connector: &Connector, connection: &Connection) -> Vec<Plan> {
                                 .max_seconds
                                 .map(Duration::from_secs)
                                 .unwrap_or(d.max_duration),
+                            // TODO(merge): maxDeletedShare / deleteGuardMinRecords
+                            ..d
                         })
                     }
                     Strategy::Webhook => StrategyPlan::Webhook,

@@ -18,7 +18,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::plan::StrategyPlan;
-use crate::{commit, load_state, record_failure, run_cycle, run_strategy, Shared, Subscription};
+use crate::{
+    commit, load_state, note_baseline, record_failure, run_cycle, run_strategy, Shared,
+    Subscription,
+};
 
 /// A commit still being written, and the state it stores.
 struct InFlight {
@@ -109,8 +112,15 @@ async fn pipelined_cycle(
         Ok(cycle) => {
             crash_point!("after-js-result");
             let (shared, sub) = (shared.clone(), sub.clone());
+            let baseline = !state.baseline_done;
             let state = cycle.state.clone();
-            let task = tokio::spawn(async move { commit(&shared, &sub.plan, cycle).await });
+            let task = tokio::spawn(async move {
+                let n = commit(&shared, &sub.plan, cycle).await?;
+                if baseline {
+                    note_baseline(&shared, &sub.plan);
+                }
+                Ok(n)
+            });
             *in_flight = Some(InFlight { task, state });
             Ok(committed)
         }

@@ -3,6 +3,7 @@
 //! committed durably, so an acknowledged delivery is never lost.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,7 +148,7 @@ async fn receive(
     let Some(sub) = shared.subs.iter().find(|s| {
         s.plan.collection == collection
             && s.plan.scope == scope
-            && matches!(s.plan.strategy, crate::plan::StrategyPlan::Webhook)
+            && s.plan.strategy.is_webhook()
     }) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -167,20 +168,40 @@ async fn receive(
     };
     let request = request_of(&method, query.as_deref(), &headers, &body);
     crash_point!("webhook-after-receive");
+    let path = format!("/webhooks/{collection}/{scope}");
     let handled = match webhook::handle(&sub.invoker, &state, &request).await {
         Ok(h) => h,
         Err(e) => {
-            tracing::error!(subscription = %sub.plan.id, "webhook-handle failed: {e}");
+            tracing::error!(subscription = %sub.plan.id, path, status = 500, "webhook request failed, nothing stored (the sender should retry): {e}");
             // 5xx so the sender retries: nothing was stored.
             return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
         }
     };
     // Still under the lock: the next request must see this state.
-    if let Err(e) = commit(&shared, &sub.plan, handled.cycle).await {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e);
-    }
+    let events = match commit(&shared, &sub.plan, handled.cycle).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(subscription = %sub.plan.id, path, status = 500, "webhook request: {e}");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, e);
+        }
+    };
     crash_point!("webhook-before-answer");
-    respond(handled.response)
+    answered(&shared, &path, events, respond(handled.response))
+}
+
+/// Counts and logs a request whose events are stored, and answers it.
+fn answered(shared: &Shared, path: &str, events: usize, response: Response) -> Response {
+    shared.webhook_requests.fetch_add(1, Ordering::Relaxed);
+    shared
+        .webhook_events
+        .fetch_add(events as u64, Ordering::Relaxed);
+    tracing::info!(
+        path,
+        status = response.status().as_u16(),
+        events,
+        "webhook request"
+    );
+    response
 }
 
 fn request_of(
@@ -211,19 +232,21 @@ async fn receive_global(
     let request = request_of(&method, query.as_deref(), &headers, &body);
     let mut global = shared.base.clone();
     global.collection = format!("global-webhooks/{key}");
+    let path = format!("/global-webhooks/{key}");
     let (routed, response) = match webhook::handle_global(&global, &key, &request).await {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!("global webhook {key}: {e}");
+            tracing::error!(path, status = 500, "global webhook request failed, nothing stored: {e}");
             return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
         }
     };
+    let mut events = 0;
     for event in routed {
         let mut matched = 0;
         for sub in shared
             .subs
             .iter()
-            .filter(|s| matches!(s.plan.strategy, crate::plan::StrategyPlan::Webhook))
+            .filter(|s| s.plan.strategy.is_webhook())
         {
             let _guard = sub.lock.lock().await;
             let state = match load_state(&shared, sub) {
@@ -240,17 +263,21 @@ async fn receive_global(
                     .await
                 {
                     Ok(h) => h,
-                    Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                    Err(e) => {
+                        tracing::error!(path, subscription = %sub.plan.id, status = 500, "global webhook request failed: {e}");
+                        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+                    }
                 };
-            if let Err(e) = commit(&shared, &sub.plan, handled.cycle).await {
-                return error(StatusCode::INTERNAL_SERVER_ERROR, e);
+            match commit(&shared, &sub.plan, handled.cycle).await {
+                Ok(n) => events += n,
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
             }
         }
         if matched == 0 {
             tracing::debug!(selector = %event.selector, "global webhook {key}: no subscription selected");
         }
     }
-    respond(response)
+    answered(&shared, &path, events, respond(response))
 }
 
 /// The handler's `response`: `{status?, headers?, data?}`; default 200.
