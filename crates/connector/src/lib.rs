@@ -15,6 +15,7 @@ mod params;
 mod parse;
 mod problem;
 mod specfile;
+mod suggest;
 mod typed;
 
 use std::collections::BTreeMap;

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::problem::Reporter;
+use crate::suggest::closest;
 
 pub(crate) fn lookup<'v>(root: &'v Value, path: &[&str]) -> Option<&'v Value> {
     // YAML `key:` with nothing after it is null: treat it as absent.
@@ -76,9 +77,23 @@ impl Reporter<'_> {
         Some(v.clone())
     }
 
-    /// Our own sections (`limits`, `http`, `fullScan`) are small: a typo there is
-    /// almost certainly a mistake, unlike Membrane's many top-level keys.
+    /// Our own sections (`limits`, `http`, `fullScan`, `events`) are closed: a
+    /// key that is not in `allowed` (or accepted by `also`) is a typo, reported
+    /// with the closest allowed key, unlike Membrane's many top-level keys.
+    /// `false` when the section is absent or not a mapping.
     pub fn mapping_with(&mut self, root: &Value, path: &[&str], allowed: &[&str]) -> bool {
+        self.closed_mapping(root, path, allowed, &|_| false)
+    }
+
+    /// [`Reporter::mapping_with`], also accepting the keys `also` accepts
+    /// (spellings of function names, which are too many to list).
+    pub fn closed_mapping(
+        &mut self,
+        root: &Value,
+        path: &[&str],
+        allowed: &[&str],
+        also: &dyn Fn(&str) -> bool,
+    ) -> bool {
         let Some(v) = lookup(root, path) else {
             return false;
         };
@@ -87,13 +102,15 @@ impl Reporter<'_> {
             return false;
         };
         for key in map.keys() {
-            if !allowed.contains(&key.as_str()) {
+            if !allowed.contains(&key.as_str()) && !also(key) {
                 let mut p = path.to_vec();
                 p.push(key);
-                self.report(
-                    &p,
-                    format!("unknown key; expected one of {}", allowed.join(", ")),
-                );
+                let known = allowed.join(", ");
+                let message = match closest(key, allowed) {
+                    Some(s) => format!("unknown key; did you mean `{s}`? (known: {known})"),
+                    None => format!("unknown key (known: {known})"),
+                };
+                self.report(&p, message);
             }
         }
         true

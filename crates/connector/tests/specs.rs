@@ -81,14 +81,14 @@ fn wrong_types_name_the_key_all_at_once() {
         "spec.yml:1:1: `name`: must be a string, not a list",
         "spec.yml: `key`: missing: the connector spec needs a `key`",
         "spec.yml:2:1: `baseUri`: must be an absolute http(s) URL, not \"not a url\"",
-        "spec.yml:6:3: `limits.heapMB`: unknown key; expected one of cpuMs, wallSeconds, heapMb, runtimes",
+        "spec.yml:6:3: `limits.heapMB`: unknown key; did you mean `heapMb`? (known: cpuMs, wallSeconds, heapMb, runtimes)",
         "spec.yml:5:3: `limits.cpuMs`: must be a positive integer, not -1",
         "spec.yml:7:1: `http`: must be a mapping, not a number",
         "spec.yml:3:1: `allowedHosts`: item 1 must be a string, not 3",
         "data/c/spec.yml:3:3: `events.strategy`: unknown strategy `polling`; expected one of webhook, pull-latest-records, custom-pull, full-scan",
         "data/c/spec.yml:5:3: `events.pullIntervalSeconds`: must be a positive integer, not 0",
         "data/c/spec.yml:4:3: `events.ignoredFields`: item 1 must be a string, not 1",
-        "data/c/spec.yml:7:30: `events.fullScan.maxPage`: unknown key; expected one of maxRecords, maxPages, maxSeconds",
+        "data/c/spec.yml:7:30: `events.fullScan.maxPage`: unknown key; did you mean `maxPages`? (known: maxRecords, maxPages, maxSeconds)",
     ];
     for e in expected {
         assert!(got.iter().any(|g| g == e), "missing {e:?} in {got:#?}");
