@@ -150,6 +150,7 @@ pub(crate) fn load_collection(
         Some(src) => rep.string(&src.value, &["name"]),
         None => None,
     };
+    crate::keys::methods(&mut rep, &merged, &["methods"]);
     Collection {
         key: key.to_string(),
         name: name.unwrap_or_else(|| key.to_string()),

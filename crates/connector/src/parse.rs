@@ -63,6 +63,7 @@ pub(crate) fn connector_spec(
         http.request_timeout_seconds = rep.uint(raw, &["http", "requestTimeoutSeconds"], 1);
         http.max_response_bytes = rep.uint(raw, &["http", "maxResponseBytes"], 1);
     }
+    crate::keys::auth(rep, raw);
     ConnectorSpec {
         key,
         name,
@@ -111,6 +112,7 @@ pub(crate) fn events_spec(rep: &mut Reporter, raw: &Value) -> EventsSpec {
         );
         return spec;
     }
+    crate::keys::check_events(rep, raw);
     spec.strategy = strategy(rep, raw, &["events"]);
     spec.pull_interval_seconds = rep.uint(raw, &["events", "pullIntervalSeconds"], 1);
     spec.ignored_fields = rep.strings(raw, &["events", "ignoredFields"]);

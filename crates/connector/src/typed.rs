@@ -115,6 +115,52 @@ impl Reporter<'_> {
         }
         true
     }
+
+    /// Open sections (Membrane's method declarations): only a key that is a
+    /// near miss of a `known` one, and neither known nor accepted by `also`,
+    /// is reported. Nothing is reported when it is not a mapping.
+    pub fn near_misses(
+        &mut self,
+        root: &Value,
+        path: &[&str],
+        known: &[&str],
+        also: &dyn Fn(&str) -> bool,
+    ) {
+        let Some(map) = lookup(root, path).and_then(Value::as_object) else {
+            return;
+        };
+        for key in map.keys() {
+            if known.contains(&key.as_str()) || also(key) {
+                continue;
+            }
+            if let Some(s) = closest(key, known) {
+                let mut p = path.to_vec();
+                p.push(key);
+                self.report(&p, format!("unknown key; did you mean `{s}`?"));
+            }
+        }
+    }
+
+    /// A string naming one of `allowed` (`what` says what it names).
+    pub fn one_of(
+        &mut self,
+        root: &Value,
+        path: &[&str],
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<String> {
+        let s = self.string(root, path)?;
+        if allowed.contains(&s.as_str()) {
+            return Some(s);
+        }
+        let known = allowed.join(", ");
+        let message = match closest(&s, allowed) {
+            Some(near) => format!("unknown {what} `{s}`; did you mean `{near}`? (known: {known})"),
+            None => format!("unknown {what} `{s}`; expected one of {known}"),
+        };
+        self.report(path, message);
+        None
+    }
 }
 
 pub(crate) fn kind(v: &Value) -> &'static str {
