@@ -77,6 +77,21 @@ impl Reporter<'_> {
         Some(v.clone())
     }
 
+    /// A number from 0 to 1 inclusive (a share of something).
+    pub fn share(&mut self, root: &Value, path: &[&str]) -> Option<f64> {
+        let v = lookup(root, path)?;
+        match v.as_f64() {
+            Some(x) if (0.0..=1.0).contains(&x) => Some(x),
+            _ => {
+                self.report(
+                    path,
+                    format!("must be a number from 0 to 1, not {}", show(v)),
+                );
+                None
+            }
+        }
+    }
+
     /// Our own sections (`limits`, `http`, `fullScan`, `events`) are closed: a
     /// key that is not in `allowed` (or accepted by `also`) is a typo, reported
     /// with the closest allowed key, unlike Membrane's many top-level keys.

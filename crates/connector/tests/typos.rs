@@ -124,7 +124,7 @@ fn typo_in_a_base_points_at_the_base_once() {
         ),
         ("data/tasks/spec.json", "{\"extends\": \"_object\"}"),
     ]);
-    let full = "maxRecords, maxPages, maxSeconds";
+    let full = "maxRecords, maxPages, maxSeconds, maxDeletedShare, deleteGuardMinRecords";
     assert_same(
         got,
         &[
