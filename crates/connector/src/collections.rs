@@ -156,7 +156,7 @@ pub(crate) fn load_collection(
         name: name.unwrap_or_else(|| key.to_string()),
         dir: dir.to_path_buf(),
         spec_file,
-        parameters_schema: rep.schema(&merged, &["parametersSchema"]),
+        parameters_schema: rep.parameters_schema(&merged, &["parametersSchema"]),
         fields_schema: rep.schema(&merged, &["fieldsSchema"]),
         events: parse::events_spec(&mut rep, &merged),
         raw: merged,

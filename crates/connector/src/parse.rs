@@ -68,7 +68,7 @@ pub(crate) fn connector_spec(
         key,
         name,
         base_uri,
-        parameters_schema: rep.schema(raw, &["parametersSchema"]),
+        parameters_schema: rep.parameters_schema(raw, &["parametersSchema"]),
         allowed_hosts: rep.strings(raw, &["allowedHosts"]),
         limits,
         http,

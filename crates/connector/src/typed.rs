@@ -92,6 +92,19 @@ impl Reporter<'_> {
         }
     }
 
+    /// A `parametersSchema`: a valid JSON Schema whose `default`s satisfy the
+    /// schema they sit in (they are applied before validation, so a bad one
+    /// would otherwise be blamed on the connection file at run time).
+    pub fn parameters_schema(&mut self, root: &Value, path: &[&str]) -> Option<Value> {
+        let schema = self.schema(root, path)?;
+        for (at, message) in crate::params::bad_defaults(&schema) {
+            let mut p = path.to_vec();
+            p.extend(at.iter().map(String::as_str));
+            self.report(&p, message);
+        }
+        Some(schema)
+    }
+
     /// Our own sections (`limits`, `http`, `fullScan`, `events`) are closed: a
     /// key that is not in `allowed` (or accepted by `also`) is a typo, reported
     /// with the closest allowed key, unlike Membrane's many top-level keys.
