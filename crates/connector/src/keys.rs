@@ -135,16 +135,15 @@ fn child<'a>(path: &[&'a str], key: &'a str) -> Vec<&'a str> {
 
 /// `events` of a collection (merged through `extends`): every key checked,
 /// then its per-type entries, method declarations and event functions.
-/// `false` when `events` is absent or not a mapping.
-pub(crate) fn check_events(rep: &mut Reporter, raw: &Value) -> bool {
+pub(crate) fn check_events(rep: &mut Reporter, raw: &Value) {
     let mut allowed: Vec<&str> = EVENTS_KEYS.to_vec();
     allowed.extend(EVENT_FUNCTIONS);
     let accept = |k: &str| event_function_key(k) || names_per_type_function(k);
     if !rep.closed_mapping(raw, &["events"], &allowed, &accept) {
-        return false;
+        return;
     }
     methods(rep, raw, &["events", "methods"]);
-    declarations(rep, raw, &["events"], &|k| accept(k));
+    declarations(rep, raw, &["events"], &accept);
     for ty in ["created", "updated", "deleted", "all"] {
         let path = ["events", ty];
         if !crate::typed::lookup(raw, &path).is_some_and(Value::is_object) {
@@ -156,7 +155,6 @@ pub(crate) fn check_events(rep: &mut Reporter, raw: &Value) -> bool {
         methods(rep, raw, &["events", ty, "methods"]);
         declarations(rep, raw, &path, &event_function_key);
     }
-    true
 }
 
 /// A `methods` mapping: near misses of method names, then each declaration.
