@@ -150,12 +150,13 @@ pub(crate) fn load_collection(
         Some(src) => rep.string(&src.value, &["name"]),
         None => None,
     };
+    crate::keys::methods(&mut rep, &merged, &["methods"]);
     Collection {
         key: key.to_string(),
         name: name.unwrap_or_else(|| key.to_string()),
         dir: dir.to_path_buf(),
         spec_file,
-        parameters_schema: rep.schema(&merged, &["parametersSchema"]),
+        parameters_schema: rep.parameters_schema(&merged, &["parametersSchema"]),
         fields_schema: rep.schema(&merged, &["fieldsSchema"]),
         events: parse::events_spec(&mut rep, &merged),
         raw: merged,

@@ -18,6 +18,10 @@ pub struct CollectionConnection {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Connection {
+    /// Top-level `id`: which connection this is, so the state store can
+    /// record the connection it belongs to and the default data directory can
+    /// be per connection. `None` when the file has none.
+    pub id: Option<String>,
     pub credentials: Value,
     pub parameters: Value,
     pub collections: BTreeMap<String, CollectionConnection>,
@@ -56,6 +60,7 @@ impl Connection {
     /// No credentials, no parameters, every collection enabled.
     pub fn empty() -> Connection {
         Connection {
+            id: None,
             credentials: Value::Object(Map::new()),
             parameters: Value::Object(Map::new()),
             collections: BTreeMap::new(),
@@ -80,6 +85,7 @@ impl Connection {
 
 /// Reads a connection file (JSON or YAML by extension, else by its first
 /// character). `${VAR}` in string values comes from `env`; `$${` is a literal `${`.
+/// Top-level keys: `id`, `credentials`, `parameters`, `collections`.
 pub fn load_connection(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
@@ -118,13 +124,26 @@ pub fn load_connection(
     };
     if let Some(key) = top
         .keys()
-        .find(|k| !["credentials", "parameters", "collections"].contains(&k.as_str()))
+        .find(|k| !["id", "credentials", "parameters", "collections"].contains(&k.as_str()))
     {
         return Err(invalid(
             &format!("/{key}"),
-            "unknown key; expected credentials, parameters or collections".into(),
+            "unknown key; expected id, credentials, parameters or collections".into(),
         ));
     }
+    let id = match top.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+        Some(Value::String(_)) => {
+            return Err(invalid("/id", "must be a non-empty string".into()));
+        }
+        Some(other) => {
+            return Err(invalid(
+                "/id",
+                format!("must be a non-empty string, not {}", kind(&other)),
+            ))
+        }
+    };
     let credentials = take_object(&mut top, "credentials", "", &invalid)?;
     let parameters = take_object(&mut top, "parameters", "", &invalid)?;
     let mut collections = BTreeMap::new();
@@ -172,6 +191,7 @@ pub fn load_connection(
         }
     }
     Ok(Connection {
+        id,
         credentials,
         parameters,
         collections,

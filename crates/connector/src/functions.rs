@@ -227,22 +227,51 @@ impl Connector {
     pub fn all_function_files(&self) -> Vec<FunctionFile> {
         let mut out: Vec<FunctionFile> = Vec::new();
         for top in ["auth", "data", "global-webhooks"] {
-            walk_js(&self.dir.join(top), &mut |p| {
-                if let Ok(f) = self.inside(p, None, &export_of(p)) {
-                    out.push(f);
-                }
-            });
+            self.walk_into(&self.dir.join(top), &mut out);
         }
-        for (src, key, value) in self.all_file_paths() {
-            let export = key
-                .iter()
-                .rev()
-                .nth(1)
-                .map(|k| to_camel(k))
-                .unwrap_or_default();
-            if let Ok(f) = self.file_path_target(src, &key, &value, &export) {
-                if !out.iter().any(|o| o.path == f.path) {
-                    out.push(f);
+        for (src, key, value) in self.file_paths(&|_| true) {
+            self.push_target(src, &key, &value, &mut out);
+        }
+        out.sort_by(|a, b| a.rel.cmp(&b.rel));
+        out
+    }
+
+    /// The files [`Connector::all_function_files`] lists outside collections:
+    /// JavaScript under `auth/` and `global-webhooks/`, and the `filePath`
+    /// targets of the root spec and of global webhook specs.
+    pub fn connector_function_files(&self) -> Vec<FunctionFile> {
+        let mut out: Vec<FunctionFile> = Vec::new();
+        for top in ["auth", "global-webhooks"] {
+            self.walk_into(&self.dir.join(top), &mut out);
+        }
+        for (src, key, value) in self.file_paths(&|_| false) {
+            self.push_target(src, &key, &value, &mut out);
+        }
+        out.sort_by(|a, b| a.rel.cmp(&b.rel));
+        out
+    }
+
+    /// The function files of one collection, for module parse checks of the
+    /// collections a run uses: JavaScript in its directory and in the
+    /// directories of the specs it extends, and the valid `filePath` targets
+    /// of those specs. Empty for an unknown collection.
+    pub fn collection_function_files(&self, collection: &str) -> Vec<FunctionFile> {
+        let Some(c) = self.collections.get(collection) else {
+            return Vec::new();
+        };
+        let data = self.dir.join("data");
+        let mut out: Vec<FunctionFile> = Vec::new();
+        for level in &c.levels {
+            // A base spec at the connector root (or `data/` itself) would
+            // bring in every other collection's files.
+            if !data.starts_with(&level.dir) {
+                self.walk_into(&level.dir, &mut out);
+            }
+            if let Some(src) = &level.source {
+                let mut found = Vec::new();
+                file_path_entries(&src.value, &mut Vec::new(), &mut found);
+                for (key, value) in found {
+                    self.push_target(src, &key, &value, &mut out);
                 }
             }
         }
@@ -250,10 +279,47 @@ impl Connector {
         out
     }
 
-    /// Every `filePath` in every spec, with the spec it is in.
-    pub(crate) fn all_file_paths(&self) -> Vec<(&Source, Vec<String>, Value)> {
+    /// Every JavaScript file under `dir` that stays inside the connector.
+    fn walk_into(&self, dir: &Path, out: &mut Vec<FunctionFile>) {
+        walk_js(dir, &mut |p| {
+            if let Ok(f) = self.inside(p, None, &export_of(p)) {
+                if !out.iter().any(|o| o.path == f.path) {
+                    out.push(f);
+                }
+            }
+        });
+    }
+
+    /// The target of a `filePath`, when it is valid and not listed yet.
+    fn push_target(
+        &self,
+        src: &Source,
+        key: &[String],
+        value: &Value,
+        out: &mut Vec<FunctionFile>,
+    ) {
+        let export = key
+            .iter()
+            .rev()
+            .nth(1)
+            .map(|k| to_camel(k))
+            .unwrap_or_default();
+        if let Ok(f) = self.file_path_target(src, key, value, &export) {
+            if !out.iter().any(|o| o.path == f.path) {
+                out.push(f);
+            }
+        }
+    }
+
+    /// Every `filePath` in the root spec, the global webhook specs and the
+    /// specs (own and extended) of the collections `include` accepts, with
+    /// the spec it is in.
+    pub(crate) fn file_paths(
+        &self,
+        include: &dyn Fn(&str) -> bool,
+    ) -> Vec<(&Source, Vec<String>, Value)> {
         let mut sources: Vec<&Source> = self.root_source.iter().collect();
-        for c in self.collections.values() {
+        for c in self.collections.values().filter(|c| include(&c.key)) {
             for l in &c.levels {
                 if let Some(s) = &l.source {
                     if !sources.iter().any(|o| o.rel == s.rel) {

@@ -1,6 +1,7 @@
 //! Strategy inference and the file-layout checks of `runtime validate`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::model::{EventType, Strategy};
 use crate::problem::{key_location, Problem};
@@ -71,6 +72,15 @@ impl Connector {
     /// (unless the spec has `baseUri`), and `filePath`s that point nowhere or
     /// outside the connector. Spec syntax and type problems come from `load`.
     pub fn layout_problems(&self) -> Vec<Problem> {
+        self.layout_problems_for(|_| true)
+    }
+
+    /// [`Connector::layout_problems`] for the collections `include` accepts
+    /// (by key), e.g. the enabled ones, so a disabled broken collection does
+    /// not block a run. Connector-level checks (`auth/`, global webhooks, the
+    /// root spec's `filePath`s) are always made; shared bases are checked as
+    /// part of the included collections that extend them.
+    pub fn layout_problems_for(&self, include: impl Fn(&str) -> bool) -> Vec<Problem> {
         let mut problems = Vec::new();
         if self.spec.base_uri.is_none()
             && !matches!(self.function_file("auth/make-api-client"), Ok(Some(_)))
@@ -80,19 +90,28 @@ impl Connector {
                 "missing: it builds the API client, and the connector spec has no `baseUri` to use instead",
             ));
         }
+        let skipped: Vec<&Path> = self
+            .collections
+            .values()
+            .filter(|c| !include(&c.key))
+            .map(|c| c.dir.as_path())
+            .collect();
         for top in ["auth", "data", "global-webhooks"] {
             crate::functions::walk_js(&self.dir.join(top), &mut |p| {
+                if skipped.iter().any(|d| p.starts_with(d)) {
+                    return;
+                }
                 if let Err(problem) = self.inside(p, None, "") {
                     problems.push(problem);
                 }
             });
         }
-        for (src, key, value) in self.all_file_paths() {
+        for (src, key, value) in self.file_paths(&include) {
             if let Err(p) = self.file_path_target(src, &key, &value, "") {
                 problems.push(p);
             }
         }
-        for c in self.collections.values() {
+        for c in self.collections.values().filter(|c| include(&c.key)) {
             self.collection_layout(c, &mut problems);
         }
         problems

@@ -8,6 +8,7 @@
 mod collections;
 mod connection;
 mod functions;
+mod keys;
 mod layout;
 mod model;
 mod names;
@@ -15,6 +16,7 @@ mod params;
 mod parse;
 mod problem;
 mod specfile;
+mod suggest;
 mod typed;
 
 use std::collections::BTreeMap;
@@ -162,6 +164,14 @@ pub fn load_lenient(dir: &Path) -> (Option<Connector>, Vec<Problem>) {
     let spec = parse::connector_spec(&mut rep, &raw, &root, &spec_file);
     let collections = collections::load_collections(&root, &mut problems);
     let global_webhooks = collections::load_global_webhooks(&root, &mut problems);
+    // A base shared by several collections would report its problems once each.
+    let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
+    for p in problems {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    let problems = unique;
     let connector = Connector {
         dir: root,
         spec,

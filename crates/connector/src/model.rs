@@ -116,12 +116,18 @@ pub struct HttpSpec {
     pub max_response_bytes: Option<u64>,
 }
 
-/// `events.fullScan: {maxRecords, maxPages, maxSeconds}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `events.fullScan: {maxRecords, maxPages, maxSeconds, maxDeletedShare,
+/// deleteGuardMinRecords}`. `None`: the strategy's default.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FullScanLimits {
     pub max_records: Option<u64>,
     pub max_pages: Option<u64>,
     pub max_seconds: Option<u64>,
+    /// `maxDeletedShare`, 0 to 1: the largest share of the previous snapshot
+    /// one scan may delete.
+    pub max_deleted_share: Option<f64>,
+    /// `deleteGuardMinRecords`: snapshots smaller than this are not guarded.
+    pub delete_guard_min_records: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,7 +136,7 @@ pub struct EventTypeSpec {
     pub pull_interval_seconds: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventsSpec {
     pub strategy: Option<Strategy>,
     pub pull_interval_seconds: Option<u64>,

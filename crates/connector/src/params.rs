@@ -93,6 +93,67 @@ pub fn apply_defaults(schema: &Value, value: &mut Value) {
     }
 }
 
+/// Each `default` that [`apply_defaults`] would use and that fails the schema
+/// of its own property (after its own nested defaults are applied, as at run
+/// time): the key path below `schema`, ending in `default`, and why.
+/// A property schema that cannot be compiled on its own (a `$ref` to the
+/// root) is not checked.
+pub(crate) fn bad_defaults(schema: &Value) -> Vec<(Vec<String>, String)> {
+    let mut out = Vec::new();
+    walk_defaults(schema, &mut Vec::new(), &mut out);
+    out
+}
+
+fn walk_defaults(schema: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for (i, sub) in all.iter().enumerate() {
+            path.extend(["allOf".to_string(), i.to_string()]);
+            walk_defaults(sub, path, out);
+            path.truncate(path.len() - 2);
+        }
+    }
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (key, sub) in props {
+        path.extend(["properties".to_string(), key.clone()]);
+        if let (Some(default), Ok(validator)) = (sub.get("default"), jsonschema::validator_for(sub))
+        {
+            let mut filled = default.clone();
+            apply_defaults(sub, &mut filled);
+            let reasons: Vec<String> = validator
+                .iter_errors(&filled)
+                .map(|e| match e.instance_path().to_string() {
+                    at if at.is_empty() => e.to_string(),
+                    at => format!("{at}: {e}"),
+                })
+                .collect();
+            if !reasons.is_empty() {
+                let mut at = path.clone();
+                at.push("default".into());
+                let message = format!(
+                    "the default {} does not satisfy its own schema: {}",
+                    brief(default),
+                    reasons.join("; ")
+                );
+                out.push((at, message));
+            }
+        }
+        walk_defaults(sub, path, out);
+        path.truncate(path.len() - 2);
+    }
+}
+
+/// A spec value for a message (spec defaults are not secrets).
+fn brief(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() <= 60 {
+        s
+    } else {
+        format!("{}...", s.chars().take(57).collect::<String>())
+    }
+}
+
 fn as_mapping(
     v: &Value,
     target: &str,

@@ -63,11 +63,12 @@ pub(crate) fn connector_spec(
         http.request_timeout_seconds = rep.uint(raw, &["http", "requestTimeoutSeconds"], 1);
         http.max_response_bytes = rep.uint(raw, &["http", "maxResponseBytes"], 1);
     }
+    crate::keys::auth(rep, raw);
     ConnectorSpec {
         key,
         name,
         base_uri,
-        parameters_schema: rep.schema(raw, &["parametersSchema"]),
+        parameters_schema: rep.parameters_schema(raw, &["parametersSchema"]),
         allowed_hosts: rep.strings(raw, &["allowedHosts"]),
         limits,
         http,
@@ -111,18 +112,28 @@ pub(crate) fn events_spec(rep: &mut Reporter, raw: &Value) -> EventsSpec {
         );
         return spec;
     }
+    crate::keys::check_events(rep, raw);
     spec.strategy = strategy(rep, raw, &["events"]);
     spec.pull_interval_seconds = rep.uint(raw, &["events", "pullIntervalSeconds"], 1);
     spec.ignored_fields = rep.strings(raw, &["events", "ignoredFields"]);
     spec.created_time_field = rep.string(raw, &["events", "createdTimeField"]);
     spec.updated_time_field = rep.string(raw, &["events", "updatedTimeField"]);
     spec.deleted_time_field = rep.string(raw, &["events", "deletedTimeField"]);
-    let limits = ["maxRecords", "maxPages", "maxSeconds"];
+    let limits = [
+        "maxRecords",
+        "maxPages",
+        "maxSeconds",
+        "maxDeletedShare",
+        "deleteGuardMinRecords",
+    ];
+    let scan = |key| ["events", "fullScan", key];
     if rep.mapping_with(raw, &["events", "fullScan"], &limits) {
         spec.full_scan = FullScanLimits {
-            max_records: rep.uint(raw, &["events", "fullScan", "maxRecords"], 1),
-            max_pages: rep.uint(raw, &["events", "fullScan", "maxPages"], 1),
-            max_seconds: rep.uint(raw, &["events", "fullScan", "maxSeconds"], 1),
+            max_records: rep.uint(raw, &scan("maxRecords"), 1),
+            max_pages: rep.uint(raw, &scan("maxPages"), 1),
+            max_seconds: rep.uint(raw, &scan("maxSeconds"), 1),
+            max_deleted_share: rep.share(raw, &scan("maxDeletedShare")),
+            delete_guard_min_records: rep.uint(raw, &scan("deleteGuardMinRecords"), 0),
         };
     }
     for ty in EventType::ALL {

@@ -78,8 +78,12 @@ impl Reporter<'_> {
     }
 }
 
+/// Keys of mappings, and indices of lists (`allOf.0`).
 fn lookup<'v>(value: &'v serde_json::Value, path: &[&str]) -> Option<&'v serde_json::Value> {
-    path.iter().try_fold(value, |v, k| v.get(*k))
+    path.iter().try_fold(value, |v, k| match v {
+        serde_json::Value::Array(items) => k.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => v.get(*k),
+    })
 }
 
 /// Best-effort line and column of a nested key in YAML or JSON text: each key

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::problem::Reporter;
+use crate::suggest::closest;
 
 pub(crate) fn lookup<'v>(root: &'v Value, path: &[&str]) -> Option<&'v Value> {
     // YAML `key:` with nothing after it is null: treat it as absent.
@@ -76,9 +77,51 @@ impl Reporter<'_> {
         Some(v.clone())
     }
 
-    /// Our own sections (`limits`, `http`, `fullScan`) are small: a typo there is
-    /// almost certainly a mistake, unlike Membrane's many top-level keys.
+    /// A number from 0 to 1 inclusive (a share of something).
+    pub fn share(&mut self, root: &Value, path: &[&str]) -> Option<f64> {
+        let v = lookup(root, path)?;
+        match v.as_f64() {
+            Some(x) if (0.0..=1.0).contains(&x) => Some(x),
+            _ => {
+                self.report(
+                    path,
+                    format!("must be a number from 0 to 1, not {}", show(v)),
+                );
+                None
+            }
+        }
+    }
+
+    /// A `parametersSchema`: a valid JSON Schema whose `default`s satisfy the
+    /// schema they sit in (they are applied before validation, so a bad one
+    /// would otherwise be blamed on the connection file at run time).
+    pub fn parameters_schema(&mut self, root: &Value, path: &[&str]) -> Option<Value> {
+        let schema = self.schema(root, path)?;
+        for (at, message) in crate::params::bad_defaults(&schema) {
+            let mut p = path.to_vec();
+            p.extend(at.iter().map(String::as_str));
+            self.report(&p, message);
+        }
+        Some(schema)
+    }
+
+    /// Our own sections (`limits`, `http`, `fullScan`, `events`) are closed: a
+    /// key that is not in `allowed` (or accepted by `also`) is a typo, reported
+    /// with the closest allowed key, unlike Membrane's many top-level keys.
+    /// `false` when the section is absent or not a mapping.
     pub fn mapping_with(&mut self, root: &Value, path: &[&str], allowed: &[&str]) -> bool {
+        self.closed_mapping(root, path, allowed, &|_| false)
+    }
+
+    /// [`Reporter::mapping_with`], also accepting the keys `also` accepts
+    /// (spellings of function names, which are too many to list).
+    pub fn closed_mapping(
+        &mut self,
+        root: &Value,
+        path: &[&str],
+        allowed: &[&str],
+        also: &dyn Fn(&str) -> bool,
+    ) -> bool {
         let Some(v) = lookup(root, path) else {
             return false;
         };
@@ -87,16 +130,64 @@ impl Reporter<'_> {
             return false;
         };
         for key in map.keys() {
-            if !allowed.contains(&key.as_str()) {
+            if !allowed.contains(&key.as_str()) && !also(key) {
                 let mut p = path.to_vec();
                 p.push(key);
-                self.report(
-                    &p,
-                    format!("unknown key; expected one of {}", allowed.join(", ")),
-                );
+                let known = allowed.join(", ");
+                let message = match closest(key, allowed) {
+                    Some(s) => format!("unknown key; did you mean `{s}`? (known: {known})"),
+                    None => format!("unknown key (known: {known})"),
+                };
+                self.report(&p, message);
             }
         }
         true
+    }
+
+    /// Open sections (Membrane's method declarations): only a key that is a
+    /// near miss of a `known` one, and neither known nor accepted by `also`,
+    /// is reported. Nothing is reported when it is not a mapping.
+    pub fn near_misses(
+        &mut self,
+        root: &Value,
+        path: &[&str],
+        known: &[&str],
+        also: &dyn Fn(&str) -> bool,
+    ) {
+        let Some(map) = lookup(root, path).and_then(Value::as_object) else {
+            return;
+        };
+        for key in map.keys() {
+            if known.contains(&key.as_str()) || also(key) {
+                continue;
+            }
+            if let Some(s) = closest(key, known) {
+                let mut p = path.to_vec();
+                p.push(key);
+                self.report(&p, format!("unknown key; did you mean `{s}`?"));
+            }
+        }
+    }
+
+    /// A string naming one of `allowed` (`what` says what it names).
+    pub fn one_of(
+        &mut self,
+        root: &Value,
+        path: &[&str],
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<String> {
+        let s = self.string(root, path)?;
+        if allowed.contains(&s.as_str()) {
+            return Some(s);
+        }
+        let known = allowed.join(", ");
+        let message = match closest(&s, allowed) {
+            Some(near) => format!("unknown {what} `{s}`; did you mean `{near}`? (known: {known})"),
+            None => format!("unknown {what} `{s}`; expected one of {known}"),
+        };
+        self.report(path, message);
+        None
     }
 }
 

@@ -102,3 +102,38 @@ fn unknown_collections_are_reported() {
     let c = load_connection(&tmp.path().join("conn.yml"), &env(&[])).unwrap();
     assert_eq!(c.unknown_collections(&connector), ["contcts"]);
 }
+
+#[test]
+fn connection_id() {
+    let tmp = dir_with(&[
+        ("plain.json", r#"{"id": "acme-prod", "credentials": {}}"#),
+        ("env.yml", "id: ${CONN_ID}\n"),
+        ("none.yml", "parameters: {}\n"),
+        ("null.yml", "id:\n"),
+        ("number.yml", "id: 42\n"),
+        ("empty.json", r#"{"id": ""}"#),
+        ("blank.yml", "id: '  '\n"),
+    ]);
+    let load = |f: &str| load_connection(&tmp.path().join(f), &env(&[("CONN_ID", "from-env")]));
+    assert_eq!(load("plain.json").unwrap().id.as_deref(), Some("acme-prod"));
+    assert_eq!(load("env.yml").unwrap().id.as_deref(), Some("from-env"));
+    assert_eq!(load("none.yml").unwrap().id, None);
+    assert_eq!(load("null.yml").unwrap().id, None);
+    assert_eq!(runtime_connector::Connection::empty().id, None);
+    for f in ["number.yml", "empty.json", "blank.yml"] {
+        let err = load(f).unwrap_err();
+        assert!(
+            matches!(&err, ConnectionError::Invalid { pointer, .. } if pointer == "/id"),
+            "{f}: {err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("`/id`: must be a non-empty string"),
+            "{err}"
+        );
+    }
+    assert!(load("number.yml")
+        .unwrap_err()
+        .to_string()
+        .ends_with("must be a non-empty string, not a number"));
+}

@@ -125,3 +125,44 @@ fn validation_errors_name_collection_and_fields() {
         "{err}"
     );
 }
+
+#[test]
+fn defaults_that_fail_their_own_schema_fail_load() {
+    let tmp = dir_with(&[
+        (
+            "spec.yml",
+            "key: acme\nname: Acme\nparametersSchema:\n  type: object\n  properties:\n    pageSize:\n      type: integer\n      minimum: 1\n      default: 0\n    region: {type: string, enum: [eu, us], default: eu}\n",
+        ),
+        MAKE_CLIENT,
+        (
+            "data/_object/spec.yml",
+            "parametersSchema:\n  type: object\n  properties:\n    limit: {type: integer, maximum: 100}\n    path: {type: string, default: 5}\n",
+        ),
+        (
+            "data/deals/spec.yml",
+            "extends: _object\nparametersSchema:\n  properties:\n    limit:\n      default: 500\n",
+        ),
+        ("data/deals/list.js", JS),
+        ("data/tasks/spec.yml", "extends: _object\n"),
+        ("data/tasks/list.js", JS),
+        (
+            "data/nested/spec.yml",
+            "parametersSchema:\n  allOf:\n    - properties:\n        mode: {enum: [a, b], default: c}\n  properties:\n    paging:\n      type: object\n      default: {}\n      required: [size]\n      properties:\n        size: {type: integer, default: 20}\n    filter:\n      type: object\n      properties:\n        status: {type: string, default: false}\n",
+        ),
+        ("data/nested/list.js", JS),
+    ]);
+    let problems = runtime_connector::load(tmp.path()).unwrap_err();
+    let mut got = messages(&problems);
+    got.sort();
+    let pre = "does not satisfy its own schema";
+    assert_eq!(
+        got,
+        [
+            format!("data/_object/spec.yml:5:26: `parametersSchema.properties.path.default`: the default 5 {pre}: 5 is not of type \"string\""),
+            format!("data/deals/spec.yml:5:7: `parametersSchema.properties.limit.default`: the default 500 {pre}: 500 is greater than the maximum of 100"),
+            format!("data/nested/spec.yml: `parametersSchema.allOf.0.properties.mode.default`: the default \"c\" {pre}: \"c\" is not one of \"a\" or \"b\""),
+            format!("data/nested/spec.yml:15:32: `parametersSchema.properties.filter.properties.status.default`: the default false {pre}: false is not of type \"string\""),
+            format!("spec.yml:9:7: `parametersSchema.properties.pageSize.default`: the default 0 {pre}: 0 is less than the minimum of 1"),
+        ]
+    );
+}

@@ -81,14 +81,14 @@ fn wrong_types_name_the_key_all_at_once() {
         "spec.yml:1:1: `name`: must be a string, not a list",
         "spec.yml: `key`: missing: the connector spec needs a `key`",
         "spec.yml:2:1: `baseUri`: must be an absolute http(s) URL, not \"not a url\"",
-        "spec.yml:6:3: `limits.heapMB`: unknown key; expected one of cpuMs, wallSeconds, heapMb, runtimes",
+        "spec.yml:6:3: `limits.heapMB`: unknown key; did you mean `heapMb`? (known: cpuMs, wallSeconds, heapMb, runtimes)",
         "spec.yml:5:3: `limits.cpuMs`: must be a positive integer, not -1",
         "spec.yml:7:1: `http`: must be a mapping, not a number",
         "spec.yml:3:1: `allowedHosts`: item 1 must be a string, not 3",
         "data/c/spec.yml:3:3: `events.strategy`: unknown strategy `polling`; expected one of webhook, pull-latest-records, custom-pull, full-scan",
         "data/c/spec.yml:5:3: `events.pullIntervalSeconds`: must be a positive integer, not 0",
         "data/c/spec.yml:4:3: `events.ignoredFields`: item 1 must be a string, not 1",
-        "data/c/spec.yml:7:30: `events.fullScan.maxPage`: unknown key; expected one of maxRecords, maxPages, maxSeconds",
+        "data/c/spec.yml:7:30: `events.fullScan.maxPage`: unknown key; did you mean `maxPages`? (known: maxRecords, maxPages, maxSeconds, maxDeletedShare, deleteGuardMinRecords)",
     ];
     for e in expected {
         assert!(got.iter().any(|g| g == e), "missing {e:?} in {got:#?}");
@@ -170,5 +170,73 @@ fn event_spec_fields() {
     assert_eq!(
         c.strategies("c")[&EventType::Deleted],
         (Strategy::FullScan, Some(3600))
+    );
+}
+
+#[test]
+fn full_scan_delete_guard_keys() {
+    let tmp = dir_with(&[
+        ROOT_SPEC,
+        MAKE_CLIENT,
+        ("data/a/list.js", JS),
+        (
+            "data/a/spec.yml",
+            "events:\n  fullScan: {maxDeletedShare: 0.25, deleteGuardMinRecords: 0}\n",
+        ),
+        ("data/b/list.js", JS),
+        (
+            "data/b/spec.yml",
+            "events:\n  fullScan:\n    maxDeletedShare: 1\n    deleteGuardMinRecords: 10\n",
+        ),
+        ("data/c/list.js", JS),
+        ("data/c/spec.yml", "events:\n  fullScan: {maxRecords: 3}\n"),
+    ]);
+    let c = load_ok(tmp.path());
+    let scan = |k: &str| c.collections[k].events.full_scan.clone();
+    assert_eq!(scan("a").max_deleted_share, Some(0.25));
+    assert_eq!(scan("a").delete_guard_min_records, Some(0));
+    assert_eq!(scan("b").max_deleted_share, Some(1.0));
+    assert_eq!(scan("b").delete_guard_min_records, Some(10));
+    assert_eq!(scan("c").max_deleted_share, None);
+    assert_eq!(scan("c").delete_guard_min_records, None);
+    assert_eq!(scan("c").max_records, Some(3));
+}
+
+#[test]
+fn full_scan_delete_guard_wrong_values() {
+    let tmp = dir_with(&[
+        ROOT_SPEC,
+        MAKE_CLIENT,
+        (
+            "data/a/spec.yml",
+            "events:\n  fullScan:\n    maxDeletedShare: 1.5\n    deleteGuardMinRecords: -1\n",
+        ),
+        (
+            "data/b/spec.yml",
+            "events:\n  fullScan:\n    maxDeletedShare: half\n    deleteGuardMinRecords: 2.5\n",
+        ),
+        (
+            "data/c/spec.yml",
+            "events:\n  fullScan: {maxDeletedShare: -0.1}\n",
+        ),
+    ]);
+    let (c, problems) = runtime_connector::load_lenient(tmp.path());
+    let mut got = messages(&problems);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "data/a/spec.yml:3:5: `events.fullScan.maxDeletedShare`: must be a number from 0 to 1, not 1.5",
+            "data/a/spec.yml:4:5: `events.fullScan.deleteGuardMinRecords`: must be a non-negative integer, not -1",
+            "data/b/spec.yml:3:5: `events.fullScan.maxDeletedShare`: must be a number from 0 to 1, not \"half\"",
+            "data/b/spec.yml:4:5: `events.fullScan.deleteGuardMinRecords`: must be a non-negative integer, not 2.5",
+            "data/c/spec.yml:2:14: `events.fullScan.maxDeletedShare`: must be a number from 0 to 1, not -0.1",
+        ]
+    );
+    let c = c.unwrap();
+    assert_eq!(c.collections["a"].events.full_scan.max_deleted_share, None);
+    assert_eq!(
+        c.collections["a"].events.full_scan.delete_guard_min_records,
+        None
     );
 }
