@@ -181,7 +181,7 @@ fn memory_bombs_stop_and_the_next_calls_still_work() {
 fn wrong_shapes_fail_naming_the_problem() {
     for (mode, expect) in [
         ("recordsNotList", "`records` that is not a list (an object)"),
-        ("noId", "a record without `id` on page 1"),
+        ("noId", "a record without `id` (page 1)"),
         ("cyclic", "not JSON (circular reference)"),
         ("bigint", "not JSON (BigInt"),
         // A list with a forgotten `return` was an empty page: on the next

@@ -171,7 +171,7 @@ fn run_checks_enabled_collections_at_start_and_ignores_disabled_ones() {
     let (code, events, stderr) = work.once();
     assert_ne!(code, Some(0), "{stderr}");
     assert!(events.is_empty());
-    assert!(stderr.contains("data/companies/find-by-id.js:3"), "{stderr}");
+    assert!(stderr.contains("data/companies/find-by-id.js:4:1: SyntaxError"), "{stderr}");
     assert!(!stderr.contains("data/broken"), "a disabled collection: {stderr}");
     write(
         dir.path(),

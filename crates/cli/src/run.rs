@@ -13,6 +13,7 @@ use runtime_connector::{Connection, Connector};
 use runtime_store::{Claim, SledStore};
 
 use crate::session::{LimitArgs, Session};
+use crate::validate::check_module;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -57,6 +58,33 @@ pub struct RunArgs {
     pub interval: Option<f64>,
 }
 
+/// What would fail later in the run, found before it starts: the layout
+/// of the enabled collections, and every module they and the connector
+/// load (a syntax error in a function the baseline does not call would
+/// otherwise surface one interval later). Disabled collections are not
+/// looked at: they never run.
+async fn check_enabled(session: &Session) -> Vec<String> {
+    let connector = &session.connector;
+    let enabled = |key: &str| session.connection.is_enabled(key);
+    let mut problems: Vec<String> = connector
+        .layout_problems_for(enabled)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut files = connector.connector_function_files();
+    for key in connector.collections.keys().filter(|k| enabled(k)) {
+        files.extend(connector.collection_function_files(key));
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.dedup_by(|a, b| a.path == b.path && a.export == b.export);
+    for file in files {
+        if let Some(problem) = check_module(&session.engine, &file).await {
+            problems.push(problem);
+        }
+    }
+    problems
+}
+
 /// Opens (creating) the data dir of a run.
 pub fn open_store(dir: &Path) -> Result<Arc<SledStore>> {
     std::fs::create_dir_all(dir)
@@ -97,12 +125,12 @@ pub fn claim(store: &SledStore, connection: &Connection) -> Result<()> {
 pub async fn run(args: RunArgs, limits: &LimitArgs) -> Result<RunReport> {
     let sink: SinkConfig = args.sink.parse()?;
     let session = Session::open(&args.dir, args.connection.as_deref(), limits)?;
-    let layout = session.connector.layout_problems();
-    if !layout.is_empty() {
+    let problems = check_enabled(&session).await;
+    if !problems.is_empty() {
         bail!(
             "connector {} cannot run:\n{}",
             args.dir.display(),
-            layout
+            problems
                 .iter()
                 .map(|p| format!("  {p}"))
                 .collect::<Vec<_>>()

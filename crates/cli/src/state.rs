@@ -88,7 +88,6 @@ pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         true => {
-            claim(&store, &session.connection)?;
             let webhooks = store
                 .list()?
                 .into_iter()
@@ -102,6 +101,7 @@ pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
                     webhooks.join(", ")
                 );
             }
+            claim(&store, &session.connection)?;
             let done = runtime_host::reset(
                 Arc::new(session.connector),
                 session.connection,

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use runtime_engine::CallError;
+use runtime_connector::FunctionFile;
+use runtime_engine::{CallError, Engine};
 
 use crate::session::{function_ref, start_engine, LimitArgs};
 
@@ -25,22 +26,7 @@ pub async fn run(args: ValidateArgs, limits: &LimitArgs) -> Result<usize> {
         let engine = start_engine(connector, limits)?;
         for file in connector.all_function_files() {
             checked += 1;
-            let f = function_ref(&file);
-            match engine.check(f.clone()).await {
-                Ok(()) => {}
-                Err(CallError::Js(info)) => lines.push(match &info.location {
-                    Some(loc) if loc.file == f.rel => {
-                        format!("{loc}: {}: {}", info.class, info.message)
-                    }
-                    Some(loc) => format!("{}: {}: {} (at {loc})", f.rel, info.class, info.message),
-                    None => format!("{}: {}: {}", f.rel, info.class, info.message),
-                }),
-                // These name the file themselves.
-                Err(other @ (CallError::MissingExport { .. } | CallError::Limit { .. })) => {
-                    lines.push(other.to_string())
-                }
-                Err(other) => lines.push(format!("{}: {other}", f.rel)),
-            }
+            lines.extend(check_module(&engine, &file).await);
         }
     }
     for line in &lines {
@@ -56,6 +42,25 @@ pub async fn run(args: ValidateArgs, limits: &LimitArgs) -> Result<usize> {
         (_, n) => println!("{}", plural(n, "problem")),
     }
     Ok(lines.len())
+}
+
+/// Loads the module of `file` and checks its export; the problem, located
+/// at the file (and line) at fault, if any.
+pub async fn check_module(engine: &Engine, file: &FunctionFile) -> Option<String> {
+    let f = function_ref(file);
+    match engine.check(f.clone()).await {
+        Ok(()) => None,
+        Err(CallError::Js(info)) => Some(match &info.location {
+            Some(loc) if loc.file == f.rel => format!("{loc}: {}: {}", info.class, info.message),
+            Some(loc) => format!("{}: {}: {} (at {loc})", f.rel, info.class, info.message),
+            None => format!("{}: {}: {}", f.rel, info.class, info.message),
+        }),
+        // These name the file themselves.
+        Err(other @ (CallError::MissingExport { .. } | CallError::Limit { .. })) => {
+            Some(other.to_string())
+        }
+        Err(other) => Some(format!("{}: {other}", f.rel)),
+    }
 }
 
 fn plural(n: usize, what: &str) -> String {

@@ -159,7 +159,7 @@ pub fn records(result: &Value) -> Result<&[Value], String> {
     match object.get("records") {
         Some(Value::Array(list)) => Ok(list),
         None => Err(format!(
-            "an object without `records` ({}); return {{records: [...], cursor}}, with `records: []` for an empty page",
+            "an object without `records` ({}); a page is {{records: [...], cursor?}}, `records: []` when empty",
             keys_of(result)
         )),
         Some(Value::Object(o)) if o.is_empty() => Err(

@@ -45,7 +45,7 @@ fn records_and_cursors() {
     // No `records` is not an empty page: for full-scan it would delete all.
     assert_eq!(
         records(&json!({"items": [1], "next": null})).unwrap_err(),
-        "an object without `records` (keys: items, next); return {records: [...], cursor}, with `records: []` for an empty page"
+        "an object without `records` (keys: items, next); a page is {records: [...], cursor?}, `records: []` when empty"
     );
     assert!(records(&json!({})).unwrap_err().contains("a missing `await`"));
     assert!(records(&json!({"records": {}}))

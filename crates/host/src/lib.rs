@@ -393,7 +393,7 @@ fn warn_unreachable(public_url: &str, defaulted: bool) {
         None => true,
     };
     if unreachable {
-        let how = if defaulted { " (the default: --listen)" } else { "" };
+        let how = if defaulted { " (--listen, as no --public-url was given)" } else { "" };
         tracing::warn!(
             "webhooks are registered at {public_url}{how}, which an external app cannot reach; pass --public-url with the address it can reach (a tunnel or your server's URL)"
         );

@@ -132,8 +132,10 @@ pub fn plan(connector: &Connector, connection: &Connection) -> Vec<Plan> {
                                 .max_seconds
                                 .map(Duration::from_secs)
                                 .unwrap_or(d.max_duration),
-                            // TODO(merge): maxDeletedShare / deleteGuardMinRecords
-                            ..d
+                            max_deleted_share: l.max_deleted_share.unwrap_or(d.max_deleted_share),
+                            delete_guard_min_records: l
+                                .delete_guard_min_records
+                                .unwrap_or(d.delete_guard_min_records),
                         })
                     }
                     Strategy::Webhook => StrategyPlan::Webhook,

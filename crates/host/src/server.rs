@@ -172,7 +172,7 @@ async fn receive(
     let handled = match webhook::handle(&sub.invoker, &state, &request).await {
         Ok(h) => h,
         Err(e) => {
-            tracing::error!(subscription = %sub.plan.id, path, status = 500, "webhook request failed, nothing stored (the sender should retry): {e}");
+            tracing::error!(subscription = %sub.plan.id, path = %path, status = 500, "webhook request failed, nothing stored (the sender should retry): {e}");
             // 5xx so the sender retries: nothing was stored.
             return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
         }
@@ -181,7 +181,7 @@ async fn receive(
     let events = match commit(&shared, &sub.plan, handled.cycle).await {
         Ok(n) => n,
         Err(e) => {
-            tracing::error!(subscription = %sub.plan.id, path, status = 500, "webhook request: {e}");
+            tracing::error!(subscription = %sub.plan.id, path = %path, status = 500, "webhook request: {e}");
             return error(StatusCode::INTERNAL_SERVER_ERROR, e);
         }
     };
@@ -196,7 +196,7 @@ fn answered(shared: &Shared, path: &str, events: usize, response: Response) -> R
         .webhook_events
         .fetch_add(events as u64, Ordering::Relaxed);
     tracing::info!(
-        path,
+        path = %path,
         status = response.status().as_u16(),
         events,
         "webhook request"
@@ -236,7 +236,7 @@ async fn receive_global(
     let (routed, response) = match webhook::handle_global(&global, &key, &request).await {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!(path, status = 500, "global webhook request failed, nothing stored: {e}");
+            tracing::error!(path = %path, status = 500, "global webhook request failed, nothing stored: {e}");
             return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
         }
     };
@@ -264,7 +264,7 @@ async fn receive_global(
                 {
                     Ok(h) => h,
                     Err(e) => {
-                        tracing::error!(path, subscription = %sub.plan.id, status = 500, "global webhook request failed: {e}");
+                        tracing::error!(path = %path, subscription = %sub.plan.id, status = 500, "global webhook request failed: {e}");
                         return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
                     }
                 };

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::{
-    fingerprint, next_cursor, now, page_records, Cycle, Invoker, RawResult, StrategyError,
+    fingerprint, next_cursor, now, on_page, page_records, Cycle, Invoker, RawResult, StrategyError,
 };
 
 #[derive(Debug, Clone)]
@@ -181,10 +181,10 @@ async fn scan(
     match stored {
         Err(StoreStop::Store(source)) => Err(store_err(source)),
         Err(StoreStop::NoId { page }) => {
-            Err(invoker.shape(LIST, format!("a record without `id` on page {page}")))
+            Err(invoker.shape(LIST, on_page("a record without `id`", page)))
         }
         Err(StoreStop::Shape { page, problem }) => {
-            Err(invoker.shape(LIST, format!("{problem} on page {page}")))
+            Err(invoker.shape(LIST, on_page(&problem, page)))
         }
         Err(StoreStop::TooMany { count }) => Err(StrategyError::Limit {
             collection: invoker.collection.clone(),

@@ -285,7 +285,12 @@ pub(crate) fn page_records<'a>(
     result: &'a Value,
     page: u64,
 ) -> Result<&'a [Value], StrategyError> {
-    runtime_events::records(result).map_err(|p| invoker.shape(function, format!("{p} on page {page}")))
+    runtime_events::records(result).map_err(|p| invoker.shape(function, on_page(&p, page)))
+}
+
+/// A problem of page `page` of an answer, as every strategy says it.
+pub(crate) fn on_page(problem: &str, page: u64) -> String {
+    format!("{problem} (page {page})")
 }
 
 pub(crate) use runtime_events::{kind, next_cursor};
