@@ -10,7 +10,7 @@ use url::Url;
 use crate::body::{decode, headers_to_json, read_capped, Body, BodyFailure};
 use crate::config::HttpConfig;
 use crate::error::ApiClientError;
-use crate::redact::redact_url;
+use crate::redact::{body_excerpt, redact_url, SentSecrets};
 use crate::retry::{backoff, is_idempotent, parse_retry_after};
 use crate::settings::{check_header, ClientSettings};
 use crate::url_build::build_url;
@@ -117,12 +117,13 @@ impl HttpClient {
         call.check_allowed(&method, &url, None)?;
         let mut headers = merge_headers(settings, &req.headers)?;
         let body = encode_body(&mut headers, req.data)?;
+        let sent = SentSecrets::collect(&headers, &url, &secrets, &settings.secret_values);
         let start = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let sent = call.attempt(&method, &url, &headers, &body, attempt);
-            let err = match tokio::time::timeout(config.request_timeout, sent).await {
+            let attempted = call.attempt(&method, &url, &headers, &body, &sent, attempt);
+            let err = match tokio::time::timeout(config.request_timeout, attempted).await {
                 Ok(Ok(resp)) => return Ok(resp),
                 Ok(Err(e)) => e,
                 Err(_) => ApiClientError::Timeout {
@@ -216,6 +217,7 @@ impl Call<'_> {
         url: &Url,
         headers: &HeaderMap,
         body: &Option<Bytes>,
+        sent: &SentSecrets,
         attempt: u32,
     ) -> Result<ApiResponse, ApiClientError> {
         let (mut method, mut url, mut headers, mut body) =
@@ -312,6 +314,7 @@ impl Call<'_> {
                 method: method.to_string(),
                 url: redacted,
                 status: status.to_string(),
+                excerpt: body_excerpt(&response.body, sent),
                 response: Box::new(response),
                 attempts: attempt,
                 note: String::new(),

@@ -2,7 +2,11 @@
 //!
 //! Owns URL resolution against `baseUri`, the origin allow-list, retries with
 //! `Retry-After` and backoff, timeouts, response size caps, response decoding
-//! and redaction of credentials in logs and errors. It must not know about
+//! and redaction of credentials in logs and errors.
+//!
+//! A non-2xx answer's message ends with its body on one line, cut after 300
+//! characters, with secret-looking JSON keys' values and every credential
+//! sent replaced by `[redacted]`; the error's response keeps the whole body. It must not know about
 //! JavaScript, connectors' files or persistence: callers hand it plain values.
 //!
 //! Query params: a query written in the path is kept (spaces encoded as
@@ -25,5 +29,5 @@ pub use body::Body;
 pub use client::{ApiRequest, ApiResponse, HttpClient};
 pub use config::HttpConfig;
 pub use error::ApiClientError;
-pub use redact::{looks_secret, redact_url};
+pub use redact::{looks_secret, looks_secret_field, redact_url};
 pub use settings::{AllowedOrigin, ClientSettings, SettingsError};
