@@ -313,7 +313,6 @@ impl Call<'_> {
             return Err(ApiClientError::Http {
                 method: method.to_string(),
                 url: redacted,
-                status: status.to_string(),
                 excerpt: body_excerpt(&response.body, sent),
                 response: Box::new(response),
                 attempts: attempt,
