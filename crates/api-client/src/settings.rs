@@ -110,8 +110,9 @@ pub struct ClientSettings {
     /// The origin of `base_uri` plus the spec's `allowedHosts`.
     pub allowed: Vec<AllowedOrigin>,
     /// Values hidden wherever an answer echoes them in an error message,
-    /// besides the headers and secret query params sent (the connection's
-    /// credentials: [`ClientSettings::with_credentials`]).
+    /// besides the headers and secret query params sent: the engine puts
+    /// every string of the connection's credentials here, so a token held
+    /// but not sent in a header is hidden too.
     pub secret_values: Vec<String>,
 }
 
@@ -176,22 +177,6 @@ impl ClientSettings {
             allowed,
             secret_values: Vec::new(),
         })
-    }
-
-    /// Adds every string in `credentials` (at any depth) to
-    /// [`ClientSettings::secret_values`]: a token the connection holds but
-    /// does not send in a header is still hidden if an answer echoes it.
-    pub fn with_credentials(mut self, credentials: &Value) -> ClientSettings {
-        fn strings(v: &Value, out: &mut Vec<String>) {
-            match v {
-                Value::String(s) => out.push(s.clone()),
-                Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
-                Value::Object(map) => map.values().for_each(|i| strings(i, out)),
-                _ => {}
-            }
-        }
-        strings(credentials, &mut self.secret_values);
-        self
     }
 
     pub fn is_allowed(&self, url: &Url) -> bool {

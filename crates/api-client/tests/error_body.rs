@@ -62,16 +62,17 @@ async fn server() -> String {
     format!("http://{}", serve(app).await)
 }
 
+/// Sends `Authorization: Bearer HEADER-SECRET-123`; holds a refresh token
+/// it does not send (the engine fills `secret_values` from credentials).
 fn settings(base: &str) -> ClientSettings {
-    ClientSettings::from_make_api_client(
+    let mut s = ClientSettings::from_make_api_client(
         &json!({"baseUri": base, "headers": {"Authorization": "Bearer HEADER-SECRET-123"}}),
         None,
         &[],
     )
-    .unwrap()
-    .with_credentials(
-        &json!({"accessToken": "HEADER-SECRET-123", "refreshToken": "REFRESH-ONLY-IN-CREDENTIALS"}),
-    )
+    .unwrap();
+    s.secret_values = vec!["REFRESH-ONLY-IN-CREDENTIALS".into()];
+    s
 }
 
 async fn fail(path: &str) -> (String, ApiClientError) {
