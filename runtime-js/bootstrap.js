@@ -487,7 +487,17 @@
         throw new TypeError("makeApiClient must return an object like {baseUri, headers, query}");
       }
     }
-    op_rt_api_configure(settings);
+    op_rt_api_configure(settings, credentialStrings(auth.credentials));
+  }
+
+  // Every string in the credentials, for Rust to hide wherever an answer
+  // echoes one in an ApiError message (whatever else a refresh returned).
+  function credentialStrings(value, out = [], depth = 0) {
+    if (typeof value === "string") out.push(value);
+    else if (value !== null && typeof value === "object" && depth < 8) {
+      for (const v of Object.values(value)) credentialStrings(v, out, depth + 1);
+    }
+    return out;
   }
 
   async function refresh() {

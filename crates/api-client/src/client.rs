@@ -10,12 +10,17 @@ use url::Url;
 use crate::body::{decode, headers_to_json, read_capped, Body, BodyFailure};
 use crate::config::HttpConfig;
 use crate::error::ApiClientError;
-use crate::redact::redact_url;
+use crate::log_limit::LogLimiter;
+use crate::redact::{body_excerpt, redact_url, SentSecrets};
 use crate::retry::{backoff, is_idempotent, parse_retry_after};
 use crate::settings::{check_header, ClientSettings};
 use crate::url_build::build_url;
 
 const MAX_REDIRECTS: usize = 10;
+
+/// At most one INFO line about retries per (method, host) in this time; the
+/// others go to DEBUG and are counted in the next INFO line.
+const RETRY_LOG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// One `apiClient` call.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -70,6 +75,8 @@ pub struct ApiResponse {
 #[derive(Clone)]
 pub struct HttpClient {
     pools: Arc<Mutex<Vec<(Duration, reqwest::Client)>>>,
+    /// Keyed by (method, host): a storm of retries writes one line per 5 s.
+    retry_log: Arc<Mutex<LogLimiter<(String, String)>>>,
 }
 
 impl HttpClient {
@@ -80,6 +87,7 @@ impl HttpClient {
                 HttpConfig::default().connect_timeout,
                 default,
             )])),
+            retry_log: Arc::new(Mutex::new(LogLimiter::new(RETRY_LOG_INTERVAL))),
         })
     }
 
@@ -117,12 +125,13 @@ impl HttpClient {
         call.check_allowed(&method, &url, None)?;
         let mut headers = merge_headers(settings, &req.headers)?;
         let body = encode_body(&mut headers, req.data)?;
+        let sent = SentSecrets::collect(&headers, &url, &secrets, &settings.secret_values);
         let start = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let sent = call.attempt(&method, &url, &headers, &body, attempt);
-            let err = match tokio::time::timeout(config.request_timeout, sent).await {
+            let attempted = call.attempt(&method, &url, &headers, &body, &sent, attempt);
+            let err = match tokio::time::timeout(config.request_timeout, attempted).await {
                 Ok(Ok(resp)) => return Ok(resp),
                 Ok(Err(e)) => e,
                 Err(_) => ApiClientError::Timeout {
@@ -167,15 +176,86 @@ impl HttpClient {
                 };
                 return Err(err.finish(attempt, &why));
             }
-            tracing::debug!(
-                method = %method,
-                url = %redact_url(&url, &secrets),
-                attempt,
-                kind = err.kind(),
-                delay_ms = delay.as_millis() as u64,
-                "api request will be retried"
+            self.log_retry(
+                &method,
+                &url,
+                &secrets,
+                &err,
+                retry_after.is_some(),
+                delay,
+                attempt + 1,
+                config.max_attempts,
             );
             tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+impl HttpClient {
+    /// Says at INFO that attempt `next` will follow after `delay`, at most
+    /// once per [`RETRY_LOG_INTERVAL`] per (method, host); the lines held
+    /// back go to DEBUG and are counted in the next INFO line.
+    #[allow(clippy::too_many_arguments)]
+    fn log_retry(
+        &self,
+        method: &Method,
+        url: &Url,
+        secrets: &[String],
+        err: &ApiClientError,
+        retry_after: bool,
+        delay: Duration,
+        next: u32,
+        max_attempts: u32,
+    ) {
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => String::new(),
+        };
+        let admitted = self
+            .retry_log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .admit((method.to_string(), host.clone()), Instant::now());
+        let status = err.response().map(|r| r.status);
+        let cause = status.map_or_else(|| err.kind().to_string(), |s| s.to_string());
+        let redacted = redact_url(url, secrets);
+        let wait = format!("{:.1} s", delay.as_secs_f64());
+        let how = if retry_after {
+            "Retry-After"
+        } else {
+            "backoff"
+        };
+        let held = match admitted {
+            Some(n) if n > 0 => {
+                format!(" ({n} more retries of {method} to {host} not logged since the last line)")
+            }
+            _ => String::new(),
+        };
+        let message = if status == Some(429) {
+            format!("rate-limited by {host} ({cause}): waiting {wait} ({how}), attempt {next} of {max_attempts}{held}")
+        } else {
+            format!("{method} {redacted} failed ({cause}), retrying in {wait} ({how}), attempt {next} of {max_attempts}{held}")
+        };
+        macro_rules! line {
+            ($level:ident) => {
+                tracing::$level!(
+                    method = %method,
+                    host = %host,
+                    url = %redacted,
+                    cause = %cause,
+                    attempt = next,
+                    max_attempts,
+                    wait_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    retry_after,
+                    suppressed = admitted.unwrap_or(0),
+                    "{message}"
+                )
+            };
+        }
+        match admitted {
+            Some(_) => line!(info),
+            None => line!(debug),
         }
     }
 }
@@ -216,6 +296,7 @@ impl Call<'_> {
         url: &Url,
         headers: &HeaderMap,
         body: &Option<Bytes>,
+        sent: &SentSecrets,
         attempt: u32,
     ) -> Result<ApiResponse, ApiClientError> {
         let (mut method, mut url, mut headers, mut body) =
@@ -311,7 +392,7 @@ impl Call<'_> {
             return Err(ApiClientError::Http {
                 method: method.to_string(),
                 url: redacted,
-                status: status.to_string(),
+                excerpt: body_excerpt(&response.body, sent),
                 response: Box::new(response),
                 attempts: attempt,
                 note: String::new(),

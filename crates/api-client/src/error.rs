@@ -6,12 +6,14 @@ use crate::client::ApiResponse;
 /// appear. `note` carries the attempt count and why retrying stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiClientError {
-    #[error("{method} {url} returned {status}{note}")]
+    #[error("{method} {url} returned {}{note}{}", status_line(response.status), excerpt_suffix(excerpt))]
     Http {
         method: String,
         url: String,
-        status: String,
+        /// The whole response; the message shows only `excerpt`.
         response: Box<ApiResponse>,
+        /// The body on one line, redacted and cut (`redact::body_excerpt`).
+        excerpt: String,
         attempts: u32,
         note: String,
     },
@@ -61,6 +63,19 @@ pub enum ApiClientError {
     },
     #[error("could not set up the HTTP client: {0}")]
     Setup(String),
+}
+
+/// `404 Not Found`; the number alone for a status reqwest cannot name.
+fn status_line(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status).map_or_else(|_| status.to_string(), |s| s.to_string())
+}
+
+fn excerpt_suffix(excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(": {excerpt}")
+    }
 }
 
 impl ApiClientError {

@@ -1,9 +1,15 @@
 //! HTTP from connectors to the external app: the Rust side of `apiClient`.
 //!
 //! Owns URL resolution against `baseUri`, the origin allow-list, retries with
-//! `Retry-After` and backoff, timeouts, response size caps, response decoding
-//! and redaction of credentials in logs and errors. It must not know about
-//! JavaScript, connectors' files or persistence: callers hand it plain values.
+//! `Retry-After` and backoff, timeouts, response size caps, response decoding,
+//! redaction of credentials in logs and errors, and the INFO lines that say
+//! a request is being retried (rate-limited per method and host). It must
+//! not know about JavaScript, connectors' files or persistence: callers hand
+//! it plain values.
+//!
+//! A non-2xx answer's message ends with its body on one line, cut after 300
+//! characters, with secret-looking JSON keys' values and every credential
+//! sent replaced by `[redacted]`; the error's response keeps the whole body.
 //!
 //! Query params: a query written in the path is kept (spaces encoded as
 //! `%20`, `$` kept); the settings' params follow unless the path or the
@@ -16,6 +22,7 @@ mod body;
 mod client;
 mod config;
 mod error;
+mod log_limit;
 mod redact;
 mod retry;
 mod settings;
@@ -25,5 +32,5 @@ pub use body::Body;
 pub use client::{ApiRequest, ApiResponse, HttpClient};
 pub use config::HttpConfig;
 pub use error::ApiClientError;
-pub use redact::{looks_secret, redact_url};
+pub use redact::{looks_secret, looks_secret_field, redact_url};
 pub use settings::{AllowedOrigin, ClientSettings, SettingsError};

@@ -109,6 +109,11 @@ pub struct ClientSettings {
     pub query: Vec<(String, String)>,
     /// The origin of `base_uri` plus the spec's `allowedHosts`.
     pub allowed: Vec<AllowedOrigin>,
+    /// Values hidden wherever an answer echoes them in an error message,
+    /// besides the headers and secret query params sent: the engine puts
+    /// every string of the connection's credentials here, so a token held
+    /// but not sent in a header is hidden too.
+    pub secret_values: Vec<String>,
 }
 
 impl ClientSettings {
@@ -170,6 +175,7 @@ impl ClientSettings {
             headers,
             query,
             allowed,
+            secret_values: Vec::new(),
         })
     }
 

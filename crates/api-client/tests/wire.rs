@@ -227,7 +227,7 @@ async fn non_2xx_is_an_http_error_with_the_response() {
     assert_eq!(err.kind(), "http");
     assert_eq!(
         err.to_string(),
-        format!("GET http://{addr}/missing returned 404 Not Found")
+        format!("GET http://{addr}/missing returned 404 Not Found: {{\"error\":\"nope\"}}")
     );
     let resp = err.response().unwrap();
     assert_eq!(resp.status, 404);

@@ -65,14 +65,17 @@ fn op_rt_console(state: &mut OpState, #[string] level: &str, #[string] message: 
 fn op_rt_api_configure(
     state: &mut OpState,
     #[serde] value: serde_json::Value,
+    #[serde] credential_strings: Vec<String>,
 ) -> Result<(), JsErrorBox> {
     let ctx = state.borrow_mut::<ApiContext>();
-    let settings = ClientSettings::from_make_api_client(
+    let mut settings = ClientSettings::from_make_api_client(
         &value,
         ctx.spec_base_uri.as_deref(),
         &ctx.allowed_hosts,
     )
     .map_err(|e| JsErrorBox::type_error(format!("makeApiClient: {e}")))?;
+    // Hidden wherever an ApiError message would echo them.
+    settings.secret_values = credential_strings;
     ctx.settings = Some(Arc::new(settings));
     Ok(())
 }
