@@ -298,7 +298,9 @@ fn more_events_than_one_commit_may_hold_fail_clearly() {
     let rep = report(&stderr);
     assert!(matches!(code, Some(c) if c != 0), "{rep}");
     assert!(
-        rep.contains("data/flood/events/pull.js returned 100001 events in one answer (at most 100000"),
+        rep.contains(
+            "data/flood/events/pull.js returned 100001 events in one answer (at most 100000"
+        ),
         "{rep}"
     );
     assert_healthy(&events, &stderr);

@@ -67,7 +67,10 @@ fn typos_in_the_sections_the_runtime_reads_fail_with_a_suggestion() {
         "data/companies/spec.yml:5:3: `events.pullIntervalSecond`",
         "did you mean `pullIntervalSeconds`?",
     ] {
-        assert!(stdout.contains(needle), "{needle:?} missing from:\n{stdout}");
+        assert!(
+            stdout.contains(needle),
+            "{needle:?} missing from:\n{stdout}"
+        );
     }
     let mock = MockApi::start();
     let mut work = Work::new(dir.path().into(), &mock.base_url(), &["companies"], None);
@@ -82,12 +85,30 @@ fn typos_in_the_sections_the_runtime_reads_fail_with_a_suggestion() {
         "data/companies/spec.yml",
         "name: Companies\nlogoUri: x.png\nevents:\n  strategy: full-scan\n",
     );
-    write(dir.path(), "spec.yml", &format!("{SPEC}connectionMode: optional\nlimits:\n  cpuMS: 100\n"));
+    write(
+        dir.path(),
+        "spec.yml",
+        &format!("{SPEC}    pageSize: {{type: integer, minimum: 1, default: 0}}\nconnectionMode: optional\nlimits:\n  cpuMS: 100\nhttp:\n  maxAttemps: 3\n"),
+    );
     let (code, stdout, _) = run_to_end(&["validate".into(), d]);
     assert_ne!(code, Some(0));
-    assert!(stdout.contains("`limits.cpuMS`"), "{stdout}");
-    assert!(stdout.contains("did you mean `cpuMs`?"), "{stdout}");
-    assert!(!stdout.contains("logoUri") && !stdout.contains("connectionMode"), "{stdout}");
+    for needle in [
+        "`limits.cpuMS`: unknown key; did you mean `cpuMs`?",
+        "`http.maxAttemps`: unknown key; did you mean `maxAttempts`?",
+        // A default that fails its own schema is the spec's fault, at its line.
+        "spec.yml:7:",
+        "`parametersSchema.properties.pageSize.default`",
+        "does not satisfy its own schema",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "{needle:?} missing from:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains("logoUri") && !stdout.contains("connectionMode"),
+        "{stdout}"
+    );
 }
 
 /// The stored subscriptions as `state show` prints them.
@@ -113,7 +134,17 @@ fn a_data_dir_belongs_to_one_connection() {
     assert_ne!(code, Some(0), "a second connection used the data dir");
     assert!(events.is_empty(), "{events:?}");
     assert!(stderr.contains("holds the state of connection"), "{stderr}");
-    assert!(stderr.contains(&first.connection.canonicalize().unwrap().display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(
+            &first
+                .connection
+                .canonicalize()
+                .unwrap()
+                .display()
+                .to_string()
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("Drop --data-dir"), "{stderr}");
     assert_eq!(subscriptions(&first), before);
 
@@ -140,7 +171,9 @@ fn a_data_dir_belongs_to_one_connection() {
     mock.create("companies", json!({"name": "New"}));
     assert!(run(&second).is_empty(), "a baseline, not the first's state");
     assert_eq!(run(&first).len(), 1, "the first connection's change");
-    let dirs = std::fs::read_dir(cwd.path().join(".runtime/setup")).unwrap().count();
+    let dirs = std::fs::read_dir(cwd.path().join(".runtime/setup"))
+        .unwrap()
+        .count();
     assert_eq!(dirs, 2, "one data dir per connection");
 
     // An `id` in the connection file names its data dir.
@@ -158,11 +191,15 @@ fn run_checks_enabled_collections_at_start_and_ignores_disabled_ones() {
     let dir = connector(&[
         ("data/companies/list.js", LIST),
         ("data/companies/find-by-id.js", broken),
-        ("data/broken/list.js", "export default async function list( {\n"),
+        (
+            "data/broken/list.js",
+            "export default async function list( {\n",
+        ),
     ]);
     // The broken collection disabled: the run goes ahead...
     let mut work = Work::new(dir.path().into(), &mock.base_url(), &["companies"], None);
-    let conn: Value = serde_json::from_str(&std::fs::read_to_string(&work.connection).unwrap()).unwrap();
+    let conn: Value =
+        serde_json::from_str(&std::fs::read_to_string(&work.connection).unwrap()).unwrap();
     let mut conn = conn;
     conn["collections"]["broken"] = json!({"enabled": false});
     std::fs::write(&work.connection, conn.to_string()).unwrap();
@@ -171,14 +208,23 @@ fn run_checks_enabled_collections_at_start_and_ignores_disabled_ones() {
     let (code, events, stderr) = work.once();
     assert_ne!(code, Some(0), "{stderr}");
     assert!(events.is_empty());
-    assert!(stderr.contains("data/companies/find-by-id.js:4:1: SyntaxError"), "{stderr}");
-    assert!(!stderr.contains("data/broken"), "a disabled collection: {stderr}");
+    assert!(
+        stderr.contains("data/companies/find-by-id.js:4:1: SyntaxError"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("data/broken"),
+        "a disabled collection: {stderr}"
+    );
     write(
         dir.path(),
         "data/companies/find-by-id.js",
         &broken.replace(") \n}", ") }\n}"),
     );
-    assert!(work.once_ok().is_empty(), "the disabled broken collection is ignored");
+    assert!(
+        work.once_ok().is_empty(),
+        "the disabled broken collection is ignored"
+    );
 }
 
 #[test]
@@ -195,7 +241,12 @@ fn state_commands_say_what_is_wrong_and_hide_secrets() {
             "export default async ({ data }) => ({ events: [{ type: 'created', record: data }] })\n",
         ),
     ]);
-    let mut work = Work::new(dir.path().into(), &mock.base_url(), &["companies", "tickets"], None);
+    let mut work = Work::new(
+        dir.path().into(),
+        &mock.base_url(),
+        &["companies", "tickets"],
+        None,
+    );
     let sink = work.sink_path();
     let mut args = work.run_args(&format!("file:{}", sink.display()));
     args.extend(["--once".into(), "--once-webhooks".into()]);
@@ -211,16 +262,26 @@ fn state_commands_say_what_is_wrong_and_hide_secrets() {
     let data = work.data.display().to_string();
     // An unknown collection is an error, not "nothing to reset".
     let (code, _, stderr) = run_to_end(&[
-        "state".into(), "reset".into(), d.clone(), "--data-dir".into(), data.clone(),
-        "--connection".into(), work.connection.display().to_string(),
-        "--collection".into(), "tickts".into(),
+        "state".into(),
+        "reset".into(),
+        d.clone(),
+        "--data-dir".into(),
+        data.clone(),
+        "--connection".into(),
+        work.connection.display().to_string(),
+        "--collection".into(),
+        "tickts".into(),
     ]);
     assert_ne!(code, Some(0));
     assert!(stderr.contains("no collection `tickts`"), "{stderr}");
     assert!(stderr.contains("companies, tickets"), "{stderr}");
     // A webhook reset needs the credentials to unsubscribe.
     let (code, _, stderr) = run_to_end(&[
-        "state".into(), "reset".into(), d.clone(), "--data-dir".into(), data.clone(),
+        "state".into(),
+        "reset".into(),
+        d.clone(),
+        "--data-dir".into(),
+        data.clone(),
     ]);
     assert_ne!(code, Some(0));
     assert!(stderr.contains("pass --connection"), "{stderr}");
@@ -228,7 +289,11 @@ fn state_commands_say_what_is_wrong_and_hide_secrets() {
     // A mistyped data dir is reported and not created.
     let typo = work.tmp.path().join("dta");
     let (code, _, stderr) = run_to_end(&[
-        "state".into(), "show".into(), d, "--data-dir".into(), typo.display().to_string(),
+        "state".into(),
+        "show".into(),
+        d,
+        "--data-dir".into(),
+        typo.display().to_string(),
     ]);
     assert_ne!(code, Some(0));
     assert!(stderr.contains("no data dir at"), "{stderr}");
@@ -244,7 +309,10 @@ fn errors_say_things_once_and_api_errors_show_the_answer() {
     std::fs::write(&work.data, "not a directory").unwrap();
     let (code, _, stderr) = work.once();
     assert_ne!(code, Some(0));
-    let line = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{stderr}"));
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("{stderr}"));
     let words: Vec<&str> = line.split(": ").collect();
     let mut seen = std::collections::HashSet::new();
     for w in &words {
@@ -259,7 +327,9 @@ fn errors_say_things_once_and_api_errors_show_the_answer() {
         Fault::Status {
             code: 422,
             retry_after: None,
-            body: Some(json!({"error": "limit must be at most 3", "apiKey": "sk-live-123"}).to_string()),
+            body: Some(
+                json!({"error": "limit must be at most 3", "apiKey": "sk-live-123"}).to_string(),
+            ),
         },
     );
     let (code, _, stderr) = work.once();
@@ -282,14 +352,21 @@ fn a_run_says_what_it_does() {
         "interval_s=",
         "baseline taken: stored a snapshot of 7 records",
     ] {
-        assert!(stderr.contains(needle), "{needle:?} missing from:\n{stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{needle:?} missing from:\n{stderr}"
+        );
     }
 }
 
 #[test]
 fn demo_runs_from_any_directory() {
     let cwd = tempfile::tempdir().unwrap();
-    let (code, stdout, stderr) = run_in(cwd.path(), &["demo", "--seconds", "4", "--interval", "0.5"]);
+    let (code, stdout, stderr) =
+        run_in(cwd.path(), &["demo", "--seconds", "4", "--interval", "0.5"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.lines().any(|l| l.contains("\"type\"")), "no events:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.lines().any(|l| l.contains("\"type\"")),
+        "no events:\n{stdout}\n{stderr}"
+    );
 }

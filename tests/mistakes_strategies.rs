@@ -111,7 +111,8 @@ fn a_list_without_records_fails_instead_of_deleting_everything() {
     ]);
     assert_ne!(out.0, Some(0), "invoke accepted {}", out.1);
     assert!(
-        out.2.contains("data/companies/list.js returned an object without `records`"),
+        out.2
+            .contains("data/companies/list.js returned an object without `records`"),
         "{}",
         out.2
     );
@@ -173,10 +174,7 @@ fn pull_latest_records_not_newest_first_fails_the_cycle() {
     mock.seed("contacts", 12);
     // `GET /contacts` pages oldest first: a forgotten sort parameter.
     let oldest_first = PULL_LATEST.replace("ORDER(response.records)", "response.records");
-    let dir = connector(&[(
-        "data/contacts/events/pull-latest-records.js",
-        &oldest_first,
-    )]);
+    let dir = connector(&[("data/contacts/events/pull-latest-records.js", &oldest_first)]);
     let mut work = Work::new(dir.path().into(), &mock.base_url(), &["contacts"], None);
     let err = fails_committing_nothing(&mut work);
     for needle in [
@@ -213,7 +211,10 @@ fn pull_latest_records_not_newest_first_fails_the_cycle() {
         .map(|i| id_of(&mock.create("contacts", json!({"name": format!("n{i}")}))))
         .collect();
     let events = work.once_ok();
-    let mut got: Vec<String> = events.iter().map(|e| e["recordId"].as_str().unwrap().to_string()).collect();
+    let mut got: Vec<String> = events
+        .iter()
+        .map(|e| e["recordId"].as_str().unwrap().to_string())
+        .collect();
     got.sort();
     let mut want = created.clone();
     want.sort();
@@ -254,5 +255,9 @@ fn a_custom_pull_without_state_fails_instead_of_repeating_events() {
     let events = work.once_ok();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["recordId"], "d1");
-    assert_eq!(work.once_ok()[0]["recordId"], "d2", "the new state was kept");
+    assert_eq!(
+        work.once_ok()[0]["recordId"],
+        "d2",
+        "the new state was kept"
+    );
 }

@@ -75,7 +75,11 @@ fn a_handler_answer_without_events_is_a_500_and_stores_nothing() {
     let bare = json!({"mode": "bare", "record": {"id": "lost"}}).to_string();
     assert_eq!(post(&uri, &bare, &[]), 500, "the sender must retry");
     assert_eq!(
-        post(&uri, &json!({"mode": "events", "record": {"id": "kept"}}).to_string(), &[]),
+        post(
+            &uri,
+            &json!({"mode": "events", "record": {"id": "kept"}}).to_string(),
+            &[]
+        ),
         200
     );
     let events = wait_for(Duration::from_secs(10), || {
@@ -98,7 +102,10 @@ fn a_handler_answer_without_events_is_a_500_and_stores_nothing() {
         "keys: type, record",
         "status=500",
     ] {
-        assert!(stderr.contains(needle), "{needle:?} missing from:\n{stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{needle:?} missing from:\n{stderr}"
+        );
     }
     // Every request logged at INFO, and counted at the end.
     assert!(
@@ -147,10 +154,16 @@ fn once_registers_no_hook_unless_asked_and_a_new_public_url_moves_it() {
         ["https://hooks.example.com/rt/webhooks/tickets/all"],
         "the old hook is removed, the new one made: {stderr}"
     );
-    assert!(stderr.contains("moving the webhook registration"), "{stderr}");
+    assert!(
+        stderr.contains("moving the webhook registration"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("cannot reach"), "{stderr}");
 
     // Same URL again: nothing moves.
     once_at("https://hooks.example.com/rt");
-    assert_eq!(urls(), ["https://hooks.example.com/rt/webhooks/tickets/all"]);
+    assert_eq!(
+        urls(),
+        ["https://hooks.example.com/rt/webhooks/tickets/all"]
+    );
 }

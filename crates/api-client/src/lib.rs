@@ -32,5 +32,5 @@ pub use body::Body;
 pub use client::{ApiRequest, ApiResponse, HttpClient};
 pub use config::HttpConfig;
 pub use error::ApiClientError;
-pub use redact::{looks_secret, looks_secret_field, redact_url};
+pub use redact::{looks_secret, looks_secret_field, redact_json, redact_url};
 pub use settings::{AllowedOrigin, ClientSettings, SettingsError};

@@ -163,7 +163,7 @@ pub(crate) fn body_excerpt(body: &Body, secrets: &SentSecrets) -> String {
 
 /// Replaces the values of secret-looking keys, at any depth. `null` and
 /// booleans stay: they carry no secret and often say why a call failed.
-fn redact_json(value: &mut Value) {
+pub fn redact_json(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {

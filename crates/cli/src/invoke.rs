@@ -84,10 +84,7 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
         // As a run would read it: a wrong key or a missing `await` fails
         // here too, instead of looking like an empty page.
         if let Err(problem) = runtime_events::records(&output.value) {
-            bail!(
-                "{} returned {problem}",
-                file.rel.display()
-            );
+            bail!("{} returned {problem}", file.rel.display());
         }
     }
     if output.credentials.is_some() {
@@ -105,7 +102,11 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
 /// Whether the function is one whose answer is `{records, cursor}`: `list`
 /// and `pullLatestRecords` (any spelling, per event type too).
 fn returns_records(function: &str) -> bool {
-    let name = function.trim_end_matches(".js").rsplit('/').next().unwrap_or("");
+    let name = function
+        .trim_end_matches(".js")
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
     let name = runtime_connector::to_kebab(name);
     name == "list" || name.ends_with("pull-latest-records")
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use runtime_connector::{Connection, Connector};
 use runtime_host::{RunOptions, RunReport};
 use runtime_sinks::SinkConfig;
-use runtime_connector::{Connection, Connector};
 use runtime_store::{Claim, SledStore};
 
 use crate::session::{LimitArgs, Session};
@@ -94,7 +94,11 @@ pub fn open_store(dir: &Path) -> Result<Arc<SledStore>> {
 
 /// The data dir of `connection`: `--data-dir`, else its default, which is
 /// per connection (see crates/host/src/data_dir.rs).
-pub fn data_dir_of(given: Option<&Path>, connector: &Connector, connection: &Connection) -> PathBuf {
+pub fn data_dir_of(
+    given: Option<&Path>,
+    connector: &Connector,
+    connection: &Connection,
+) -> PathBuf {
     if let Some(dir) = given {
         return dir.to_path_buf();
     }

@@ -75,7 +75,8 @@ pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
                 .filter(|(_, s)| s.connector == key && selected(&s.collection))
                 .map(|(id, s)| {
                     let mut state = serde_json::to_value(&s).unwrap_or_default();
-                    redact(&mut state);
+                    // A webhook registration's state often holds its signing secret.
+                    runtime_api_client::redact_json(&mut state);
                     json!({"id": id, "state": state})
                 })
                 .collect();
@@ -149,23 +150,4 @@ fn open_existing(dir: &Path, connector: &Connector) -> Result<Arc<SledStore>> {
         "no data dir at {}: nothing was stored there{hint}",
         dir.display()
     )
-}
-
-/// Replaces the values of keys that look like secrets
-/// ([`runtime_api_client::looks_secret`]): a webhook registration's state
-/// often holds its signing secret.
-fn redact(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if runtime_api_client::looks_secret(k) && !v.is_null() {
-                    *v = json!("[redacted]");
-                } else {
-                    redact(v);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
-    }
 }

@@ -8,7 +8,8 @@ mod decode;
 mod line;
 
 pub use decode::{
-    decode_events, decode_handle, decode_pull, keys_of, kind, next_cursor, records, PullAnswer, MAX_EVENTS_PER_CALL,
+    decode_events, decode_handle, decode_pull, keys_of, kind, next_cursor, records, PullAnswer,
+    MAX_EVENTS_PER_CALL,
 };
 pub use line::{EventLine, LineRef};
 

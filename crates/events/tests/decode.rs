@@ -47,7 +47,9 @@ fn records_and_cursors() {
         records(&json!({"items": [1], "next": null})).unwrap_err(),
         "an object without `records` (keys: items, next); a page is {records: [...], cursor?}, `records: []` when empty"
     );
-    assert!(records(&json!({})).unwrap_err().contains("a missing `await`"));
+    assert!(records(&json!({}))
+        .unwrap_err()
+        .contains("a missing `await`"));
     assert!(records(&json!({"records": {}}))
         .unwrap_err()
         .contains("a missing `await`"));
@@ -126,9 +128,11 @@ fn pull_answers_read_from_text_match_the_value_reader() {
 fn handle_answers_need_events_or_nothing() {
     use runtime_events::decode_handle;
     assert!(decode_handle(&json!(null)).unwrap().is_empty());
-    assert!(decode_handle(&json!({"response": {"status": 200, "data": "challenge"}}))
-        .unwrap()
-        .is_empty());
+    assert!(
+        decode_handle(&json!({"response": {"status": 200, "data": "challenge"}}))
+            .unwrap()
+            .is_empty()
+    );
     let one = json!({"events": [{"type": "created", "record": {"id": 1}}], "state": {}});
     assert_eq!(decode_handle(&one).unwrap().len(), 1);
     // The event itself, returned without its wrapper: refused, not 2xx.

@@ -281,10 +281,7 @@ pub async fn run(
 
     tokio::spawn(wait_for_signal(stop_tx, options.stop.clone()));
     let uses_webhooks = !connector.global_webhooks.is_empty()
-        || shared
-            .subs
-            .iter()
-            .any(|s| s.plan.strategy.is_webhook());
+        || shared.subs.iter().any(|s| s.plan.strategy.is_webhook());
     if uses_webhooks {
         server::start(
             shared.clone(),
@@ -393,7 +390,11 @@ fn warn_unreachable(public_url: &str, defaulted: bool) {
         None => true,
     };
     if unreachable {
-        let how = if defaulted { " (--listen, as no --public-url was given)" } else { "" };
+        let how = if defaulted {
+            " (--listen, as no --public-url was given)"
+        } else {
+            ""
+        };
         tracing::warn!(
             "webhooks are registered at {public_url}{how}, which an external app cannot reach; pass --public-url with the address it can reach (a tunnel or your server's URL)"
         );

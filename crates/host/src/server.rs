@@ -146,9 +146,7 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let Some(sub) = shared.subs.iter().find(|s| {
-        s.plan.collection == collection
-            && s.plan.scope == scope
-            && s.plan.strategy.is_webhook()
+        s.plan.collection == collection && s.plan.scope == scope && s.plan.strategy.is_webhook()
     }) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -243,11 +241,7 @@ async fn receive_global(
     let mut events = 0;
     for event in routed {
         let mut matched = 0;
-        for sub in shared
-            .subs
-            .iter()
-            .filter(|s| s.plan.strategy.is_webhook())
-        {
+        for sub in shared.subs.iter().filter(|s| s.plan.strategy.is_webhook()) {
             let _guard = sub.lock.lock().await;
             let state = match load_state(&shared, sub) {
                 Ok(s) if s.baseline_done => s,
@@ -258,16 +252,20 @@ async fn receive_global(
                 continue;
             }
             matched += 1;
-            let handled =
-                match webhook::handle_data(&sub.invoker, &state, &request, event.payload.clone())
-                    .await
-                {
-                    Ok(h) => h,
-                    Err(e) => {
-                        tracing::error!(path = %path, subscription = %sub.plan.id, status = 500, "global webhook request failed: {e}");
-                        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-                    }
-                };
+            let handled = match webhook::handle_data(
+                &sub.invoker,
+                &state,
+                &request,
+                event.payload.clone(),
+            )
+            .await
+            {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::error!(path = %path, subscription = %sub.plan.id, status = 500, "global webhook request failed: {e}");
+                    return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+                }
+            };
             match commit(&shared, &sub.plan, handled.cycle).await {
                 Ok(n) => events += n,
                 Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),

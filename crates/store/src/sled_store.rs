@@ -159,7 +159,11 @@ impl SledStore {
         match swapped {
             Ok(()) => {
                 self.flush()?;
-                Ok(if had_state { Claim::Adopted } else { Claim::New })
+                Ok(if had_state {
+                    Claim::Adopted
+                } else {
+                    Claim::New
+                })
             }
             Err(current) => {
                 let owner = current
