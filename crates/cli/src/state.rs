@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use runtime_connector::Connector;
+use runtime_host::plan::StrategyPlan;
 use runtime_store::{SledStore, StateStore};
 use serde_json::json;
 
@@ -66,60 +67,57 @@ pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
     let store = open_existing(&data_dir, &session.connector)?;
     let key = session.connector.spec.key.clone();
     let selected = |collection: &str| args.collection.as_ref().is_none_or(|c| c == collection);
-    let reset = matches!(command, StateCommand::Reset(_));
-    match reset {
-        false => {
-            let subs: Vec<_> = store
-                .list()?
-                .into_iter()
-                .filter(|(_, s)| s.connector == key && selected(&s.collection))
-                .map(|(id, s)| {
-                    let mut state = serde_json::to_value(&s).unwrap_or_default();
-                    // A webhook registration's state often holds its signing secret.
-                    runtime_api_client::redact_json(&mut state);
-                    json!({"id": id, "state": state})
-                })
-                .collect();
-            let out = json!({
-                "dataDir": data_dir,
-                "connection": store.connection()?,
-                "subscriptions": subs,
-                "pendingEvents": store.pending_count()?,
-            });
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-        true => {
-            let webhooks = store
-                .list()?
-                .into_iter()
-                .filter(|(_, s)| s.connector == key && selected(&s.collection))
-                .filter(|(_, s)| s.strategy == "webhook" && s.baseline_done)
-                .map(|(id, _)| id)
-                .collect::<Vec<_>>();
-            if args.connection.is_none() && !webhooks.is_empty() {
-                bail!(
-                    "resetting {} calls webhook-unsubscribe at the external app, which needs the connection's credentials: pass --connection FILE (the one the runs used)",
-                    webhooks.join(", ")
-                );
-            }
-            claim(&store, &session.connection)?;
-            let done = runtime_host::reset(
-                Arc::new(session.connector),
-                session.connection,
-                session.engine,
-                store,
-                args.collection.as_deref(),
-            )
-            .await?;
-            for id in &done {
-                println!("reset {id}");
-            }
-            if done.is_empty() {
-                match &args.collection {
-                    Some(c) => println!("nothing stored for collection `{c}`: nothing to reset"),
-                    None => println!("nothing stored: nothing to reset"),
-                }
-            }
+    if let StateCommand::Show(_) = command {
+        let subs: Vec<_> = store
+            .list()?
+            .into_iter()
+            .filter(|(_, s)| s.connector == key && selected(&s.collection))
+            .map(|(id, s)| {
+                let mut state = serde_json::to_value(&s).unwrap_or_default();
+                // A webhook registration's state often holds its signing secret.
+                runtime_api_client::redact_json(&mut state);
+                json!({"id": id, "state": state})
+            })
+            .collect();
+        let out = json!({
+            "dataDir": data_dir,
+            "connection": store.connection()?,
+            "subscriptions": subs,
+            "pendingEvents": store.pending_count()?,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let webhooks = store
+        .list()?
+        .into_iter()
+        .filter(|(_, s)| s.connector == key && selected(&s.collection))
+        .filter(|(_, s)| s.strategy == StrategyPlan::Webhook.name() && s.baseline_done)
+        .map(|(id, _)| id)
+        .collect::<Vec<_>>();
+    if args.connection.is_none() && !webhooks.is_empty() {
+        bail!(
+            "resetting {} calls webhook-unsubscribe at the external app, which needs the connection's credentials: pass --connection FILE (the one the runs used)",
+            webhooks.join(", ")
+        );
+    }
+    claim(&store, &session.connection)?;
+    let collection = args.collection.clone();
+    let done = runtime_host::reset(
+        Arc::new(session.connector),
+        session.connection,
+        session.engine,
+        store,
+        collection.as_deref(),
+    )
+    .await?;
+    for id in &done {
+        println!("reset {id}");
+    }
+    if done.is_empty() {
+        match &collection {
+            Some(c) => println!("nothing stored for collection `{c}`: nothing to reset"),
+            None => println!("nothing stored: nothing to reset"),
         }
     }
     Ok(())
