@@ -41,5 +41,9 @@ fn back_to_back_pulls_chain_their_states_and_a_stop_loses_nothing() {
     assert_eq!(code, Some(0), "{stderr}");
     let shown: Value = serde_json::from_str(&stdout).unwrap();
     let state = &shown["subscriptions"][0]["state"];
-    assert_eq!(state["state"]["next"], events.len() as u64, "{stdout}");
+    assert_eq!(
+        state["data"]["state"]["next"],
+        events.len() as u64,
+        "{stdout}"
+    );
 }

@@ -81,7 +81,7 @@ fn refreshes_at_next_refresh_timestamp_and_refuses_oversize_bodies() {
     ]);
     assert_eq!(code, Some(0), "{err}");
     let show: serde_json::Value = serde_json::from_str(&show).unwrap();
-    let refreshes = show["subscriptions"][0]["state"]["state"]["refreshes"]
+    let refreshes = show["subscriptions"][0]["state"]["data"]["state"]["refreshes"]
         .as_u64()
         .unwrap();
     assert!(refreshes >= 2, "{show}");

@@ -56,7 +56,7 @@ pub fn stored(work: &Work, collection: &str) -> Stored {
         .and_then(|s| s.iter().find(|s| s["state"]["collection"] == collection))
         .unwrap_or_else(|| panic!("no {collection} subscription in {v}"))["state"]
         .clone();
-    let link = sub["state"]["deltaLink"]
+    let link = sub["data"]["state"]["deltaLink"]
         .as_str()
         .unwrap_or_else(|| panic!("no deltaLink in {sub}"));
     let cursor = link

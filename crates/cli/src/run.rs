@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use runtime_connector::{Connection, Connector};
 use runtime_host::{RunOptions, RunReport};
 use runtime_sinks::SinkConfig;
-use runtime_store::{Claim, SledStore};
+use runtime_store::{Claim, Sled, Store};
 
 use crate::session::{LimitArgs, Session};
 use crate::validate::check_module;
@@ -86,10 +86,10 @@ async fn check_enabled(session: &Session) -> Vec<String> {
 }
 
 /// Opens (creating) the data dir of a run.
-pub fn open_store(dir: &Path) -> Result<Arc<SledStore>> {
+pub fn open_store(dir: &Path) -> Result<Arc<dyn Store>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    Ok(Arc::new(SledStore::open(dir)?))
+    Ok(Arc::new(Sled::open(dir)?))
 }
 
 /// The data dir of `connection`: `--data-dir`, else its default, which is
@@ -115,12 +115,12 @@ pub fn data_dir_of(
 }
 
 /// Binds the store to the connection, or refuses a store of another one.
-pub fn claim(store: &SledStore, connection: &Connection) -> Result<()> {
+pub async fn claim(store: &dyn Store, dir: &Path, connection: &Connection) -> Result<()> {
     let identity = runtime_host::connection_identity(connection);
-    if store.claim_connection(&identity)? == Claim::Adopted {
+    if store.claim_connection(&identity).await? == Claim::Adopted {
         tracing::info!(
             "data dir {} now records that it belongs to connection `{identity}`",
-            store.dir().display()
+            dir.display()
         );
     }
     Ok(())
@@ -147,7 +147,7 @@ pub async fn run(args: RunArgs, limits: &LimitArgs) -> Result<RunReport> {
         &session.connection,
     );
     let store = open_store(&data_dir)?;
-    claim(&store, &session.connection)?;
+    claim(store.as_ref(), &data_dir, &session.connection).await?;
     let interval = match args.interval {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => bail!("--interval must be a positive number of seconds, not {s}"),

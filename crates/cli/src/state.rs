@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use runtime_connector::Connector;
-use runtime_host::plan::StrategyPlan;
-use runtime_store::{SledStore, StateStore};
+use runtime_store::{Sled, Store};
 use serde_json::json;
 
 use crate::run::{claim, data_dir_of};
@@ -69,7 +68,8 @@ pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
     let selected = |collection: &str| args.collection.as_ref().is_none_or(|c| c == collection);
     if let StateCommand::Show(_) = command {
         let subs: Vec<_> = store
-            .list()?
+            .list()
+            .await?
             .into_iter()
             .filter(|(_, s)| s.connector == key && selected(&s.collection))
             .map(|(id, s)| {
@@ -81,18 +81,19 @@ pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
             .collect();
         let out = json!({
             "dataDir": data_dir,
-            "connection": store.connection()?,
+            "connection": store.connection().await?,
             "subscriptions": subs,
-            "pendingEvents": store.pending_count()?,
+            "pendingEvents": store.pending_count().await?,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let webhooks = store
-        .list()?
+        .list()
+        .await?
         .into_iter()
         .filter(|(_, s)| s.connector == key && selected(&s.collection))
-        .filter(|(_, s)| s.strategy == StrategyPlan::Webhook.name() && s.baseline_done)
+        .filter(|(_, s)| runtime_strategies::registered(s))
         .map(|(id, _)| id)
         .collect::<Vec<_>>();
     if args.connection.is_none() && !webhooks.is_empty() {
@@ -101,7 +102,7 @@ pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
             webhooks.join(", ")
         );
     }
-    claim(&store, &session.connection)?;
+    claim(store.as_ref(), &data_dir, &session.connection).await?;
     let collection = args.collection.clone();
     let done = runtime_host::reset(
         Arc::new(session.connector),
@@ -125,9 +126,9 @@ pub async fn run(command: StateCommand, limits: &LimitArgs) -> Result<()> {
 
 /// Opens a data dir that must already exist, naming the ones that do when
 /// it does not.
-fn open_existing(dir: &Path, connector: &Connector) -> Result<Arc<SledStore>> {
+fn open_existing(dir: &Path, connector: &Connector) -> Result<Arc<dyn Store>> {
     if dir.is_dir() {
-        return Ok(Arc::new(SledStore::open(dir)?));
+        return Ok(Arc::new(Sled::open(dir)?));
     }
     let root = runtime_host::connector_data_root(connector);
     let known: Vec<String> = std::fs::read_dir(&root)

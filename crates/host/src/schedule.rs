@@ -1,13 +1,15 @@
 //! A subscription's schedule: its cycles one after another, each due an
 //! interval (with jitter and back-off) after the previous one ended.
 //!
-//! Pull subscriptions (custom-pull, pull-latest-records) are pipelined: the
-//! next cycle's connector call starts while the previous cycle's commit is
-//! still being written, from the state that commit stores. Their state is
-//! only ever touched by this loop (webhook requests go to webhook
-//! subscriptions), and a cycle's result is used only after the previous
-//! commit succeeded: if it failed, the result is dropped and the next
-//! cycle starts again from the store.
+//! Strategies that allow it ([`Strategy::pipelined`]: the pull ones) are
+//! pipelined: the next cycle's connector call starts while the previous
+//! cycle's commit is still being written, from the state that commit
+//! stores. Their state is only ever touched by this loop (webhook requests
+//! go to webhook subscriptions), and a cycle's result is used only after
+//! the previous commit succeeded: if it failed, the result is dropped and
+//! the next cycle starts again from the store.
+//!
+//! [`Strategy::pipelined`]: runtime_strategies::Strategy::pipelined
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,15 +19,13 @@ use runtime_store::SubscriptionState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::plan::StrategyPlan;
-use crate::{
-    commit, load_state, note_baseline, record_failure, run_cycle, run_strategy, Shared,
-    Subscription,
-};
+use crate::cycle::{self, Outcome, Produced, Work};
+use crate::shared::{Shared, Subscription};
+use crate::CycleError;
 
 /// A commit still being written, and the state it stores.
 struct InFlight {
-    task: JoinHandle<Result<usize, String>>,
+    task: JoinHandle<Result<usize, CycleError>>,
     state: SubscriptionState,
 }
 
@@ -38,20 +38,23 @@ pub(crate) async fn schedule(
     let (mut cycles, mut events, mut failures) = (0u64, 0u64, 0u32);
     let mut due = tokio::time::Instant::now();
     let mut in_flight = None;
-    let pipelined = matches!(
-        sub.plan.strategy,
-        StrategyPlan::CustomPull(_) | StrategyPlan::PullLatest(_)
-    );
+    let pipelined = sub.plan.strategy.pipelined();
     loop {
         if *stop.borrow() {
             break;
         }
         cycles += 1;
         let started = tokio::time::Instant::now();
-        let result = match pipelined {
-            true => pipelined_cycle(&shared, &sub, &mut in_flight).await,
-            false => run_cycle(&shared, &sub).await,
-        };
+        let result =
+            match pipelined {
+                true => pipelined_cycle(&shared, &sub, &mut in_flight).await,
+                false => cycle::run(&shared, &sub, Work::Scheduled)
+                    .await
+                    .map(|outcome| match outcome {
+                        Outcome::Committed { events, .. } => events,
+                        _ => 0,
+                    }),
+            };
         // For bench/subs.sh (`--log info,runtime_host::schedule=debug`):
         // how late the cycle started against its due time, and how long it
         // took (a pipelined cycle: until the previous commit was durable).
@@ -74,8 +77,8 @@ pub(crate) async fn schedule(
                 shared.stop_if_store_failed();
             }
         }
-        let delay = next_delay(sub.plan.interval, failures, &sub.plan.strategy);
-        due = tokio::time::Instant::now() + delay;
+        let every = sub.plan.strategy.wake_every(sub.plan.interval);
+        due = tokio::time::Instant::now() + next_delay(every, failures);
         tokio::select! {
             _ = tokio::time::sleep_until(due) => {}
             _ = stop.changed() => break,
@@ -98,52 +101,41 @@ async fn pipelined_cycle(
     shared: &Arc<Shared>,
     sub: &Arc<Subscription>,
     in_flight: &mut Option<InFlight>,
-) -> Result<usize, String> {
+) -> Result<usize, CycleError> {
     let state = match in_flight {
         Some(f) => f.state.clone(),
-        None => load_state(shared, sub)?,
+        None => cycle::load(shared, sub).await?,
     };
-    let result = run_strategy(shared, sub, &state).await;
+    let produced = cycle::produce(shared, sub, &state, Work::Scheduled).await;
     let committed = match in_flight.take() {
         Some(previous) => finish(previous).await?,
         None => 0,
     };
-    match result {
-        Ok(cycle) => {
-            crash_point!("after-js-result");
-            let (shared, sub) = (shared.clone(), sub.clone());
-            let baseline = !state.baseline_done;
-            let state = cycle.state.clone();
-            let task = tokio::spawn(async move {
-                let n = commit(&shared, &sub.plan, cycle).await?;
-                if baseline {
-                    note_baseline(&shared, &sub.plan);
-                }
-                Ok(n)
-            });
-            *in_flight = Some(InFlight { task, state });
-            Ok(committed)
-        }
-        Err(e) => Err(record_failure(shared, sub, state, e)),
+    let produced = match produced {
+        Ok(p) => p,
+        // Only now is the state it started from durable.
+        Err(e) => return Err(cycle::failed(shared, sub, &state, e).await),
+    };
+    if let Produced::Cycle {
+        cycle, baseline, ..
+    } = produced
+    {
+        let (shared, sub) = (shared.clone(), sub.clone());
+        let state = cycle.state.clone();
+        let task = tokio::spawn(async move { cycle::commit(&shared, &sub, cycle, baseline).await });
+        *in_flight = Some(InFlight { task, state });
     }
+    Ok(committed)
 }
 
-async fn finish(f: InFlight) -> Result<usize, String> {
-    f.task
-        .await
-        .map_err(|e| format!("commit task failed: {e}"))?
+async fn finish(f: InFlight) -> Result<usize, CycleError> {
+    f.task.await.map_err(|e| CycleError::Task(e.to_string()))?
 }
 
 /// The interval with ±10% jitter (so many subscriptions do not fire in
 /// lock-step); failing subscriptions back off exponentially up to 16x.
-fn next_delay(interval: Duration, failures: u32, strategy: &StrategyPlan) -> Duration {
-    // Webhook subscriptions only wake up to refresh their registration.
-    let base = if matches!(strategy, StrategyPlan::Webhook) {
-        interval.min(Duration::from_secs(60))
-    } else {
-        interval
-    };
+fn next_delay(interval: Duration, failures: u32) -> Duration {
     let factor = 1u32 << failures.min(4);
     let jitter = rand::thread_rng().gen_range(0.9..1.1);
-    base.saturating_mul(factor).mul_f64(jitter)
+    interval.saturating_mul(factor).mul_f64(jitter)
 }

@@ -21,7 +21,9 @@ use runtime_webhook::{GLOBAL_WEBHOOK_ROUTE, WEBHOOK_ROUTE};
 use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 
-use crate::{commit, load_state, HostError, Shared};
+use crate::cycle::{self, Outcome, Work};
+use crate::shared::Shared;
+use crate::HostError;
 
 /// Requests read and handled at once; the rest wait their turn with their
 /// bodies unread, so a flood holds at most this many bodies in memory.
@@ -146,45 +148,38 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let Some(sub) = shared.subs.iter().find(|s| {
-        s.plan.collection == collection && s.plan.scope == scope && s.plan.strategy.is_webhook()
+        s.plan.collection == collection
+            && s.plan.scope == scope
+            && s.plan.strategy.receives_requests()
     }) else {
         return error(
             StatusCode::NOT_FOUND,
             format!("no webhook subscription for {collection}/{scope}"),
         );
     };
-    let _guard = sub.lock.lock().await;
-    let state = match load_state(&shared, sub) {
-        Ok(s) if s.baseline_done => s,
-        Ok(_) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "subscription not set up yet".into(),
-            )
-        }
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
     let request = request_of(&method, query.as_deref(), &headers, &body);
     crash_point!("webhook-after-receive");
     let path = format!("/webhooks/{collection}/{scope}");
-    let handled = match webhook::handle(&sub.invoker, &state, &request).await {
-        Ok(h) => h,
+    let work = Work::Request {
+        request: &request,
+        payload: None,
+        selector: None,
+    };
+    match cycle::run(&shared, sub, work).await {
+        Ok(Outcome::Committed { events, response }) => {
+            crash_point!("webhook-before-answer");
+            answered(&shared, &path, events, respond(response))
+        }
+        Ok(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "subscription not set up yet".into(),
+        ),
         Err(e) => {
             tracing::error!(subscription = %sub.plan.id, path = %path, status = 500, "webhook request failed, nothing stored (the sender should retry): {e}");
             // 5xx so the sender retries: nothing was stored.
-            return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+            error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         }
-    };
-    // Still under the lock: the next request must see this state.
-    let events = match commit(&shared, &sub.plan, handled.cycle).await {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::error!(subscription = %sub.plan.id, path = %path, status = 500, "webhook request: {e}");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, e);
-        }
-    };
-    crash_point!("webhook-before-answer");
-    answered(&shared, &path, events, respond(handled.response))
+    }
 }
 
 /// Counts and logs a request whose events are stored, and answers it.
@@ -241,34 +236,26 @@ async fn receive_global(
     let mut events = 0;
     for event in routed {
         let mut matched = 0;
-        for sub in shared.subs.iter().filter(|s| s.plan.strategy.is_webhook()) {
-            let _guard = sub.lock.lock().await;
-            let state = match load_state(&shared, sub) {
-                Ok(s) if s.baseline_done => s,
-                Ok(_) => continue,
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        for sub in shared
+            .subs
+            .iter()
+            .filter(|s| s.plan.strategy.receives_requests())
+        {
+            let work = Work::Request {
+                request: &request,
+                payload: Some(event.payload.clone()),
+                selector: Some(&event.selector),
             };
-            if !webhook::selects(&event.selector, &sub.plan.collection, &state) {
-                continue;
-            }
-            matched += 1;
-            let handled = match webhook::handle_data(
-                &sub.invoker,
-                &state,
-                &request,
-                event.payload.clone(),
-            )
-            .await
-            {
-                Ok(h) => h,
+            match cycle::run(&shared, sub, work).await {
+                Ok(Outcome::Committed { events: n, .. }) => {
+                    matched += 1;
+                    events += n;
+                }
+                Ok(_) => {}
                 Err(e) => {
                     tracing::error!(path = %path, subscription = %sub.plan.id, status = 500, "global webhook request failed: {e}");
                     return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
                 }
-            };
-            match commit(&shared, &sub.plan, handled.cycle).await {
-                Ok(n) => events += n,
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
             }
         }
         if matched == 0 {

@@ -32,4 +32,6 @@ pub enum StoreError {
         owner: String,
         connection: String,
     },
+    #[error("the store's worker task failed: {0}")]
+    Task(String),
 }

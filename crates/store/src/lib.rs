@@ -4,12 +4,17 @@
 //! durability (one cycle's state and events land together or not at all).
 //! It must not run JavaScript, do HTTP or deliver events.
 //!
+//! Callers use it through the [`Store`] interface (`store.rs`, implemented
+//! by [`Sled`] over [`SledStore`]); the conformance suite in `tests/`
+//! holds any implementation to it.
+//!
 //! A full-scan cycle uses the store in this order, so a kill at any point
 //! leaves either the old generation or the new one current, never a mix:
 //! `snapshot_writer(sub, g + 1)` and `finish`, `snapshot_diff(sub, g + 1)`,
-//! `commit` with `snapshot_gen = Some(g + 1)` and the diff's events, then
-//! `retire_snapshot(sub, g + 1)`. Opening the store finishes a retire cut
-//! short and drops the changes of scans that were never committed.
+//! then `commit` with `snapshot_gen = Some(g + 1)` and the diff's events,
+//! which retires the old generation (`retire_snapshot(sub, g + 1)`) itself.
+//! Opening the store finishes a retire cut short and drops the changes of
+//! scans that were never committed.
 
 /// A crash point of tests/run_failpoints.rs: with the `failpoints` feature
 /// and `FAILPOINTS=<name>=return`, the process aborts here, as abruptly as a
@@ -25,6 +30,7 @@ mod error;
 mod outbox;
 mod sled_store;
 mod snapshot;
+mod store;
 mod time;
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +40,7 @@ pub use error::StoreError;
 pub use runtime_events::{ChangeType, Event, EventLine, NewEvent};
 pub use sled_store::SledStore;
 pub use snapshot::{Finished, SnapshotDiff, SnapshotWriter};
+pub use store::{Sled, SnapshotSink, Store};
 pub use time::now_rfc3339;
 
 /// `"<connector>/<collection>/<scope>"`.
@@ -44,34 +51,92 @@ pub fn sub_id(connector: &str, collection: &str, scope: &str) -> SubId {
     format!("{connector}/{collection}/{scope}")
 }
 
-/// What the runtime remembers about one subscription between cycles.
+/// What the runtime remembers about one subscription between cycles: a
+/// header every strategy shares, and `data`, the strategy's own state
+/// (each strategy's state type, serialized; opaque to the store).
+///
 /// Stored as JSON; `#[serde(default)]` lets older data dirs load after
-/// fields are added.
+/// fields are added. Data dirs from before `data` existed kept each
+/// strategy's fields in the header (`state`, `watermark`, `next_refresh`,
+/// `webhook_uri`): they are read into `data` under the same names, which
+/// the strategies' state types read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(from = "StoredState")]
 pub struct SubscriptionState {
     pub connector: String,
     pub collection: String,
     /// `"all"`, or an event type when per-type strategies split a collection.
     pub scope: String,
-    /// `webhook`, `pull-latest-records`, `custom-pull` or `full-scan`.
+    /// The strategy's name (`runtime_connector::Strategy::as_str`).
     pub strategy: String,
     /// The first cycle (which emits nothing) has been committed.
     pub baseline_done: bool,
-    /// custom-pull / webhook state returned by the connector.
-    pub state: Value,
-    /// pull-latest-records position; opaque to the store.
-    pub watermark: Value,
-    /// full-scan: generation of the current snapshot.
+    /// The strategy's own state.
+    pub data: Value,
+    /// The committed full-scan snapshot generation: the store's snapshot
+    /// protocol reads it (a commit that changes it retires the old one).
     pub snapshot_gen: Option<u64>,
-    /// webhook: when the subscription must be refreshed.
-    pub next_refresh: Option<String>,
-    /// webhook: the URL the registration points at, so a run with another
-    /// public URL moves it instead of leaving it pointing nowhere.
-    pub webhook_uri: Option<String>,
     pub cycles: u64,
     pub last_cycle_at: Option<String>,
     pub last_error: Option<String>,
+}
+
+/// The stored form, old header fields included.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StoredState {
+    connector: String,
+    collection: String,
+    scope: String,
+    strategy: String,
+    baseline_done: bool,
+    data: Option<Value>,
+    snapshot_gen: Option<u64>,
+    cycles: u64,
+    last_cycle_at: Option<String>,
+    last_error: Option<String>,
+    // Before `data`:
+    state: Value,
+    watermark: Value,
+    next_refresh: Option<String>,
+    webhook_uri: Option<String>,
+}
+
+impl From<StoredState> for SubscriptionState {
+    fn from(s: StoredState) -> SubscriptionState {
+        let data = s.data.unwrap_or_else(|| {
+            let mut old = serde_json::Map::new();
+            for (key, value) in [
+                ("state", s.state),
+                ("watermark", s.watermark),
+                (
+                    "next_refresh",
+                    s.next_refresh.map_or(Value::Null, Value::String),
+                ),
+                (
+                    "webhook_uri",
+                    s.webhook_uri.map_or(Value::Null, Value::String),
+                ),
+            ] {
+                if !value.is_null() {
+                    old.insert(key.into(), value);
+                }
+            }
+            Value::Object(old)
+        });
+        SubscriptionState {
+            connector: s.connector,
+            collection: s.collection,
+            scope: s.scope,
+            strategy: s.strategy,
+            baseline_done: s.baseline_done,
+            data,
+            snapshot_gen: s.snapshot_gen,
+            cycles: s.cycles,
+            last_cycle_at: s.last_cycle_at,
+            last_error: s.last_error,
+        }
+    }
 }
 
 impl SubscriptionState {
@@ -101,35 +166,4 @@ pub enum Claim {
     Adopted,
     /// Already this connection's.
     Same,
-}
-
-/// Where subscription state and the outbox live. `SledStore` is the one
-/// implementation today; the trait keeps callers independent of it.
-pub trait StateStore: Send + Sync {
-    fn get(&self, sub: &str) -> Result<Option<SubscriptionState>, StoreError>;
-    fn list(&self) -> Result<Vec<(SubId, SubscriptionState)>, StoreError>;
-    /// The durability point of a cycle: the subscription's new state and the
-    /// cycle's events are written in one atomic transaction and flushed to
-    /// disk before this returns. Assigns each event its stable id and
-    /// `emittedAt`, and returns the ids in order.
-    fn commit(
-        &self,
-        sub: &str,
-        state: &SubscriptionState,
-        events: Vec<NewEvent>,
-    ) -> Result<Vec<String>, StoreError>;
-    /// Undelivered events in commit order as their sink lines, at most
-    /// `limit` (and about 8 MiB of them, but at least one); only those
-    /// whose commit is on disk (flushed), never one a failed flush may lose.
-    fn pending_lines(&self, limit: usize) -> Result<Vec<EventLine>, StoreError>;
-    /// [`StateStore::pending_lines`], each read back into an [`Event`].
-    fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError>;
-    /// Marks events delivered (removes them from the outbox) and flushes.
-    /// Unknown ids are ignored, so a repeated ack is harmless.
-    fn ack(&self, ids: &[String]) -> Result<(), StoreError>;
-    fn pending_count(&self) -> Result<u64, StoreError>;
-    /// Forgets a subscription: its state, snapshots and undelivered events.
-    /// Meant for when no cycle of that subscription is running: events a
-    /// concurrent commit adds while it runs may survive.
-    fn reset(&self, sub: &str) -> Result<(), StoreError>;
 }

@@ -7,7 +7,7 @@ use sled::transaction::{TransactionError, Transactional};
 
 use crate::outbox::{self, Chunk, Item};
 use crate::snapshot::{self, Kind};
-use crate::{now_rfc3339, Claim, StateStore, StoreError, SubId, SubscriptionState};
+use crate::{now_rfc3339, Claim, StoreError, SubId, SubscriptionState};
 
 /// At most this much of the outbox is handed out at once (but always one
 /// event), so a large `pending` limit cannot pull huge records into memory.
@@ -353,15 +353,17 @@ fn open_error(dir: &Path, source: sled::Error) -> StoreError {
     }
 }
 
-impl StateStore for SledStore {
-    fn get(&self, sub: &str) -> Result<Option<SubscriptionState>, StoreError> {
+/// The sled store's own (blocking) API; [`crate::Sled`] serves it as a
+/// [`crate::Store`].
+impl SledStore {
+    pub fn get(&self, sub: &str) -> Result<Option<SubscriptionState>, StoreError> {
         match self.subs.get(sub).map_err(|e| self.storage(e))? {
             Some(bytes) => self.decode_state(sub.as_bytes(), &bytes).map(Some),
             None => Ok(None),
         }
     }
 
-    fn list(&self) -> Result<Vec<(SubId, SubscriptionState)>, StoreError> {
+    pub fn list(&self) -> Result<Vec<(SubId, SubscriptionState)>, StoreError> {
         let mut out = Vec::new();
         for kv in self.subs.iter() {
             let (k, v) = kv.map_err(|e| self.storage(e))?;
@@ -371,7 +373,7 @@ impl StateStore for SledStore {
         Ok(out)
     }
 
-    fn commit(
+    pub fn commit(
         &self,
         sub: &str,
         state: &SubscriptionState,
@@ -453,7 +455,7 @@ impl StateStore for SledStore {
         Ok(ids)
     }
 
-    fn pending_lines(&self, limit: usize) -> Result<Vec<EventLine>, StoreError> {
+    pub fn pending_lines(&self, limit: usize) -> Result<Vec<EventLine>, StoreError> {
         let durable = self.durable.load(Ordering::SeqCst).to_be_bytes();
         let mut out = Vec::new();
         let mut bytes = 0;
@@ -475,7 +477,7 @@ impl StateStore for SledStore {
         Ok(out)
     }
 
-    fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub fn pending(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.pending_lines(limit)?
             .iter()
             .map(|line| {
@@ -485,7 +487,7 @@ impl StateStore for SledStore {
             .collect()
     }
 
-    fn ack(&self, ids: &[String]) -> Result<(), StoreError> {
+    pub fn ack(&self, ids: &[String]) -> Result<(), StoreError> {
         let mut seqs: Vec<u64> = ids.iter().filter_map(|id| self.seq_of(id)).collect();
         seqs.sort_unstable();
         seqs.dedup();
@@ -519,7 +521,7 @@ impl StateStore for SledStore {
         self.flush()
     }
 
-    fn pending_count(&self) -> Result<u64, StoreError> {
+    pub fn pending_count(&self) -> Result<u64, StoreError> {
         let mut n = 0;
         for v in self.outbox.iter().values() {
             n += outbox::count(&v.map_err(|e| self.storage(e))?);
@@ -527,7 +529,7 @@ impl StateStore for SledStore {
         Ok(n)
     }
 
-    fn reset(&self, sub: &str) -> Result<(), StoreError> {
+    pub fn reset(&self, sub: &str) -> Result<(), StoreError> {
         let mut rewrites = sled::Batch::default();
         for kv in self.outbox.iter() {
             let (k, v) = kv.map_err(|e| self.storage(e))?;

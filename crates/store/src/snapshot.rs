@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::sled_store::{note_failure, Failure};
-use crate::{SledStore, StateStore, StoreError};
+use crate::{SledStore, StoreError};
 
 /// Entries written per sled batch: large enough to amortise, small enough
 /// that a pending batch stays small. sled holds a whole batch's work in

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use runtime_store::{ChangeType, SledStore, StateStore, SubscriptionState};
+use runtime_store::{ChangeType, SledStore, SubscriptionState};
 use serde_json::json;
 
 /// `RUNTIME_STORE_BIG_RECORDS` raises it (e.g. to 1,000,000) to check that

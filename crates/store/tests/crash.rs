@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use runtime_store::{sub_id, ChangeType, NewEvent, SledStore, StateStore, SubscriptionState};
+use runtime_store::{sub_id, ChangeType, NewEvent, SledStore, SubscriptionState};
 use serde_json::json;
 
 const WRITER_ENV: &str = "RUNTIME_STORE_CRASH_WRITER";
@@ -47,9 +47,9 @@ fn writer(dir: &Path) {
             let collection = PULL_COLLECTIONS[(i % 3) as usize];
             let mut st = load(&store, collection, "custom-pull");
             let count = 1 + i % 7;
-            let total = st.state["events"].as_u64().unwrap_or(0) + count;
+            let total = st.data["events"].as_u64().unwrap_or(0) + count;
             st.cycles += 1;
-            st.state = json!({"events": total});
+            st.data = json!({"events": total});
             let sub = st.id();
             store.commit(&sub, &st, events(st.cycles, count)).unwrap();
             (collection, total)
@@ -80,9 +80,9 @@ fn full_scan_cycle(store: &SledStore) -> u64 {
         .collect::<Result<_, _>>()
         .unwrap();
     st.snapshot_gen = Some(gen);
-    let total = st.state["events"].as_u64().unwrap_or(0) + diff.len() as u64;
+    let total = st.data["events"].as_u64().unwrap_or(0) + diff.len() as u64;
     st.cycles += 1;
-    st.state = json!({"events": total, "records": records});
+    st.data = json!({"events": total, "records": records});
     store.commit(&sub, &st, diff).unwrap();
     store.retire_snapshot(&sub, gen).unwrap();
     total
@@ -117,7 +117,7 @@ fn verify(
         store.ack(&ids).unwrap();
     }
     for (sub, st) in store.list().unwrap() {
-        let stored = st.state["events"].as_u64().unwrap();
+        let stored = st.data["events"].as_u64().unwrap();
         let present = delivered.get(&st.collection).copied().unwrap_or(0);
         assert_eq!(
             present, stored,
@@ -129,7 +129,7 @@ fn verify(
             "{sub}: commit returned {told} events but only {stored} on disk"
         );
         if let Some(gen) = st.snapshot_gen {
-            let records = st.state["records"].as_u64().unwrap();
+            let records = st.data["records"].as_u64().unwrap();
             assert_eq!(
                 store.snapshot_len(&sub).unwrap(),
                 records,

@@ -1,4 +1,4 @@
-use runtime_store::{ChangeType, NewEvent, SledStore, StateStore, StoreError, SubscriptionState};
+use runtime_store::{ChangeType, NewEvent, SledStore, StoreError, SubscriptionState};
 use serde_json::{json, Value};
 
 fn fp(v: &Value) -> [u8; 16] {

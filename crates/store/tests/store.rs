@@ -1,6 +1,4 @@
-use runtime_store::{
-    sub_id, ChangeType, NewEvent, SledStore, StateStore, StoreError, SubscriptionState,
-};
+use runtime_store::{sub_id, ChangeType, NewEvent, SledStore, StoreError, SubscriptionState};
 use serde_json::json;
 
 fn ev(change: ChangeType, id: &str) -> NewEvent {
@@ -25,7 +23,7 @@ fn state(collection: &str, cycles: u64) -> SubscriptionState {
     let mut s = SubscriptionState::new("acme", collection, "all", "custom-pull");
     s.cycles = cycles;
     s.baseline_done = cycles > 0;
-    s.state = json!({"cursor": cycles});
+    s.data = json!({"cursor": cycles});
     s
 }
 

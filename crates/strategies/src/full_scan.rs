@@ -2,7 +2,8 @@
 //! a new snapshot generation in the store, and diff it against the previous
 //! generation. Nothing is emitted and the snapshot is not switched unless
 //! the scan completed: an interrupted scan can never produce false deletes.
-//! The snapshot lives in sled, never wholly in memory.
+//! The snapshot lives in the store, never wholly in memory; the store
+//! switches generations when the cycle's commit carries the new one.
 //!
 //! Fetching and storing overlap: a blocking task fingerprints and writes
 //! page N while the engine already runs `list` for page N + 1.
@@ -12,18 +13,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use runtime_connector::Connector;
 use runtime_events::record_id;
-use runtime_store::{Finished, SledStore, SnapshotWriter, StoreError, SubscriptionState};
+use runtime_store::{Finished, SnapshotSink, StoreError, SubscriptionState};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::{
-    fingerprint, next_cursor, now, on_page, page_records, Cycle, Invoker, RawResult, StrategyError,
+    advanced, fingerprint, next_cursor, on_page, page_records, split_paths, Ctx, Cycle, Invoker,
+    RawResult, StrategyError,
 };
 
+/// How a full-scan subscription scans; a full scan keeps no state of its
+/// own beyond the snapshot generation, which the store owns.
 #[derive(Debug, Clone)]
-pub struct FullScanConfig {
+pub struct FullScan {
     /// `ignoredFields`, split on dots.
     pub ignored: Vec<Vec<String>>,
     /// Membrane's limits are the defaults: 100,000 records, 1,000 pages, 20 minutes.
@@ -39,7 +44,7 @@ pub struct FullScanConfig {
     pub delete_guard_min_records: u64,
 }
 
-impl Default for FullScanConfig {
+impl Default for FullScan {
     fn default() -> Self {
         Self {
             ignored: Vec::new(),
@@ -57,52 +62,80 @@ const LIST: &str = "list";
 /// How often a long scan says how far it got, at INFO.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
-pub async fn cycle(
-    invoker: &Invoker,
-    config: &FullScanConfig,
-    store: &SledStore,
-    sub: &str,
-    state: &SubscriptionState,
-) -> Result<Cycle, StrategyError> {
-    let store_err = |source| StrategyError::Store {
-        collection: invoker.collection.clone(),
-        source,
-    };
-    let gen = state.snapshot_gen.map_or(1, |g| g + 1);
-    let checked = scan(invoker, config, store, sub, gen)
-        .await
-        .and_then(|finished| guard_deletes(invoker, config, finished));
-    if let Err(e) = checked {
-        // The half-written generation is garbage; the old one stays current.
-        let _ = store.drop_snapshot(sub, gen);
-        return Err(e);
+impl FullScan {
+    /// `ignoredFields` and `events.fullScan` of the collection spec.
+    pub fn from_spec(connector: &Connector, collection: &str) -> Self {
+        let d = FullScan::default();
+        let Some(spec) = connector.collections.get(collection) else {
+            return d;
+        };
+        let events = &spec.events;
+        let l = &events.full_scan;
+        FullScan {
+            ignored: split_paths(&events.ignored_fields),
+            max_records: l.max_records.unwrap_or(d.max_records),
+            max_pages: l.max_pages.unwrap_or(d.max_pages),
+            max_duration: l
+                .max_seconds
+                .map(Duration::from_secs)
+                .unwrap_or(d.max_duration),
+            max_deleted_share: l.max_deleted_share.unwrap_or(d.max_deleted_share),
+            delete_guard_min_records: l
+                .delete_guard_min_records
+                .unwrap_or(d.delete_guard_min_records),
+        }
     }
-    let events = match state.baseline_done && state.snapshot_gen.is_some() {
-        false => Vec::new(),
-        true => store
-            .snapshot_diff(sub, gen)
-            .map_err(store_err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(store_err)?,
-    };
-    let mut next = state.clone();
-    next.cycles += 1;
-    next.last_cycle_at = Some(now());
-    next.last_error = None;
-    next.baseline_done = true;
-    next.snapshot_gen = Some(gen);
-    Ok(Cycle {
-        events,
-        state: next,
-        retire_snapshot: Some(gen),
-    })
+
+    pub async fn cycle(
+        &self,
+        ctx: Ctx<'_>,
+        state: &SubscriptionState,
+    ) -> Result<Cycle, StrategyError> {
+        let invoker = ctx.invoker;
+        let store_err = |source| StrategyError::Store {
+            collection: invoker.collection.clone(),
+            source,
+        };
+        let gen = state.snapshot_gen.map_or(1, |g| g + 1);
+        let checked = scan(ctx, self, gen)
+            .await
+            .and_then(|finished| guard_deletes(invoker, self, finished));
+        if let Err(e) = checked {
+            // The half-written generation is garbage; the old one stays current.
+            let _ = ctx.store.drop_snapshot(ctx.sub, gen).await;
+            return Err(e);
+        }
+        let events = match state.baseline_done && state.snapshot_gen.is_some() {
+            false => Vec::new(),
+            true => ctx
+                .store
+                .snapshot_diff(ctx.sub, gen)
+                .await
+                .map_err(store_err)?,
+        };
+        let mut next = advanced(state, &Value::Null);
+        // The commit of this state makes `gen` current and retires the old.
+        next.snapshot_gen = Some(gen);
+        Ok(Cycle {
+            events,
+            state: next,
+        })
+    }
+}
+
+/// "a snapshot of N records" of a baseline, for the log.
+pub(crate) async fn baseline_summary(ctx: Ctx<'_>) -> String {
+    format!(
+        "a snapshot of {} records",
+        ctx.store.snapshot_len(ctx.sub).await.unwrap_or(0)
+    )
 }
 
 /// Refuses a scan that would delete more of the committed snapshot than
 /// the collection allows: deleting is only ever what the author allowed.
 fn guard_deletes(
     invoker: &Invoker,
-    config: &FullScanConfig,
+    config: &FullScan,
     finished: Finished,
 ) -> Result<(), StrategyError> {
     let Finished {
@@ -151,18 +184,17 @@ enum StoreStop {
     Store(StoreError),
 }
 
-async fn scan(
-    invoker: &Invoker,
-    config: &FullScanConfig,
-    store: &SledStore,
-    sub: &str,
-    gen: u64,
-) -> Result<Finished, StrategyError> {
+async fn scan(ctx: Ctx<'_>, config: &FullScan, gen: u64) -> Result<Finished, StrategyError> {
+    let invoker = ctx.invoker;
     let store_err = |source| StrategyError::Store {
         collection: invoker.collection.clone(),
         source,
     };
-    let writer = store.snapshot_writer(sub, gen).map_err(store_err)?;
+    let writer = ctx
+        .store
+        .snapshot_writer(ctx.sub, gen)
+        .await
+        .map_err(store_err)?;
     // Two pages in flight at most: enough to overlap, bounded in memory.
     let (tx, rx) = mpsc::channel::<Page>(1);
     let ignored = config.ignored.clone();
@@ -230,7 +262,7 @@ fn cursor_of(raw: &RawResult) -> Option<Option<Value>> {
 /// `tx` without a complete scan makes the task stop without finishing.
 async fn fetch_pages(
     invoker: &Invoker,
-    config: &FullScanConfig,
+    config: &FullScan,
     tx: mpsc::Sender<Page>,
     stored_records: &AtomicU64,
 ) -> Result<(), StrategyError> {
@@ -304,12 +336,12 @@ async fn fetch_pages(
 /// The store task: parses, fingerprints and writes every page it is sent,
 /// and hands the writer back once the channel closes.
 fn store_pages(
-    mut writer: SnapshotWriter,
+    mut writer: Box<dyn SnapshotSink>,
     mut rx: mpsc::Receiver<Page>,
     ignored: &[Vec<String>],
     max_records: u64,
     stored_records: &AtomicU64,
-) -> Result<SnapshotWriter, StoreStop> {
+) -> Result<Box<dyn SnapshotSink>, StoreStop> {
     let mut count = 0u64;
     while let Some(page) = rx.blocking_recv() {
         let (page, result) = match page {

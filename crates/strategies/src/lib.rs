@@ -2,31 +2,48 @@
 //! function results into `created` / `updated` / `deleted` events and a
 //! new subscription state.
 //!
-//! Each strategy reads the subscription's stored state, calls connector
-//! functions through an [`Invoker`], and returns a [`Cycle`]: the events and
-//! the state to commit. It must not commit or deliver anything itself (the
-//! host commits a cycle atomically, then delivers), and it never changes the
-//! stored state on failure: an error leaves cursor, watermark, snapshot and
-//! state as they were.
+//! [`Strategy`] is one enum that only delegates (as mini-redis's `Command`
+//! does): each strategy is a module of its own with its config (built from
+//! the collection spec, in that module), its own state type (serialized in
+//! the subscription's `data`), the names of the functions it calls, and its
+//! cycle (and, for webhooks, the handling of a request). The host asks the
+//! enum what it needs (is the cycle due, may it overlap its commit, does it
+//! receive requests) and never matches on a strategy's kind or compares its
+//! name.
+//!
+//! A strategy reads the stored state, calls connector functions through an
+//! [`Invoker`], and returns a [`Cycle`]: the events and the state to commit.
+//! It must not commit or deliver anything itself (the host commits a cycle
+//! atomically, then delivers), and it never changes the stored state on
+//! failure: an error leaves cursor, watermark, snapshot and state as they
+//! were. The one thing a strategy writes to the store itself is a full
+//! scan's snapshot generation, which the store keeps apart until the
+//! cycle's commit makes it current.
 
 pub mod custom_pull;
 mod fingerprint;
 pub mod full_scan;
+mod invoker;
 pub mod pull_latest;
 mod time;
 pub mod webhook;
 
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use runtime_connector::Connector;
-use runtime_engine::{Call, CallError, Engine, RawOutput};
-use runtime_events::NewEvent;
-use runtime_store::SubscriptionState;
-use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use runtime_events::{ChangeType, NewEvent};
+use runtime_store::{Store, SubscriptionState};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
 
 pub use fingerprint::{fingerprint, split_paths};
+pub use invoker::{Invoker, RawResult};
+/// The strategy names of the connector spec: the one spelling of a name.
+pub use runtime_connector::Strategy as Kind;
+pub use runtime_events::MAX_EVENTS_PER_CALL;
 pub use time::parse_time;
+pub use webhook::{Routed, WebhookRequest};
 
 /// Why a cycle failed. Every variant names the collection.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +53,7 @@ pub enum StrategyError {
         collection: String,
         function: String,
         #[source]
-        source: Box<CallError>,
+        source: Box<runtime_engine::CallError>,
     },
     #[error("collection `{collection}`: {function} returned {problem}")]
     Shape {
@@ -57,6 +74,17 @@ pub enum StrategyError {
         #[source]
         source: runtime_store::StoreError,
     },
+    #[error("collection `{collection}`: the stored state of its {strategy} subscription cannot be read ({problem}); `runtime state reset --collection {collection}` starts a new baseline")]
+    State {
+        collection: String,
+        strategy: &'static str,
+        problem: String,
+    },
+    #[error("collection `{collection}`: a {strategy} subscription receives no webhook requests")]
+    NoRequests {
+        collection: String,
+        strategy: &'static str,
+    },
 }
 
 /// What one cycle produced, to be committed in one atomic write.
@@ -64,209 +92,217 @@ pub enum StrategyError {
 pub struct Cycle {
     pub events: Vec<NewEvent>,
     pub state: SubscriptionState,
-    /// Full scan: the scan generation to retire
-    /// (`SledStore::retire_snapshot`) once the commit is durable.
-    pub retire_snapshot: Option<u64>,
 }
 
-/// A call's result as the JavaScript side wrote it, its `value` unparsed.
-pub struct RawResult {
-    output: RawOutput,
-    /// Where `value` is in the text (empty when the result had none).
-    value: std::ops::Range<usize>,
+/// What a webhook request produced: the cycle to commit, and the handler's
+/// `response` ({status?, headers?, data?}), if any.
+pub struct Handled {
+    pub cycle: Cycle,
+    pub response: Option<Value>,
 }
 
-impl RawResult {
-    /// The function's return value as JSON text (`null` when it had none).
-    pub fn value_text(&self) -> &str {
-        match &self.output.text()[self.value.clone()] {
-            "" => "null",
-            text => text,
-        }
-    }
-
-    /// The function file that returned it.
-    pub fn function(&self) -> &str {
-        self.output.function()
-    }
-
-    /// The return value, parsed.
-    pub fn parse(&self) -> Result<Value, CallError> {
-        self.output.parse().map(|out| out.value)
-    }
+/// What a cycle runs against.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub invoker: &'a Invoker,
+    pub store: &'a dyn Store,
+    /// The subscription's id in the store.
+    pub sub: &'a str,
+    /// The URL a webhook registration of this subscription points at.
+    pub webhook_uri: &'a str,
 }
 
-/// Calls one collection's functions with its parameters and the
-/// connection's credentials.
-#[derive(Clone)]
-pub struct Invoker {
-    pub engine: Engine,
-    pub connector: Arc<Connector>,
-    pub collection: String,
-    /// Connector, then collection parameters, merged, defaults applied.
-    pub parameters: Value,
-    pub connector_parameters: Value,
-    /// Shared by every collection of the connector: a refresh in one call
-    /// is used by all later calls.
-    pub credentials: Arc<Mutex<Value>>,
+/// One subscription's strategy, with its config.
+#[derive(Debug, Clone)]
+pub enum Strategy {
+    PullLatest(pull_latest::PullLatest),
+    CustomPull(custom_pull::CustomPull),
+    FullScan(full_scan::FullScan),
+    Webhook(webhook::Webhook),
 }
 
-impl Invoker {
-    /// Whether the collection has `events/<name>.js` (any spelling).
-    pub fn has(&self, name: &str) -> bool {
-        matches!(self.connector.function_file(&self.path(name)), Ok(Some(_)))
-    }
-
-    fn path(&self, name: &str) -> String {
-        format!("data/{}/{}", self.collection, name)
-    }
-
-    /// Calls `data/<collection>/<name>` with `input` plus `parameters` and
-    /// `credentials`.
-    pub async fn call(
-        &self,
-        name: &str,
-        input: Map<String, Value>,
-    ) -> Result<Value, StrategyError> {
-        self.call_path(&self.path(name), input).await
-    }
-
-    /// Calls the function at `path` (`global-webhooks/<key>/handle`, ...):
-    /// for functions that belong to no collection.
-    pub async fn call_path(
-        &self,
-        path: &str,
-        input: Map<String, Value>,
-    ) -> Result<Value, StrategyError> {
-        let (call, function) = self.prepare(path, input)?;
-        let output = self
-            .engine
-            .call(call)
-            .await
-            .map_err(|source| self.call_error(&function, source))?;
-        self.after_call(output.credentials);
-        Ok(output.value)
-    }
-
-    /// [`Invoker::call`], the result left as text: for a caller that needs
-    /// only part of it on its critical path (see `full_scan`), or can read
-    /// it without building every value (see `custom_pull`). Credentials a
-    /// refresh returned are taken from it here.
-    pub async fn call_raw(
-        &self,
-        name: &str,
-        input: Map<String, Value>,
-    ) -> Result<RawResult, StrategyError> {
-        let (call, function) = self.prepare(&self.path(name), input)?;
-        let output = self
-            .engine
-            .call_raw(call)
-            .await
-            .map_err(|source| self.call_error(&function, source))?;
-        #[derive(serde::Deserialize)]
-        struct Envelope<'a> {
-            #[serde(borrow)]
-            value: Option<&'a RawValue>,
-            credentials: Option<Value>,
-        }
-        // One pass over the text: only `credentials` is built.
-        let (value, refreshed) = match serde_json::from_str::<Envelope>(output.text()) {
-            Ok(Envelope { value, credentials }) => {
-                let start = value.map_or(0, |v| {
-                    v.get().as_ptr() as usize - output.text().as_ptr() as usize
-                });
-                let end = start + value.map_or(0, |v| v.get().len());
-                (start..end, credentials)
+impl Strategy {
+    /// The strategy `kind` for `collection`, configured from its spec; `only`
+    /// for a subscription of one event type.
+    pub fn new(
+        kind: Kind,
+        connector: &Connector,
+        collection: &str,
+        only: Option<ChangeType>,
+    ) -> Strategy {
+        match kind {
+            Kind::PullLatestRecords => Strategy::PullLatest(pull_latest::PullLatest::from_spec(
+                connector, collection, only,
+            )),
+            Kind::CustomPull => Strategy::CustomPull(custom_pull::CustomPull::from_spec(
+                connector, collection, only,
+            )),
+            Kind::FullScan => {
+                Strategy::FullScan(full_scan::FullScan::from_spec(connector, collection))
             }
-            // The full parse names the problem (nesting too deep).
-            Err(_) => {
-                return Err(match output.parse() {
-                    Err(source) => self.call_error(&function, source),
-                    Ok(_) => self.shape(name, "a value the host cannot read"),
-                })
-            }
-        };
-        self.after_call(refreshed);
-        Ok(RawResult { output, value })
-    }
-
-    /// The engine call for `path` with `input` plus `parameters` and
-    /// `credentials`, and the function file's name for messages.
-    fn prepare(
-        &self,
-        path: &str,
-        mut input: Map<String, Value>,
-    ) -> Result<(Call, String), StrategyError> {
-        let path = path.to_string();
-        let file = self
-            .connector
-            .function_file(&path)
-            .ok()
-            .flatten()
-            .ok_or_else(|| StrategyError::Missing {
-                collection: self.collection.clone(),
-                function: path.clone(),
-            })?;
-        let credentials = self
-            .credentials
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or(Value::Null);
-        input.insert("parameters".into(), self.parameters.clone());
-        input.insert("credentials".into(), credentials.clone());
-        let call = Call {
-            function: runtime_engine::FunctionRef {
-                path: file.path.clone(),
-                rel: file.rel.to_string_lossy().into_owned(),
-                export: file.export.clone(),
-            },
-            collection: Some(self.collection.clone()),
-            input: Value::Object(input),
-            credentials,
-            connector_parameters: self.connector_parameters.clone(),
-        };
-        Ok((call, file.rel.to_string_lossy().into_owned()))
-    }
-
-    pub(crate) fn call_error(&self, function: &str, source: CallError) -> StrategyError {
-        StrategyError::Call {
-            collection: self.collection.clone(),
-            function: function.to_string(),
-            source: Box::new(source),
+            Kind::Webhook => Strategy::Webhook(webhook::Webhook),
         }
     }
 
-    /// After a call returned: its refreshed credentials serve later calls.
-    fn after_call(&self, refreshed: Option<Value>) {
-        // Crash point of tests/run_failpoints.rs (`failpoints` feature only).
-        #[cfg(feature = "failpoints")]
-        fail::fail_point!("after-fetch", |_| std::process::abort());
-        if let Some(fresh) = refreshed {
-            if let Ok(mut c) = self.credentials.lock() {
-                *c = fresh;
+    pub fn kind(&self) -> Kind {
+        match self {
+            Strategy::PullLatest(_) => Kind::PullLatestRecords,
+            Strategy::CustomPull(_) => Kind::CustomPull,
+            Strategy::FullScan(_) => Kind::FullScan,
+            Strategy::Webhook(_) => Kind::Webhook,
+        }
+    }
+
+    /// The name stored with its state and carried by its events.
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// Whether `state` was written by this strategy (a changed strategy
+    /// starts a new baseline).
+    pub fn owns(&self, state: &SubscriptionState) -> bool {
+        state.strategy == self.name()
+    }
+
+    /// Whether the next cycle may start while the previous one's commit is
+    /// still being written (the host's pipelined schedule): only for
+    /// strategies whose state only their own cycles touch, and whose cycle
+    /// writes nothing to the store itself.
+    pub fn pipelined(&self) -> bool {
+        matches!(self, Strategy::PullLatest(_) | Strategy::CustomPull(_))
+    }
+
+    /// Whether the subscription receives webhook requests.
+    pub fn receives_requests(&self) -> bool {
+        matches!(self, Strategy::Webhook(_))
+    }
+
+    /// Whether `runtime run --once` runs it without being asked: a webhook
+    /// registration made by a process that exits points at nothing.
+    pub fn runs_once(&self) -> bool {
+        !self.receives_requests()
+    }
+
+    /// How long to sleep between cycles for a pull `interval`.
+    pub fn wake_every(&self, interval: Duration) -> Duration {
+        match self {
+            // Only wakes to check whether a refresh is due.
+            Strategy::Webhook(_) => interval.min(Duration::from_secs(60)),
+            _ => interval,
+        }
+    }
+
+    /// Whether a scheduled cycle has anything to do now.
+    pub fn due(&self, ctx: Ctx<'_>, state: &SubscriptionState) -> bool {
+        match self {
+            Strategy::Webhook(w) => w.due(ctx, state),
+            _ => true,
+        }
+    }
+
+    /// One cycle from `state`.
+    pub async fn cycle(
+        &self,
+        ctx: Ctx<'_>,
+        state: &SubscriptionState,
+    ) -> Result<Cycle, StrategyError> {
+        match self {
+            Strategy::PullLatest(s) => s.cycle(ctx, state).await,
+            Strategy::CustomPull(s) => s.cycle(ctx, state).await,
+            Strategy::FullScan(s) => s.cycle(ctx, state).await,
+            Strategy::Webhook(s) => s.cycle(ctx, state).await,
+        }
+    }
+
+    /// One webhook request; `payload` is what a global webhook routed here
+    /// (else the request's own body is the data).
+    pub async fn handle(
+        &self,
+        ctx: Ctx<'_>,
+        state: &SubscriptionState,
+        request: &WebhookRequest,
+        payload: Option<Value>,
+    ) -> Result<Handled, StrategyError> {
+        match self {
+            Strategy::Webhook(s) => s.handle(ctx, state, request, payload).await,
+            _ => Err(StrategyError::NoRequests {
+                collection: ctx.invoker.collection.clone(),
+                strategy: self.name(),
+            }),
+        }
+    }
+
+    /// Whether a routed global webhook event's `selector` picks this
+    /// subscription.
+    pub fn selects(&self, selector: &Value, collection: &str, state: &SubscriptionState) -> bool {
+        match self {
+            Strategy::Webhook(_) => webhook::selects(selector, collection, state),
+            _ => false,
+        }
+    }
+
+    /// What a baseline stored, for the log (names and counts, never values:
+    /// a connector's state may hold secrets).
+    pub async fn baseline_summary(&self, ctx: Ctx<'_>, state: &SubscriptionState) -> String {
+        match self {
+            Strategy::PullLatest(_) => pull_latest::baseline_summary(state),
+            Strategy::FullScan(_) => full_scan::baseline_summary(ctx).await,
+            Strategy::CustomPull(_) | Strategy::Webhook(_) => {
+                format!("the state ({})", runtime_events::keys_of(&state.data))
             }
         }
     }
+}
 
-    pub(crate) fn shape(&self, function: &str, problem: impl Into<String>) -> StrategyError {
-        StrategyError::Shape {
-            collection: self.collection.clone(),
-            function: self.file_of(&self.path(function)),
-            problem: problem.into(),
-        }
-    }
-
-    /// The function file at `path` as the author knows it
-    /// (`data/contacts/list.js`), else the path itself.
-    pub fn file_of(&self, path: &str) -> String {
-        match self.connector.function_file(path) {
-            Ok(Some(f)) => f.rel.to_string_lossy().into_owned(),
-            _ => path.to_string(),
-        }
+/// Undoes at the external app what subscribing did, for a stored
+/// subscription that is no longer planned or is being reset: a webhook
+/// registration is unsubscribed; other strategies registered nothing.
+pub async fn retire(invoker: &Invoker, state: &SubscriptionState) -> Result<(), StrategyError> {
+    match state.strategy.parse::<Kind>() {
+        Ok(Kind::Webhook) if state.baseline_done => webhook::unsubscribe(invoker, state).await,
+        _ => Ok(()),
     }
 }
 
-pub use runtime_events::MAX_EVENTS_PER_CALL;
+/// Whether a stored subscription's strategy registers something at the
+/// app, so a subscription that is no longer planned must be [`retire`]d.
+pub fn registers(state: &SubscriptionState) -> bool {
+    matches!(state.strategy.parse::<Kind>(), Ok(Kind::Webhook))
+}
+
+/// Whether a stored subscription did register something that [`retire`]
+/// must undo (so `state reset` needs the connection's credentials).
+pub fn registered(state: &SubscriptionState) -> bool {
+    registers(state) && state.baseline_done
+}
+
+/// A strategy's own state, read from the subscription's `data`.
+pub(crate) fn read_data<T: DeserializeOwned + Default>(
+    invoker: &Invoker,
+    strategy: &'static str,
+    state: &SubscriptionState,
+) -> Result<T, StrategyError> {
+    if state.data.is_null() || state.data.as_object().is_some_and(|o| o.is_empty()) {
+        return Ok(T::default());
+    }
+    serde_json::from_value(state.data.clone()).map_err(|e| StrategyError::State {
+        collection: invoker.collection.clone(),
+        strategy,
+        problem: e.to_string(),
+    })
+}
+
+/// The state after a successful cycle: one more cycle, no error, and the
+/// strategy's own state `data`.
+pub(crate) fn advanced(state: &SubscriptionState, data: &impl Serialize) -> SubscriptionState {
+    let mut next = state.clone();
+    next.cycles += 1;
+    next.last_cycle_at = Some(runtime_store::now_rfc3339());
+    next.last_error = None;
+    next.baseline_done = true;
+    next.data = serde_json::to_value(data).unwrap_or(Value::Null);
+    next
+}
 
 /// [`runtime_events::decode_events`], its problem naming collection and function.
 pub(crate) fn decode_events(
@@ -295,7 +331,11 @@ pub(crate) fn on_page(problem: &str, page: u64) -> String {
 
 pub(crate) use runtime_events::{kind, next_cursor};
 
-/// RFC 3339 time of now, for `last_cycle_at`.
-pub(crate) fn now() -> String {
-    runtime_store::now_rfc3339()
+/// Whether `data/<collection>/<name>` has a function file (any spelling).
+// TODO(merge): `Connector::has_function` once it exists.
+pub(crate) fn has_function(connector: &Connector, collection: &str, name: &str) -> bool {
+    matches!(
+        connector.function_file(&format!("data/{collection}/{name}")),
+        Ok(Some(_))
+    )
 }

@@ -7,16 +7,20 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use runtime_connector::Connector;
 use runtime_events::{record_id, ChangeType, NewEvent};
 use runtime_store::SubscriptionState;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::time::{field, parse_time};
-use crate::{next_cursor, now, page_records, Cycle, Invoker, StrategyError};
+use crate::{advanced, next_cursor, page_records, read_data, Ctx, Cycle, Invoker, StrategyError};
+
+const NAME: &str = "pull-latest-records";
 
 /// How one pull-latest-records subscription reads its records.
 #[derive(Debug, Clone)]
-pub struct PullLatestConfig {
+pub struct PullLatest {
     /// `events/pull-latest-records` or a per-type `events/created-pull-latest-records`.
     pub function: String,
     pub created_field: String,
@@ -28,7 +32,7 @@ pub struct PullLatestConfig {
     pub max_pages: u64,
 }
 
-impl Default for PullLatestConfig {
+impl Default for PullLatest {
     fn default() -> Self {
         Self {
             function: "events/pull-latest-records".into(),
@@ -41,32 +45,50 @@ impl Default for PullLatestConfig {
     }
 }
 
-#[derive(Debug, Default, PartialEq)]
+impl PullLatest {
+    /// The collection's `events` spec: its time field names; for a
+    /// per-type subscription, the type's own function when it has one.
+    pub fn from_spec(connector: &Connector, collection: &str, only: Option<ChangeType>) -> Self {
+        let mut c = PullLatest::default();
+        let Some(spec) = connector.collections.get(collection) else {
+            return c;
+        };
+        let events = &spec.events;
+        if let Some(f) = &events.created_time_field {
+            c.created_field = f.clone();
+        }
+        if let Some(f) = &events.updated_time_field {
+            c.updated_field = f.clone();
+        }
+        if let Some(f) = &events.deleted_time_field {
+            c.deleted_field = f.clone();
+        }
+        if let Some(t) = only {
+            c.only = Some(t);
+            let own = format!("events/{}-pull-latest-records", t.as_str());
+            if crate::has_function(connector, collection, &own) {
+                c.function = own;
+            }
+        }
+        c
+    }
+}
+
+/// The subscription's own state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct PullLatestState {
+    watermark: Watermark,
+}
+
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 struct Watermark {
     time: Option<i64>,
     ids: BTreeSet<String>,
 }
 
 impl Watermark {
-    fn read(v: &Value) -> Watermark {
-        Watermark {
-            time: v.get("time").and_then(Value::as_i64),
-            ids: v
-                .get("ids")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|i| i.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        json!({"time": self.time, "ids": self.ids})
-    }
-
     /// Raises the watermark to the newest of `seen` (time, id) pairs.
     fn advance(&mut self, seen: impl Iterator<Item = (i64, String)>) {
         for (t, id) in seen {
@@ -103,7 +125,7 @@ impl Order {
     /// assumes, and a cycle stopping at the watermark would never see them.
     fn check(
         &mut self,
-        config: &PullLatestConfig,
+        config: &PullLatest,
         invoker: &Invoker,
         record: &Value,
         (time, id): (i64, &str),
@@ -140,7 +162,7 @@ impl Order {
     }
 }
 
-impl PullLatestConfig {
+impl PullLatest {
     fn order_field<'a>(&'a self, record: &Value) -> &'a str {
         match self.only {
             Some(ChangeType::Created) => &self.created_field,
@@ -194,18 +216,32 @@ impl PullLatestConfig {
     }
 }
 
-/// Runs one cycle. The first one only records the watermark (it reads page
-/// 2 too, but only to check that pages come newest first).
-pub async fn cycle(
+impl PullLatest {
+    /// Runs one cycle. The first one only records the watermark (it reads
+    /// page 2 too, but only to check that pages come newest first).
+    pub async fn cycle(
+        &self,
+        ctx: Ctx<'_>,
+        state: &SubscriptionState,
+    ) -> Result<Cycle, StrategyError> {
+        cycle(ctx.invoker, self, state).await
+    }
+}
+
+/// "the watermark ..." of a baseline, for the log.
+pub(crate) fn baseline_summary(state: &SubscriptionState) -> String {
+    format!(
+        "the watermark {}",
+        state.data.get("watermark").unwrap_or(&Value::Null)
+    )
+}
+
+async fn cycle(
     invoker: &Invoker,
-    config: &PullLatestConfig,
+    config: &PullLatest,
     state: &SubscriptionState,
 ) -> Result<Cycle, StrategyError> {
-    let mut watermark = Watermark::read(&state.watermark);
-    let mut next = state.clone();
-    next.cycles += 1;
-    next.last_cycle_at = Some(now());
-    next.last_error = None;
+    let PullLatestState { mut watermark } = read_data(invoker, NAME, state)?;
 
     if !state.baseline_done {
         let result = invoker.call(&config.function, Map::new()).await?;
@@ -230,12 +266,9 @@ pub async fn cycle(
             }
         }
         watermark.advance(seen.into_iter());
-        next.watermark = watermark.to_json();
-        next.baseline_done = true;
         return Ok(Cycle {
             events: Vec::new(),
-            state: next,
-            retire_snapshot: None,
+            state: advanced(state, &PullLatestState { watermark }),
         });
     }
 
@@ -304,11 +337,9 @@ pub async fn cycle(
             NewEvent::new(config.classify(&record, &id, old, &old_ids), id, &record)
         })
         .collect();
-    next.watermark = watermark.to_json();
     Ok(Cycle {
         events,
-        state: next,
-        retire_snapshot: None,
+        state: advanced(state, &PullLatestState { watermark }),
     })
 }
 
@@ -330,7 +361,7 @@ mod tests {
         );
         assert_eq!(w.time, Some(7));
         assert_eq!(w.ids, BTreeSet::from(["b".to_string(), "c".to_string()]));
-        let round = Watermark::read(&w.to_json());
+        let round: Watermark = serde_json::from_value(serde_json::to_value(&w).unwrap()).unwrap();
         assert_eq!(round, w);
         w.advance([(7, "e".to_string())].into_iter());
         assert_eq!(w.ids.len(), 3);

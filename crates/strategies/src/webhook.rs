@@ -4,53 +4,155 @@
 
 use runtime_events::NewEvent;
 use runtime_store::SubscriptionState;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use runtime_webhook::{Routed, WebhookRequest};
 
-use crate::{now, Cycle, Invoker, StrategyError};
+use crate::{advanced, read_data, Ctx, Cycle, Handled, Invoker, StrategyError};
 
-/// Subscribes (first cycle) or refreshes a subscription. Refresh uses
-/// `events/webhook-refresh.js` when the connector has one, else subscribes
-/// again (the old registration is passed as `state`).
-pub async fn subscribe(
+const NAME: &str = "webhook";
+const SUBSCRIBE: &str = "events/webhook-subscribe";
+const REFRESH: &str = "events/webhook-refresh";
+const HANDLE: &str = "events/webhook-handle";
+const UNSUBSCRIBE: &str = "events/webhook-unsubscribe";
+
+/// The webhook strategy: its function names are fixed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Webhook;
+
+/// The subscription's own state.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
+struct WebhookState {
+    /// What `webhook-subscribe` returned as `state` (its registration).
+    state: Value,
+    /// When the registration must be refreshed (`nextRefreshTimestamp`).
+    next_refresh: Option<String>,
+    /// The URL the registration points at, so a run with another public
+    /// URL moves it instead of leaving it pointing nowhere.
+    webhook_uri: Option<String>,
+}
+
+impl Webhook {
+    /// A scheduled cycle has work when the subscription is new, its refresh
+    /// is due, or the run's public URL is not the one it registered.
+    pub(crate) fn due(&self, ctx: Ctx<'_>, state: &SubscriptionState) -> bool {
+        if !state.baseline_done {
+            return true;
+        }
+        let Ok(own) = read_data::<WebhookState>(ctx.invoker, NAME, state) else {
+            return true;
+        };
+        refresh_due(&own) || moved(&own, ctx.webhook_uri)
+    }
+
+    /// Subscribes (first cycle), moves a registration made for another URL,
+    /// or refreshes it. Refresh uses `events/webhook-refresh.js` when the
+    /// connector has one, else subscribes again (the old registration is
+    /// passed as `state`).
+    pub async fn cycle(
+        &self,
+        ctx: Ctx<'_>,
+        state: &SubscriptionState,
+    ) -> Result<Cycle, StrategyError> {
+        let invoker = ctx.invoker;
+        let own: WebhookState = read_data(invoker, NAME, state)?;
+        if state.baseline_done && moved(&own, ctx.webhook_uri) {
+            return move_to(invoker, state, &own, ctx.webhook_uri).await;
+        }
+        subscribe(
+            invoker,
+            state,
+            (state.baseline_done).then_some(&own),
+            ctx.webhook_uri,
+        )
+        .await
+    }
+
+    /// One request: `webhook-handle` with the request (or the `payload` a
+    /// global webhook routed here) and the stored registration.
+    pub async fn handle(
+        &self,
+        ctx: Ctx<'_>,
+        state: &SubscriptionState,
+        request: &WebhookRequest,
+        payload: Option<Value>,
+    ) -> Result<Handled, StrategyError> {
+        let invoker = ctx.invoker;
+        let mut own: WebhookState = read_data(invoker, NAME, state)?;
+        let mut input = request_input(request, payload.unwrap_or_else(|| request.data()));
+        input.insert("state".into(), own.state.clone());
+        let result = invoker.call(HANDLE, input).await?;
+        let events: Vec<NewEvent> =
+            runtime_events::decode_handle(&result).map_err(|p| invoker.shape(HANDLE, p))?;
+        if let Some(s) = result.get("state").filter(|s| !s.is_null()) {
+            own.state = s.clone();
+        }
+        let mut next = state.clone();
+        next.data = serde_json::to_value(&own).unwrap_or(Value::Null);
+        next.last_cycle_at = Some(runtime_store::now_rfc3339());
+        Ok(Handled {
+            cycle: Cycle {
+                events,
+                state: next,
+            },
+            response: result.get("response").cloned(),
+        })
+    }
+}
+
+fn refresh_due(own: &WebhookState) -> bool {
+    let Some(at) = &own.next_refresh else {
+        return false;
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    match crate::parse_time(&Value::String(at.clone())) {
+        Some(t) => t <= now,
+        None => false,
+    }
+}
+
+/// Whether the registration points at another URL than `webhook_uri`.
+/// State from before the URL was recorded counts as not moved.
+fn moved(own: &WebhookState, webhook_uri: &str) -> bool {
+    own.webhook_uri.as_deref().is_some_and(|u| u != webhook_uri)
+}
+
+/// `webhook-subscribe` (or `-refresh`, with the old registration).
+async fn subscribe(
     invoker: &Invoker,
     state: &SubscriptionState,
+    old: Option<&WebhookState>,
     webhook_uri: &str,
 ) -> Result<Cycle, StrategyError> {
-    let refresh = state.baseline_done && invoker.has("events/webhook-refresh");
-    let function = if refresh {
-        "events/webhook-refresh"
-    } else {
-        "events/webhook-subscribe"
+    let function = match old.is_some() && invoker.has(REFRESH) {
+        true => REFRESH,
+        false => SUBSCRIBE,
     };
     let mut input = Map::new();
     input.insert("webhookUri".into(), Value::String(webhook_uri.to_string()));
-    if state.baseline_done {
-        input.insert("state".into(), state.state.clone());
+    if let Some(old) = old {
+        input.insert("state".into(), old.state.clone());
     }
     let result = invoker.call(function, input).await?;
-    let mut next = state.clone();
-    next.cycles += 1;
-    next.last_cycle_at = Some(now());
-    next.last_error = None;
-    next.baseline_done = true;
-    next.webhook_uri = Some(webhook_uri.to_string());
     // Membrane's subscribe returns {state, nextRefreshTimestamp}; a bare
     // object without `state` is taken as the state itself.
-    next.state = match result.get("state") {
-        Some(s) => s.clone(),
-        None => result.clone(),
-    };
-    next.next_refresh = match result.get("nextRefreshTimestamp") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
+    let own = WebhookState {
+        state: match result.get("state") {
+            Some(s) => s.clone(),
+            None => result.clone(),
+        },
+        next_refresh: match result.get("nextRefreshTimestamp") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        },
+        webhook_uri: Some(webhook_uri.to_string()),
     };
     Ok(Cycle {
         events: Vec::new(),
-        state: next,
-        retire_snapshot: None,
+        state: advanced(state, &own),
     })
 }
 
@@ -59,79 +161,38 @@ pub async fn subscribe(
 /// the external app stops sending where nothing listens. An unsubscribe
 /// that fails is logged and the new registration made anyway: events must
 /// reach the new URL.
-pub async fn move_to(
+async fn move_to(
     invoker: &Invoker,
     state: &SubscriptionState,
+    own: &WebhookState,
     webhook_uri: &str,
 ) -> Result<Cycle, StrategyError> {
-    let old = state.webhook_uri.as_deref().unwrap_or("?");
+    let old = own.webhook_uri.as_deref().unwrap_or("?");
     tracing::info!(
         collection = %invoker.collection,
         from = old,
         to = webhook_uri,
         "the public URL changed: moving the webhook registration"
     );
-    if let Err(e) = unsubscribe(invoker, state).await {
+    if let Err(e) = call_unsubscribe(invoker, &own.state).await {
         tracing::warn!(
             collection = %invoker.collection,
             "webhook-unsubscribe of the registration at {old} failed, so the app may still send there: {e}"
         );
     }
-    let fresh = SubscriptionState {
-        baseline_done: false,
-        state: Value::Null,
-        next_refresh: None,
-        webhook_uri: None,
-        ..state.clone()
-    };
-    subscribe(invoker, &fresh, webhook_uri).await
+    subscribe(invoker, state, None, webhook_uri).await
 }
 
-/// What to answer and commit for one request.
-pub struct Handled {
-    pub cycle: Cycle,
-    /// The handler's `response` ({status?, headers?, data?}), if any.
-    pub response: Option<Value>,
-}
-
-pub async fn handle(
-    invoker: &Invoker,
-    state: &SubscriptionState,
-    request: &WebhookRequest,
-) -> Result<Handled, StrategyError> {
-    handle_data(invoker, state, request, request.data()).await
-}
-
-/// [`handle`] with `data` already decoded (global webhooks route a payload).
-pub async fn handle_data(
-    invoker: &Invoker,
-    state: &SubscriptionState,
-    request: &WebhookRequest,
-    data: Value,
-) -> Result<Handled, StrategyError> {
+/// The handler's input besides `state`: `data`, `rawBody`, `headers`,
+/// `query`, `method`.
+fn request_input(request: &WebhookRequest, data: Value) -> Map<String, Value> {
     let mut input = Map::new();
     input.insert("data".into(), data);
     input.insert("rawBody".into(), Value::String(request.raw_body.clone()));
     input.insert("headers".into(), Value::Object(request.headers.clone()));
     input.insert("query".into(), Value::Object(request.query.clone()));
     input.insert("method".into(), Value::String(request.method.clone()));
-    input.insert("state".into(), state.state.clone());
-    let result = invoker.call("events/webhook-handle", input).await?;
-    let events: Vec<NewEvent> = runtime_events::decode_handle(&result)
-        .map_err(|p| invoker.shape("events/webhook-handle", p))?;
-    let mut next = state.clone();
-    if let Some(s) = result.get("state").filter(|s| !s.is_null()) {
-        next.state = s.clone();
-    }
-    next.last_cycle_at = Some(now());
-    Ok(Handled {
-        cycle: Cycle {
-            events,
-            state: next,
-            retire_snapshot: None,
-        },
-        response: result.get("response").cloned(),
-    })
+    input
 }
 
 /// Calls `global-webhooks/<key>/handle` with the request; returns the routed
@@ -142,12 +203,7 @@ pub async fn handle_global(
     request: &WebhookRequest,
 ) -> Result<(Vec<Routed>, Option<Value>), StrategyError> {
     let path = format!("global-webhooks/{key}/handle");
-    let mut input = Map::new();
-    input.insert("data".into(), request.data());
-    input.insert("rawBody".into(), Value::String(request.raw_body.clone()));
-    input.insert("headers".into(), Value::Object(request.headers.clone()));
-    input.insert("query".into(), Value::Object(request.query.clone()));
-    input.insert("method".into(), Value::String(request.method.clone()));
+    let input = request_input(request, request.data());
     let result = invoker.call_path(&path, input).await?;
     let routed =
         runtime_webhook::routed_events(&result).map_err(|problem| StrategyError::Shape {
@@ -160,21 +216,26 @@ pub async fn handle_global(
 
 /// [`runtime_webhook::selects`] against the state the subscription's
 /// `webhook-subscribe` returned.
-pub fn selects(selector: &Value, collection: &str, state: &SubscriptionState) -> bool {
-    runtime_webhook::selects(selector, collection, &state.state)
+pub(crate) fn selects(selector: &Value, collection: &str, state: &SubscriptionState) -> bool {
+    let registration = state.data.get("state").unwrap_or(&Value::Null);
+    runtime_webhook::selects(selector, collection, registration)
 }
 
-pub async fn unsubscribe(
+/// `webhook-unsubscribe` with the stored registration, if the connector
+/// has one.
+pub(crate) async fn unsubscribe(
     invoker: &Invoker,
     state: &SubscriptionState,
 ) -> Result<(), StrategyError> {
-    if !invoker.has("events/webhook-unsubscribe") {
+    let own: WebhookState = read_data(invoker, NAME, state)?;
+    call_unsubscribe(invoker, &own.state).await
+}
+
+async fn call_unsubscribe(invoker: &Invoker, registration: &Value) -> Result<(), StrategyError> {
+    if !invoker.has(UNSUBSCRIBE) {
         return Ok(());
     }
     let mut input = Map::new();
-    input.insert("state".into(), state.state.clone());
-    invoker
-        .call("events/webhook-unsubscribe", input)
-        .await
-        .map(|_| ())
+    input.insert("state".into(), registration.clone());
+    invoker.call(UNSUBSCRIBE, input).await.map(|_| ())
 }

@@ -1,0 +1,34 @@
+//! The host's errors: [`HostError`] stops a run; [`CycleError`] fails one
+//! cycle or request, which the schedule retries with back-off.
+
+use runtime_store::StoreError;
+use runtime_strategies::StrategyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Sink(#[from] runtime_sinks::SinkError),
+    #[error("{0}")]
+    Params(#[from] runtime_connector::ParamError),
+    #[error("webhook server: {0}")]
+    Server(String),
+    /// The store cannot write any more (a full disk): the run stopped.
+    #[error("{0}; the run stopped. Nothing acknowledged is lost: undelivered events and the state before them are on disk. Free space (or fix the data dir) and start again")]
+    StoreFailed(String),
+}
+
+/// Why a cycle or a webhook request committed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    /// The strategy failed; its error is noted on the stored state.
+    #[error("{0}")]
+    Strategy(#[from] StrategyError),
+    #[error("reading the stored state failed: {0}")]
+    Load(#[source] StoreError),
+    #[error("commit failed: {0}")]
+    Commit(#[source] StoreError),
+    #[error("commit task failed: {0}")]
+    Task(String),
+}

@@ -1,0 +1,225 @@
+//! The store interface: what the host and the strategies may ask of a
+//! store, so a second implementation (PostgreSQL, for several machines)
+//! can stand in for sled without either of them changing. Every
+//! implementation passes the conformance suite in `tests/conformance/`.
+//!
+//! **Async.** A network store spends every call waiting on a round trip,
+//! and the host calls the store from async tasks, so the interface is
+//! async; [`Sled`] runs sled's writes (each ends in an fsync) on tokio's
+//! blocking pool. The one exception is [`SnapshotSink::put`], called once
+//! per record of a full scan from a blocking task that also fingerprints
+//! the records: an await per record would cost more than the write, so the
+//! sink is synchronous and an implementation batches (sled batches 1 MiB;
+//! a network store would send a batch per flush, blocking that task).
+//!
+//! **The snapshot protocol lives here.** A full scan writes its records
+//! into a new generation through a [`SnapshotSink`], reads its changes with
+//! [`Store::snapshot_diff`], and commits a state whose `snapshot_gen` is
+//! the new generation: that commit makes it current and retires the old
+//! one itself. A scan that fails drops its generation
+//! ([`Store::drop_snapshot`]); the committed one stays.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::{
+    Claim, EventLine, Finished, NewEvent, SledStore, SnapshotWriter, StoreError, SubId,
+    SubscriptionState,
+};
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn get(&self, sub: &str) -> Result<Option<SubscriptionState>, StoreError>;
+    async fn list(&self) -> Result<Vec<(SubId, SubscriptionState)>, StoreError>;
+    /// The durability point of a cycle: the subscription's new state and the
+    /// cycle's events are written in one atomic unit and durable before this
+    /// returns; a state carrying a new `snapshot_gen` makes that generation
+    /// current (and the old one is retired). Assigns each event its stable
+    /// id and `emittedAt`, and returns the ids in order.
+    async fn commit(
+        &self,
+        sub: &str,
+        state: SubscriptionState,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Undelivered events in commit order as their sink lines, at most
+    /// `limit` (and about 8 MiB of them, but at least one); only those whose
+    /// commit is durable.
+    async fn pending_lines(&self, limit: usize) -> Result<Vec<EventLine>, StoreError>;
+    /// Marks events delivered; unknown ids are ignored, so a repeated ack
+    /// is harmless. Durable before it returns.
+    async fn ack(&self, ids: Vec<String>) -> Result<(), StoreError>;
+    async fn pending_count(&self) -> Result<u64, StoreError>;
+    /// Forgets a subscription: its state, snapshots and undelivered events.
+    async fn reset(&self, sub: &str) -> Result<(), StoreError>;
+    /// Starts scan generation `gen` of `sub` (see the module doc).
+    async fn snapshot_writer(
+        &self,
+        sub: &str,
+        gen: u64,
+    ) -> Result<Box<dyn SnapshotSink>, StoreError>;
+    /// The changes of generation `gen` against the committed snapshot, in
+    /// record id order, each with its record (the last known one for
+    /// `deleted`).
+    async fn snapshot_diff(&self, sub: &str, gen: u64) -> Result<Vec<NewEvent>, StoreError>;
+    /// Drops what a failed scan of generation `gen` wrote.
+    async fn drop_snapshot(&self, sub: &str, gen: u64) -> Result<(), StoreError>;
+    /// Records in the committed snapshot of `sub`.
+    async fn snapshot_len(&self, sub: &str) -> Result<u64, StoreError>;
+    /// Binds the store to one connection; refuses another
+    /// ([`StoreError::OtherConnection`]).
+    async fn claim_connection(&self, connection: &str) -> Result<Claim, StoreError>;
+    /// The connection the store belongs to, if one claimed it.
+    async fn connection(&self) -> Result<Option<String>, StoreError>;
+    /// Why the store cannot write any more, if it cannot (a full disk): the
+    /// run must stop rather than retry cycles that cannot commit.
+    fn failure(&self) -> Option<String>;
+}
+
+/// Where a full scan writes one generation's records (see the module doc).
+pub trait SnapshotSink: Send {
+    fn put(
+        &mut self,
+        record_id: &str,
+        fingerprint: [u8; 16],
+        record: &Value,
+    ) -> Result<(), StoreError>;
+    /// Marks every committed record the scan did not see as deleted; the
+    /// generation is complete and durable when this returns.
+    fn finish(self: Box<Self>) -> Result<Finished, StoreError>;
+}
+
+impl SnapshotSink for SnapshotWriter {
+    fn put(
+        &mut self,
+        record_id: &str,
+        fingerprint: [u8; 16],
+        record: &Value,
+    ) -> Result<(), StoreError> {
+        SnapshotWriter::put(self, record_id, fingerprint, record)
+    }
+
+    fn finish(self: Box<Self>) -> Result<Finished, StoreError> {
+        SnapshotWriter::finish(*self)
+    }
+}
+
+/// [`Store`] on a sled data dir ([`SledStore`]).
+#[derive(Clone)]
+pub struct Sled {
+    inner: Arc<SledStore>,
+}
+
+impl Sled {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Sled, StoreError> {
+        Ok(Sled {
+            inner: Arc::new(SledStore::open(dir)?),
+        })
+    }
+
+    /// The sled store itself, for what only it has (its data dir, tests).
+    pub fn sled(&self) -> &SledStore {
+        &self.inner
+    }
+
+    /// Runs `f` on the blocking pool: sled's writes end in an fsync.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SledStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        match tokio::task::spawn_blocking(move || f(&inner)).await {
+            Ok(result) => result,
+            Err(e) => Err(StoreError::Task(e.to_string())),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for Sled {
+    async fn get(&self, sub: &str) -> Result<Option<SubscriptionState>, StoreError> {
+        self.inner.get(sub)
+    }
+
+    async fn list(&self) -> Result<Vec<(SubId, SubscriptionState)>, StoreError> {
+        self.inner.list()
+    }
+
+    async fn commit(
+        &self,
+        sub: &str,
+        state: SubscriptionState,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<String>, StoreError> {
+        let sub = sub.to_string();
+        self.blocking(move |s| {
+            let before = s.get(&sub)?.and_then(|old| old.snapshot_gen);
+            let ids = s.commit(&sub, &state, events)?;
+            match state.snapshot_gen {
+                // This commit made `gen` current: apply its changes.
+                Some(gen) if before != Some(gen) => s.retire_snapshot(&sub, gen)?,
+                _ => {}
+            }
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn pending_lines(&self, limit: usize) -> Result<Vec<EventLine>, StoreError> {
+        self.inner.pending_lines(limit)
+    }
+
+    async fn ack(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        self.blocking(move |s| s.ack(&ids)).await
+    }
+
+    async fn pending_count(&self) -> Result<u64, StoreError> {
+        self.inner.pending_count()
+    }
+
+    async fn reset(&self, sub: &str) -> Result<(), StoreError> {
+        let sub = sub.to_string();
+        self.blocking(move |s| s.reset(&sub)).await
+    }
+
+    async fn snapshot_writer(
+        &self,
+        sub: &str,
+        gen: u64,
+    ) -> Result<Box<dyn SnapshotSink>, StoreError> {
+        let sub = sub.to_string();
+        let writer = self.blocking(move |s| s.snapshot_writer(&sub, gen)).await?;
+        Ok(Box::new(writer))
+    }
+
+    async fn snapshot_diff(&self, sub: &str, gen: u64) -> Result<Vec<NewEvent>, StoreError> {
+        let sub = sub.to_string();
+        self.blocking(move |s| s.snapshot_diff(&sub, gen)?.collect())
+            .await
+    }
+
+    async fn drop_snapshot(&self, sub: &str, gen: u64) -> Result<(), StoreError> {
+        let sub = sub.to_string();
+        self.blocking(move |s| s.drop_snapshot(&sub, gen)).await
+    }
+
+    async fn snapshot_len(&self, sub: &str) -> Result<u64, StoreError> {
+        self.inner.snapshot_len(sub)
+    }
+
+    async fn claim_connection(&self, connection: &str) -> Result<Claim, StoreError> {
+        self.inner.claim_connection(connection)
+    }
+
+    async fn connection(&self) -> Result<Option<String>, StoreError> {
+        self.inner.connection()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.inner.failure()
+    }
+}

@@ -1,0 +1,211 @@
+//! One way to call a connector function for a subscription: the function
+//! file resolved, connector and collection parameters merged with the
+//! connection's credentials, credentials a refresh returned kept for later
+//! calls, and the result read. Strategies and the host call connector code
+//! only through an [`Invoker`].
+
+use std::sync::{Arc, Mutex};
+
+use runtime_connector::Connector;
+use runtime_engine::{Call, CallError, Engine, RawOutput};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::StrategyError;
+
+/// A call's result as the JavaScript side wrote it, its `value` unparsed.
+pub struct RawResult {
+    output: RawOutput,
+    /// Where `value` is in the text (empty when the result had none).
+    value: std::ops::Range<usize>,
+}
+
+impl RawResult {
+    /// The function's return value as JSON text (`null` when it had none).
+    pub fn value_text(&self) -> &str {
+        match &self.output.text()[self.value.clone()] {
+            "" => "null",
+            text => text,
+        }
+    }
+
+    /// The function file that returned it.
+    pub fn function(&self) -> &str {
+        self.output.function()
+    }
+
+    /// The return value, parsed.
+    pub fn parse(&self) -> Result<Value, CallError> {
+        self.output.parse().map(|out| out.value)
+    }
+}
+
+/// Calls one collection's functions with its parameters and the
+/// connection's credentials.
+#[derive(Clone)]
+pub struct Invoker {
+    pub engine: Engine,
+    pub connector: Arc<Connector>,
+    pub collection: String,
+    /// Connector, then collection parameters, merged, defaults applied.
+    pub parameters: Value,
+    pub connector_parameters: Value,
+    /// Shared by every collection of the connector: a refresh in one call
+    /// is used by all later calls.
+    pub credentials: Arc<Mutex<Value>>,
+}
+
+impl Invoker {
+    /// Whether the collection has `events/<name>.js` (any spelling).
+    pub fn has(&self, name: &str) -> bool {
+        matches!(self.connector.function_file(&self.path(name)), Ok(Some(_)))
+    }
+
+    fn path(&self, name: &str) -> String {
+        format!("data/{}/{}", self.collection, name)
+    }
+
+    /// Calls `data/<collection>/<name>` with `input` plus `parameters` and
+    /// `credentials`.
+    pub async fn call(
+        &self,
+        name: &str,
+        input: Map<String, Value>,
+    ) -> Result<Value, StrategyError> {
+        self.call_path(&self.path(name), input).await
+    }
+
+    /// Calls the function at `path` (`global-webhooks/<key>/handle`, ...):
+    /// for functions that belong to no collection.
+    pub async fn call_path(
+        &self,
+        path: &str,
+        input: Map<String, Value>,
+    ) -> Result<Value, StrategyError> {
+        let (call, function) = self.prepare(path, input)?;
+        let output = self
+            .engine
+            .call(call)
+            .await
+            .map_err(|source| self.call_error(&function, source))?;
+        self.after_call(output.credentials);
+        Ok(output.value)
+    }
+
+    /// [`Invoker::call`], the result left as text: for a caller that needs
+    /// only part of it on its critical path (see `full_scan`), or can read
+    /// it without building every value (see `custom_pull`). Credentials a
+    /// refresh returned are taken from it here.
+    pub async fn call_raw(
+        &self,
+        name: &str,
+        input: Map<String, Value>,
+    ) -> Result<RawResult, StrategyError> {
+        let (call, function) = self.prepare(&self.path(name), input)?;
+        let output = self
+            .engine
+            .call_raw(call)
+            .await
+            .map_err(|source| self.call_error(&function, source))?;
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            value: Option<&'a RawValue>,
+            credentials: Option<Value>,
+        }
+        // One pass over the text: only `credentials` is built.
+        let (value, refreshed) = match serde_json::from_str::<Envelope>(output.text()) {
+            Ok(Envelope { value, credentials }) => {
+                let start = value.map_or(0, |v| {
+                    v.get().as_ptr() as usize - output.text().as_ptr() as usize
+                });
+                let end = start + value.map_or(0, |v| v.get().len());
+                (start..end, credentials)
+            }
+            // The full parse names the problem (nesting too deep).
+            Err(_) => {
+                return Err(match output.parse() {
+                    Err(source) => self.call_error(&function, source),
+                    Ok(_) => self.shape(name, "a value the host cannot read"),
+                })
+            }
+        };
+        self.after_call(refreshed);
+        Ok(RawResult { output, value })
+    }
+
+    /// The engine call for `path` with `input` plus `parameters` and
+    /// `credentials`, and the function file's name for messages.
+    fn prepare(
+        &self,
+        path: &str,
+        mut input: Map<String, Value>,
+    ) -> Result<(Call, String), StrategyError> {
+        let path = path.to_string();
+        let file = self
+            .connector
+            .function_file(&path)
+            .ok()
+            .flatten()
+            .ok_or_else(|| StrategyError::Missing {
+                collection: self.collection.clone(),
+                function: path.clone(),
+            })?;
+        let credentials = self
+            .credentials
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or(Value::Null);
+        input.insert("parameters".into(), self.parameters.clone());
+        input.insert("credentials".into(), credentials.clone());
+        let call = Call {
+            function: runtime_engine::FunctionRef {
+                path: file.path.clone(),
+                rel: file.rel.to_string_lossy().into_owned(),
+                export: file.export.clone(),
+            },
+            collection: Some(self.collection.clone()),
+            input: Value::Object(input),
+            credentials,
+            connector_parameters: self.connector_parameters.clone(),
+        };
+        Ok((call, file.rel.to_string_lossy().into_owned()))
+    }
+
+    pub(crate) fn call_error(&self, function: &str, source: CallError) -> StrategyError {
+        StrategyError::Call {
+            collection: self.collection.clone(),
+            function: function.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    /// After a call returned: its refreshed credentials serve later calls.
+    fn after_call(&self, refreshed: Option<Value>) {
+        // Crash point of tests/run_failpoints.rs (`failpoints` feature only).
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("after-fetch", |_| std::process::abort());
+        if let Some(fresh) = refreshed {
+            if let Ok(mut c) = self.credentials.lock() {
+                *c = fresh;
+            }
+        }
+    }
+
+    pub(crate) fn shape(&self, function: &str, problem: impl Into<String>) -> StrategyError {
+        StrategyError::Shape {
+            collection: self.collection.clone(),
+            function: self.file_of(&self.path(function)),
+            problem: problem.into(),
+        }
+    }
+
+    /// The function file at `path` as the author knows it
+    /// (`data/contacts/list.js`), else the path itself.
+    pub fn file_of(&self, path: &str) -> String {
+        match self.connector.function_file(path) {
+            Ok(Some(f)) => f.rel.to_string_lossy().into_owned(),
+            _ => path.to_string(),
+        }
+    }
+}
