@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
-use runtime_engine::Call;
+use std::sync::{Arc, Mutex};
+
+use runtime_strategies::{Invoker, StrategyError};
 use serde_json::{Map, Value};
 
-use crate::session::{function_ref, LimitArgs, Session};
+use crate::session::{LimitArgs, Session};
 
 #[derive(Debug, clap::Args)]
 pub struct InvokeArgs {
@@ -48,6 +50,9 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
         })?;
     let collection = collection_of(&args.function);
     let call_params = input.remove("parameters");
+    let connector_parameters = session
+        .connector
+        .connector_parameters(&session.connection)?;
     let parameters = match &collection {
         Some(c) => {
             session
@@ -55,45 +60,40 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
                 .collection_parameters(c, &session.connection, call_params.as_ref())?
         }
         None => {
-            let mut p = session
-                .connector
-                .connector_parameters(&session.connection)?;
+            let mut p = connector_parameters.clone();
             merge(&mut p, call_params);
             p
         }
     };
-    input.insert("parameters".into(), parameters);
     let credentials = session.connection.credentials.clone();
-    input
-        .entry("credentials")
-        .or_insert_with(|| credentials.clone());
-    let connector_parameters = session
-        .connector
-        .connector_parameters(&session.connection)?;
-    let output = session
-        .engine
-        .call(Call {
-            function: function_ref(&file),
-            collection,
-            input: Value::Object(input),
-            credentials,
-            connector_parameters,
-        })
-        .await?;
+    let invoker = Invoker {
+        engine: session.engine.clone(),
+        connector: Arc::new(session.connector.clone()),
+        collection: collection.unwrap_or_default(),
+        parameters,
+        connector_parameters,
+        credentials: Arc::new(Mutex::new(credentials.clone())),
+    };
+    let value = match invoker.call_path(&args.function, input).await {
+        Ok(value) => value,
+        // The engine's own error names the file, line and column.
+        Err(StrategyError::Call { source, .. }) => return Err((*source).into()),
+        Err(other) => return Err(other.into()),
+    };
+    if invoker.credentials.lock().is_ok_and(|c| *c != credentials) {
+        tracing::warn!("refreshCredentials ran during the call; the new credentials were used but the connection file was not changed");
+    }
     if returns_records(&args.function) {
         // As a run would read it: a wrong key or a missing `await` fails
         // here too, instead of looking like an empty page.
-        if let Err(problem) = runtime_events::records(&output.value) {
+        if let Err(problem) = runtime_events::records(&value) {
             bail!("{} returned {problem}", file.rel.display());
         }
     }
-    if output.credentials.is_some() {
-        tracing::warn!("refreshCredentials ran during the call; the new credentials were used but the connection file was not changed");
-    }
     let text = if args.compact {
-        serde_json::to_string(&output.value)
+        serde_json::to_string(&value)
     } else {
-        serde_json::to_string_pretty(&output.value)
+        serde_json::to_string_pretty(&value)
     }?;
     println!("{text}");
     Ok(())

@@ -157,14 +157,17 @@ impl Invoker {
             .map(|c| c.clone())
             .unwrap_or(Value::Null);
         input.insert("parameters".into(), self.parameters.clone());
-        input.insert("credentials".into(), credentials.clone());
+        // A caller may pass its own (`runtime invoke --input`).
+        input
+            .entry("credentials")
+            .or_insert_with(|| credentials.clone());
         let call = Call {
             function: runtime_engine::FunctionRef {
                 path: file.path.clone(),
                 rel: file.rel.to_string_lossy().into_owned(),
                 export: file.export.clone(),
             },
-            collection: Some(self.collection.clone()),
+            collection: (!self.collection.is_empty()).then(|| self.collection.clone()),
             input: Value::Object(input),
             credentials,
             connector_parameters: self.connector_parameters.clone(),
