@@ -8,7 +8,9 @@ use anyhow::Result;
 use runtime_connector::FunctionFile;
 use runtime_engine::{CallError, Engine};
 
-use crate::session::{function_ref, start_engine, LimitArgs};
+use runtime_strategies::function_ref;
+
+use crate::session::{start_engine, LimitArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {

@@ -25,6 +25,7 @@ mod fingerprint;
 pub mod full_scan;
 mod invoker;
 pub mod pull_latest;
+mod setup;
 mod time;
 pub mod webhook;
 
@@ -39,6 +40,7 @@ use serde_json::Value;
 
 pub use fingerprint::{fingerprint, split_paths};
 pub use invoker::{Invoker, RawResult};
+pub use setup::{engine_for, function_ref, LimitOverrides, SetupError};
 /// The strategy names of the connector spec: the one spelling of a name.
 pub use runtime_connector::Strategy as Kind;
 pub use runtime_events::MAX_EVENTS_PER_CALL;

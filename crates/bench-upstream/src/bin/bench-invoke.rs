@@ -13,14 +13,12 @@
 //! broken call cannot look fast.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
-use runtime_api_client::{HttpClient, HttpConfig};
 use runtime_connector::{Connection, Connector};
-use runtime_engine::{Call, Engine, EngineConfig, FunctionRef, Limits};
+use runtime_engine::{Call, Engine};
 use serde_json::{json, Value};
 
 #[derive(Parser)]
@@ -112,43 +110,10 @@ fn check(call: &Call, value: &Value, expect: &Value) -> Result<()> {
 
 /// The engine as `runtime invoke` configures it, without command-line limits.
 fn start_engine(connector: &Connector) -> Result<Engine> {
-    let function = |name: &str| -> Result<Option<FunctionRef>> {
-        Ok(connector
-            .function_file(name)
-            .map_err(|p| anyhow!("{p}"))?
-            .as_ref()
-            .map(|f| FunctionRef {
-                path: f.path.clone(),
-                rel: f.rel.to_string_lossy().into_owned(),
-                export: f.export.clone(),
-            }))
-    };
-    let d = Limits::default();
-    let spec = &connector.spec.limits;
-    let limits = Limits {
-        cpu: spec.cpu_ms.map(Duration::from_millis).unwrap_or(d.cpu),
-        wall: spec.wall_seconds.map(Duration::from_secs).unwrap_or(d.wall),
-        heap_bytes: spec
-            .heap_mb
-            .map(|mb| (mb as usize).saturating_mul(1 << 20))
-            .unwrap_or(d.heap_bytes),
-        runtimes: spec
-            .runtimes
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX).max(1))
-            .unwrap_or(d.runtimes),
-    };
-    let config = EngineConfig {
-        name: connector.spec.key.clone(),
-        root: connector.dir.clone(),
-        limits,
-        http: Arc::new(HttpConfig::default()),
-        client: HttpClient::new().context("cannot create the HTTP client")?,
-        spec_base_uri: connector.spec.base_uri.clone(),
-        allowed_hosts: Arc::new(connector.spec.allowed_hosts.clone()),
-        make_api_client: function("auth/make-api-client")?,
-        refresh_credentials: function("auth/refresh-credentials")?,
-    };
-    Engine::start(config).context("cannot start the JavaScript engine")
+    Ok(runtime_strategies::engine_for(
+        connector,
+        &runtime_strategies::LimitOverrides::default(),
+    )?)
 }
 
 /// The call `runtime invoke DIR FUNCTION --input INPUT` would make, with no
@@ -172,11 +137,7 @@ fn call_of(connector: &Connector, function: &str, input: &str) -> Result<Call> {
     input.insert("parameters".into(), parameters);
     input.insert("credentials".into(), json!({}));
     Ok(Call {
-        function: FunctionRef {
-            path: file.path.clone(),
-            rel: file.rel.to_string_lossy().into_owned(),
-            export: file.export.clone(),
-        },
+        function: runtime_strategies::function_ref(&file),
         collection: Some(collection),
         input: Value::Object(input),
         credentials: json!({}),

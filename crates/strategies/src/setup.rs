@@ -1,0 +1,109 @@
+//! The engine for a connector, configured from its spec (`limits`, `http`,
+//! `baseUri`, `allowedHosts`, the auth functions) with the caller's limit
+//! overrides on top: the one place `run`, `invoke`, `validate`, the bench
+//! tools and the examples get their engine from.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use runtime_api_client::{HttpClient, HttpConfig};
+use runtime_connector::{Connector, FunctionFile, HttpSpec, LimitsSpec, Problem};
+use runtime_engine::{Engine, EngineConfig, FunctionRef, Limits};
+
+/// Limits given by the caller (the command line); they win over the
+/// connector spec's.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LimitOverrides {
+    /// JavaScript CPU time per call, in milliseconds.
+    pub cpu_ms: Option<u64>,
+    /// Wall-clock time per call including HTTP waits, in seconds.
+    pub wall_s: Option<u64>,
+    /// JavaScript heap per connector, in MiB.
+    pub heap_mb: Option<u64>,
+    /// Calls of a connector that may run at once, each in its own runtime.
+    pub runtimes: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0}")]
+    Function(#[from] Problem),
+    #[error("cannot create the HTTP client: {0}")]
+    Client(#[from] runtime_api_client::ApiClientError),
+    #[error("cannot start the JavaScript engine: {0}")]
+    Engine(#[from] std::io::Error),
+}
+
+/// Starts the engine for `connector`.
+pub fn engine_for(connector: &Connector, overrides: &LimitOverrides) -> Result<Engine, SetupError> {
+    let auth = |name: &str| -> Result<Option<FunctionRef>, Problem> {
+        Ok(connector.function_file(name)?.as_ref().map(function_ref))
+    };
+    let config = EngineConfig {
+        name: connector.spec.key.clone(),
+        root: connector.dir.clone(),
+        limits: limits(&connector.spec.limits, overrides),
+        http: Arc::new(http_config(&connector.spec.http)),
+        client: HttpClient::new()?,
+        spec_base_uri: connector.spec.base_uri.clone(),
+        allowed_hosts: Arc::new(connector.spec.allowed_hosts.clone()),
+        make_api_client: auth("auth/make-api-client")?,
+        refresh_credentials: auth("auth/refresh-credentials")?,
+    };
+    Ok(Engine::start(config)?)
+}
+
+/// The engine's reference to a function file.
+pub fn function_ref(f: &FunctionFile) -> FunctionRef {
+    FunctionRef {
+        path: f.path.clone(),
+        rel: f.rel.to_string_lossy().into_owned(),
+        export: f.export.clone(),
+    }
+}
+
+fn limits(spec: &LimitsSpec, overrides: &LimitOverrides) -> Limits {
+    let d = Limits::default();
+    Limits {
+        cpu: overrides
+            .cpu_ms
+            .or(spec.cpu_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(d.cpu),
+        wall: overrides
+            .wall_s
+            .or(spec.wall_seconds)
+            .map(Duration::from_secs)
+            .unwrap_or(d.wall),
+        heap_bytes: overrides
+            .heap_mb
+            .or(spec.heap_mb)
+            .map(|mb| (mb as usize).saturating_mul(1 << 20))
+            .unwrap_or(d.heap_bytes),
+        runtimes: overrides
+            .runtimes
+            .or(spec.runtimes)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX).max(1))
+            .unwrap_or(d.runtimes),
+    }
+}
+
+fn http_config(spec: &HttpSpec) -> HttpConfig {
+    let mut c = HttpConfig::default();
+    if let Some(n) = spec.max_attempts {
+        c.max_attempts = n;
+    }
+    if let Some(s) = spec.max_retry_seconds {
+        c.max_retry_elapsed = Duration::from_secs(s);
+    }
+    if let Some(s) = spec.connect_timeout_seconds {
+        c.connect_timeout = Duration::from_secs(s);
+    }
+    if let Some(s) = spec.request_timeout_seconds {
+        c.request_timeout = Duration::from_secs(s);
+    }
+    if let Some(b) = spec.max_response_bytes {
+        c.max_response_bytes = usize::try_from(b).unwrap_or(usize::MAX);
+    }
+    c
+}
