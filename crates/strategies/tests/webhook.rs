@@ -1,0 +1,112 @@
+//! webhook against the mock API: subscribe is the baseline and records the
+//! URL; a cycle is due only to refresh or to move to a new URL (which
+//! unsubscribes the old registration); requests become events, and a
+//! handler answer without `events` is refused.
+
+mod common;
+
+use common::*;
+use mock_api::MockApi;
+use runtime_events::ChangeType;
+use runtime_strategies::{Kind, StrategyError, WebhookRequest};
+use serde_json::json;
+
+const SUBSCRIBE: &str = "export default async function subscribe({ apiClient, webhookUri, state }) {\n  const hook = await apiClient.post('/webhooks', { url: webhookUri })\n  return { state: { hookId: hook.id, refreshes: (state?.refreshes ?? -1) + 1 }, nextRefreshTimestamp: REFRESH }\n}\n";
+const UNSUBSCRIBE: &str = "export default async function unsubscribe({ apiClient, state }) {\n  await apiClient.delete(`/webhooks/${state.hookId}`)\n}\n";
+const HANDLE: &str = "export default async ({ data }) => data.bare ? { type: 'created', record: data.record } : { events: [{ type: 'created', record: data.record }] }\n";
+
+fn files(refresh: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "data/tickets/events/webhook-subscribe.js",
+            SUBSCRIBE.replace("REFRESH", refresh),
+        ),
+        (
+            "data/tickets/events/webhook-unsubscribe.js",
+            UNSUBSCRIBE.into(),
+        ),
+        ("data/tickets/events/webhook-handle.js", HANDLE.into()),
+    ]
+}
+
+fn hook_setup(mock: &MockApi, refresh: &str) -> Setup {
+    let files = files(refresh);
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    setup(&refs, &mock.base_url(), "tickets", Kind::Webhook)
+}
+
+fn request(body: serde_json::Value) -> WebhookRequest {
+    let body = body.to_string();
+    WebhookRequest::new("POST", None, std::iter::empty(), body.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_once_then_only_refresh_or_move() {
+    let mock = MockApi::start();
+    let mut t = hook_setup(&mock, "undefined");
+    assert!(
+        t.strategy.due(t.ctx(), &t.state().await),
+        "a new subscription"
+    );
+    assert!(t.cycle().await.is_empty());
+    let state = t.state().await;
+    assert_eq!(state.data["webhook_uri"], t.webhook_uri.as_str());
+    assert!(!t.strategy.due(t.ctx(), &state), "no refresh, same URL");
+    assert_eq!(mock.webhooks().len(), 1);
+
+    // The run's public URL changed: the old registration goes.
+    t.webhook_uri = "https://hooks.example.com/webhooks/tickets/all".into();
+    assert!(t.strategy.due(t.ctx(), &state));
+    t.cycle().await;
+    let urls: Vec<String> = mock.webhooks().into_iter().map(|h| h.url).collect();
+    assert_eq!(urls, [t.webhook_uri.clone()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_refresh_subscribes_again_with_the_old_state() {
+    let mock = MockApi::start();
+    let t = hook_setup(&mock, "'2000-01-01T00:00:00Z'");
+    t.cycle().await;
+    let state = t.state().await;
+    assert!(t.strategy.due(t.ctx(), &state), "refresh time has passed");
+    t.cycle().await;
+    assert_eq!(t.state().await.data["state"]["refreshes"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_become_events_and_bare_answers_are_refused() {
+    let mock = MockApi::start();
+    let t = hook_setup(&mock, "undefined");
+    t.cycle().await;
+    let state = t.state().await;
+    let handled = t
+        .strategy
+        .handle(
+            t.ctx(),
+            &state,
+            &request(json!({"record": {"id": "t1"}})),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        changes(&handled.cycle.events),
+        [(ChangeType::Created, "t1".into())]
+    );
+    match t
+        .strategy
+        .handle(
+            t.ctx(),
+            &state,
+            &request(json!({"bare": true, "record": {"id": "t2"}})),
+            None,
+        )
+        .await
+    {
+        Err(StrategyError::Shape { problem, .. }) => {
+            assert!(problem.contains("without `events`"), "{problem}")
+        }
+        Ok(_) => panic!("a bare event was taken"),
+        Err(other) => panic!("{other}"),
+    }
+}
