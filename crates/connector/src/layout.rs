@@ -29,17 +29,10 @@ fn needs(strategy: Strategy, ty: EventType) -> Vec<Vec<String>> {
 }
 
 impl Connector {
-    fn has(&self, collection: &str, function: &str) -> bool {
-        matches!(
-            self.function_file(&format!("data/{collection}/{function}")),
-            Ok(Some(_))
-        )
-    }
-
     fn provides(&self, collection: &str, strategy: Strategy, ty: EventType) -> bool {
         needs(strategy, ty)
             .iter()
-            .any(|set| set.iter().all(|f| self.has(collection, f)))
+            .any(|set| set.iter().all(|f| self.has_function(collection, f)))
     }
 
     /// Strategy and pull interval of each event type: the per-type setting, then
@@ -134,7 +127,7 @@ impl Connector {
             let generic = &needs(strategy, *first)[0];
             let missing: Vec<String> = generic
                 .iter()
-                .filter(|f| !self.has(&c.key, f))
+                .filter(|f| !self.has_function(&c.key, f))
                 .map(|f| format!("data/{}/{f}.js", c.key))
                 .collect();
             let names: Vec<&str> = missing_types.iter().map(|t| t.as_str()).collect();
