@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::model::{EventType, Strategy};
+use runtime_events::ChangeType;
+
+use crate::model::Strategy;
 use crate::problem::{key_location, Problem};
 use crate::{Collection, Connector};
 
 /// The functions a strategy needs, as alternatives: any one complete set will do.
-fn needs(strategy: Strategy, ty: EventType) -> Vec<Vec<String>> {
+fn needs(strategy: Strategy, ty: ChangeType) -> Vec<Vec<String>> {
     let t = ty.as_str();
     let sets: Vec<Vec<String>> = match strategy {
         Strategy::Webhook => vec![vec![
@@ -29,7 +31,7 @@ fn needs(strategy: Strategy, ty: EventType) -> Vec<Vec<String>> {
 }
 
 impl Connector {
-    fn provides(&self, collection: &str, strategy: Strategy, ty: EventType) -> bool {
+    fn provides(&self, collection: &str, strategy: Strategy, ty: ChangeType) -> bool {
         needs(strategy, ty)
             .iter()
             .any(|set| set.iter().all(|f| self.has_function(collection, f)))
@@ -38,12 +40,12 @@ impl Connector {
     /// Strategy and pull interval of each event type: the per-type setting, then
     /// the collection's, else the first of webhook, pull-latest-records,
     /// custom-pull, full-scan whose files exist. Types with none are left out.
-    pub fn strategies(&self, collection: &str) -> BTreeMap<EventType, (Strategy, Option<u64>)> {
+    pub fn strategies(&self, collection: &str) -> BTreeMap<ChangeType, (Strategy, Option<u64>)> {
         let mut out = BTreeMap::new();
         let Some(c) = self.collections.get(collection) else {
             return out;
         };
-        for ty in EventType::ALL {
+        for ty in ChangeType::ALL {
             let per = c.events.per_type.get(&ty);
             let interval = per
                 .and_then(|p| p.pull_interval_seconds)
@@ -111,12 +113,12 @@ impl Connector {
     }
 
     fn collection_layout(&self, c: &Collection, problems: &mut Vec<Problem>) {
-        let mut by_strategy: BTreeMap<Strategy, Vec<EventType>> = BTreeMap::new();
+        let mut by_strategy: BTreeMap<Strategy, Vec<ChangeType>> = BTreeMap::new();
         for (ty, (s, _)) in self.strategies(&c.key) {
             by_strategy.entry(s).or_default().push(ty);
         }
         for (strategy, types) in by_strategy {
-            let missing_types: Vec<EventType> = types
+            let missing_types: Vec<ChangeType> = types
                 .iter()
                 .copied()
                 .filter(|ty| !self.provides(&c.key, strategy, *ty))
