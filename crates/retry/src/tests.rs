@@ -145,3 +145,32 @@ fn retry_after_is_capped_for_dates_too() {
     assert_eq!(parse_retry_after("", now), None);
     assert_eq!(parse_retry_after("99999999999999999999999", now), None);
 }
+
+// The two back-offs crates/host still computes itself, as Backoff values
+// (for when it is switched): schedule.rs::next_delay, `base * 2^min(f, 4)`
+// times a factor in [0.9, 1.1), and lib.rs::deliver_loop,
+// `200 ms * 2^min(f, 8)` without jitter, for f failures so far.
+#[test]
+fn the_hosts_back_offs_are_expressible() {
+    let interval = Duration::from_secs(10);
+    let schedule = Backoff::new(interval, Duration::MAX)
+        .with_max_exponent(4)
+        .with_jitter(Jitter::Proportional(0.1));
+    for failures in [0u32, 1, 3, 4, 9, u32::MAX] {
+        let factor = 1u32 << failures.min(4);
+        let n = failures.saturating_add(1);
+        assert_eq!(schedule.ceiling(n), interval * factor);
+        assert_eq!(
+            schedule.delay_with(n, 0.0),
+            (interval * factor).mul_f64(0.9)
+        );
+        assert_eq!(schedule.delay_with(n, 0.5), interval * factor);
+    }
+    let deliver = Backoff::new(200 * MS, Duration::MAX)
+        .with_max_exponent(8)
+        .with_jitter(Jitter::None);
+    for failures in [1u32, 2, 8, 9, u32::MAX] {
+        let old = Duration::from_millis(200u64.saturating_mul(1 << failures.min(8)));
+        assert_eq!(deliver.delay(failures.saturating_add(1)), old);
+    }
+}
