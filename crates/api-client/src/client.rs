@@ -4,6 +4,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
+use runtime_retry::parse_retry_after;
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -12,7 +13,7 @@ use crate::config::HttpConfig;
 use crate::error::ApiClientError;
 use crate::log_limit::LogLimiter;
 use crate::redact::{body_excerpt, redact_url, SentSecrets};
-use crate::retry::{backoff, is_idempotent, parse_retry_after};
+use crate::retry::{backoff, is_idempotent};
 use crate::settings::{check_header, ClientSettings};
 use crate::url_build::build_url;
 
@@ -160,7 +161,7 @@ impl HttpClient {
                 .and_then(|r| r.headers.get("retry-after"))
                 .and_then(Value::as_str)
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let delay = retry_after.unwrap_or_else(|| backoff(config, attempt));
+            let delay = retry_after.unwrap_or_else(|| backoff(config).delay(attempt));
             let left = config.max_retry_elapsed.saturating_sub(start.elapsed());
             if delay > left {
                 let why = match retry_after {

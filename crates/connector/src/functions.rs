@@ -62,6 +62,18 @@ pub(crate) fn file_path_entries(
 }
 
 impl Connector {
+    /// Whether collection `collection` has a file implementing `name`
+    /// ("list", "events/pull", "events/webhook-subscribe"; any spelling
+    /// [`function_file`](Connector::function_file) accepts): the one
+    /// "does this function exist" check of layout checks, plans and
+    /// strategies. An unknown collection or a bad name is `false`.
+    pub fn has_function(&self, collection: &str, name: &str) -> bool {
+        matches!(
+            self.function_file(&format!("data/{collection}/{name}")),
+            Ok(Some(_))
+        )
+    }
+
     /// Resolves `function` as the CLI names it ("auth/make-api-client",
     /// "data/contacts/events/pull", "global-webhooks/<key>/handle"; kebab or
     /// camelCase, `.js` tolerated). `Ok(None)`: no file implements it.

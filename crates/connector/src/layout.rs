@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::model::{EventType, Strategy};
+use runtime_events::ChangeType;
+
+use crate::model::Strategy;
 use crate::problem::{key_location, Problem};
 use crate::{Collection, Connector};
 
 /// The functions a strategy needs, as alternatives: any one complete set will do.
-fn needs(strategy: Strategy, ty: EventType) -> Vec<Vec<String>> {
+fn needs(strategy: Strategy, ty: ChangeType) -> Vec<Vec<String>> {
     let t = ty.as_str();
     let sets: Vec<Vec<String>> = match strategy {
         Strategy::Webhook => vec![vec![
@@ -29,28 +31,21 @@ fn needs(strategy: Strategy, ty: EventType) -> Vec<Vec<String>> {
 }
 
 impl Connector {
-    fn has(&self, collection: &str, function: &str) -> bool {
-        matches!(
-            self.function_file(&format!("data/{collection}/{function}")),
-            Ok(Some(_))
-        )
-    }
-
-    fn provides(&self, collection: &str, strategy: Strategy, ty: EventType) -> bool {
+    fn provides(&self, collection: &str, strategy: Strategy, ty: ChangeType) -> bool {
         needs(strategy, ty)
             .iter()
-            .any(|set| set.iter().all(|f| self.has(collection, f)))
+            .any(|set| set.iter().all(|f| self.has_function(collection, f)))
     }
 
     /// Strategy and pull interval of each event type: the per-type setting, then
     /// the collection's, else the first of webhook, pull-latest-records,
     /// custom-pull, full-scan whose files exist. Types with none are left out.
-    pub fn strategies(&self, collection: &str) -> BTreeMap<EventType, (Strategy, Option<u64>)> {
+    pub fn strategies(&self, collection: &str) -> BTreeMap<ChangeType, (Strategy, Option<u64>)> {
         let mut out = BTreeMap::new();
         let Some(c) = self.collections.get(collection) else {
             return out;
         };
-        for ty in EventType::ALL {
+        for ty in ChangeType::ALL {
             let per = c.events.per_type.get(&ty);
             let interval = per
                 .and_then(|p| p.pull_interval_seconds)
@@ -118,12 +113,12 @@ impl Connector {
     }
 
     fn collection_layout(&self, c: &Collection, problems: &mut Vec<Problem>) {
-        let mut by_strategy: BTreeMap<Strategy, Vec<EventType>> = BTreeMap::new();
+        let mut by_strategy: BTreeMap<Strategy, Vec<ChangeType>> = BTreeMap::new();
         for (ty, (s, _)) in self.strategies(&c.key) {
             by_strategy.entry(s).or_default().push(ty);
         }
         for (strategy, types) in by_strategy {
-            let missing_types: Vec<EventType> = types
+            let missing_types: Vec<ChangeType> = types
                 .iter()
                 .copied()
                 .filter(|ty| !self.provides(&c.key, strategy, *ty))
@@ -134,7 +129,7 @@ impl Connector {
             let generic = &needs(strategy, *first)[0];
             let missing: Vec<String> = generic
                 .iter()
-                .filter(|f| !self.has(&c.key, f))
+                .filter(|f| !self.has_function(&c.key, f))
                 .map(|f| format!("data/{}/{f}.js", c.key))
                 .collect();
             let names: Vec<&str> = missing_types.iter().map(|t| t.as_str()).collect();

@@ -27,12 +27,16 @@ use serde_json::Value;
 pub use connection::{load_connection, CollectionConnection, Connection, ConnectionError};
 pub use functions::FunctionFile;
 pub use model::{
-    EventType, EventTypeSpec, EventsSpec, FullScanLimits, HttpSpec, LimitsSpec, Strategy,
-    UnknownEventType, UnknownStrategy,
+    EventTypeSpec, EventsSpec, FullScanLimits, HttpSpec, LimitsSpec, Strategy, UnknownStrategy,
 };
 pub use names::{to_camel, to_kebab};
 pub use params::{apply_defaults, FieldError, ParamError};
 pub use problem::Problem;
+/// The one created/updated/deleted enum, owned by runtime-events.
+pub use runtime_events::{ChangeType, UnknownChangeType};
+/// The old names of [`ChangeType`] and [`UnknownChangeType`], kept until
+/// crates/host is switched; new code names `ChangeType`.
+pub use runtime_events::{ChangeType as EventType, UnknownChangeType as UnknownEventType};
 
 /// The root `spec.yml`. Unknown keys are kept in `raw` (Membrane has many).
 #[derive(Debug, Clone)]

@@ -1,8 +1,11 @@
-//! Strategies, event types and the typed parts of the specs.
+//! Strategies and the typed parts of the specs (the event types are
+//! runtime-events' `ChangeType`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+
+use runtime_events::ChangeType;
 
 /// How a collection's events are produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,45 +59,6 @@ impl fmt::Display for Strategy {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EventType {
-    Created,
-    Updated,
-    Deleted,
-}
-
-impl EventType {
-    pub const ALL: [EventType; 3] = [EventType::Created, EventType::Updated, EventType::Deleted];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Created => "created",
-            EventType::Updated => "updated",
-            EventType::Deleted => "deleted",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown event type `{0}`; expected created, updated or deleted")]
-pub struct UnknownEventType(pub String);
-
-impl FromStr for EventType {
-    type Err = UnknownEventType;
-    fn from_str(s: &str) -> Result<EventType, UnknownEventType> {
-        EventType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownEventType(s.to_string()))
-    }
-}
-
-impl fmt::Display for EventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Spec key `limits: {cpuMs, wallSeconds, heapMb, runtimes}`: bounds for one
 /// function call, and how many calls may run at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,7 +105,7 @@ pub struct EventsSpec {
     pub strategy: Option<Strategy>,
     pub pull_interval_seconds: Option<u64>,
     pub ignored_fields: Vec<String>,
-    pub per_type: BTreeMap<EventType, EventTypeSpec>,
+    pub per_type: BTreeMap<ChangeType, EventTypeSpec>,
     pub created_time_field: Option<String>,
     pub updated_time_field: Option<String>,
     pub deleted_time_field: Option<String>,

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use runtime_events::ChangeType;
 use serde_json::Value;
 
 use crate::model::*;
@@ -136,7 +137,7 @@ pub(crate) fn events_spec(rep: &mut Reporter, raw: &Value) -> EventsSpec {
             delete_guard_min_records: rep.uint(raw, &scan("deleteGuardMinRecords"), 0),
         };
     }
-    for ty in EventType::ALL {
+    for ty in ChangeType::ALL {
         let path = ["events", ty.as_str()];
         let Some(v) = lookup(raw, &path) else {
             continue;

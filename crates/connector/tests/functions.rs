@@ -310,3 +310,25 @@ fn symlink_out_of_the_connector_is_refused() {
         .iter()
         .all(|f| f.rel.starts_with("auth")));
 }
+
+#[test]
+fn has_function_is_whether_a_collection_file_implements_a_name() {
+    let tmp = dir_with(&[
+        ROOT_SPEC,
+        MAKE_CLIENT,
+        ("data/contacts/list.js", JS),
+        ("data/contacts/events/pullLatestRecords.js", JS),
+        (
+            "data/deals/spec.yml",
+            "methods:\n  list:\n    filePath: /etc/passwd\n",
+        ),
+    ]);
+    let c = load_ok(tmp.path());
+    assert!(c.has_function("contacts", "list"));
+    assert!(c.has_function("contacts", "events/pull-latest-records"));
+    assert!(c.has_function("contacts", "events/pullLatestRecords.js"));
+    assert!(!c.has_function("contacts", "events/pull"));
+    assert!(!c.has_function("nope", "list"), "unknown collection");
+    assert!(!c.has_function("contacts", "../contacts/list"), "bad name");
+    assert!(!c.has_function("deals", "list"), "a refused file path");
+}

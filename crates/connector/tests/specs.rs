@@ -1,7 +1,7 @@
 mod common;
 
 use common::*;
-use runtime_connector::{EventType, Strategy};
+use runtime_connector::{ChangeType, Strategy};
 
 #[test]
 fn yaml_syntax_error_has_line_and_column() {
@@ -115,7 +115,7 @@ fn wrong_types_name_the_key_all_at_once() {
     assert_eq!(events.ignored_fields, ["a"]);
     assert_eq!(events.full_scan.max_records, Some(10));
     assert_eq!(
-        events.per_type[&EventType::Created].strategy,
+        events.per_type[&ChangeType::Created].strategy,
         Some(Strategy::FullScan)
     );
 }
@@ -164,11 +164,11 @@ fn event_spec_fields() {
     assert_eq!(col.events.updated_time_field.as_deref(), Some("modifiedAt"));
     assert_eq!(col.events.full_scan.max_seconds, Some(9));
     assert_eq!(
-        col.events.per_type[&EventType::Deleted].pull_interval_seconds,
+        col.events.per_type[&ChangeType::Deleted].pull_interval_seconds,
         Some(3600)
     );
     assert_eq!(
-        c.strategies("c")[&EventType::Deleted],
+        c.strategies("c")[&ChangeType::Deleted],
         (Strategy::FullScan, Some(3600))
     );
 }

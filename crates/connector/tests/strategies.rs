@@ -1,9 +1,9 @@
 mod common;
 
 use common::*;
-use runtime_connector::{EventType, Strategy};
+use runtime_connector::{ChangeType, Strategy};
 
-fn strategies(files: &[(&str, &str)]) -> Vec<(EventType, Strategy, Option<u64>)> {
+fn strategies(files: &[(&str, &str)]) -> Vec<(ChangeType, Strategy, Option<u64>)> {
     let mut all = vec![ROOT_SPEC, MAKE_CLIENT];
     all.extend_from_slice(files);
     let tmp = dir_with(&all);
@@ -14,8 +14,8 @@ fn strategies(files: &[(&str, &str)]) -> Vec<(EventType, Strategy, Option<u64>)>
         .collect()
 }
 
-fn all3(s: Strategy) -> Vec<(EventType, Strategy, Option<u64>)> {
-    EventType::ALL.iter().map(|t| (*t, s, None)).collect()
+fn all3(s: Strategy) -> Vec<(ChangeType, Strategy, Option<u64>)> {
+    ChangeType::ALL.iter().map(|t| (*t, s, None)).collect()
 }
 
 #[test]
@@ -48,9 +48,9 @@ fn per_type_files_and_settings() {
     assert_eq!(
         got,
         vec![
-            (EventType::Created, Strategy::PullLatestRecords, None),
-            (EventType::Updated, Strategy::FullScan, None),
-            (EventType::Deleted, Strategy::CustomPull, None),
+            (ChangeType::Created, Strategy::PullLatestRecords, None),
+            (ChangeType::Updated, Strategy::FullScan, None),
+            (ChangeType::Deleted, Strategy::CustomPull, None),
         ]
     );
     let got = strategies(&[
@@ -65,9 +65,9 @@ fn per_type_files_and_settings() {
     assert_eq!(
         got,
         vec![
-            (EventType::Created, Strategy::Webhook, Some(60)),
-            (EventType::Updated, Strategy::FullScan, Some(60)),
-            (EventType::Deleted, Strategy::FullScan, Some(3600)),
+            (ChangeType::Created, Strategy::Webhook, Some(60)),
+            (ChangeType::Updated, Strategy::FullScan, Some(60)),
+            (ChangeType::Deleted, Strategy::FullScan, Some(3600)),
         ]
     );
 }

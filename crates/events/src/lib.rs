@@ -13,11 +13,15 @@ pub use decode::{
 };
 pub use line::{EventLine, LineRef};
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-/// `created`, `updated` or `deleted`.
+/// `created`, `updated` or `deleted`: the one kind of change, used by the
+/// spec (`events.<type>`), the strategies, the store and the wire format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeType {
@@ -27,6 +31,13 @@ pub enum ChangeType {
 }
 
 impl ChangeType {
+    /// Every change type, in this (the `Ord`) order.
+    pub const ALL: [ChangeType; 3] = [
+        ChangeType::Created,
+        ChangeType::Updated,
+        ChangeType::Deleted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeType::Created => "created",
@@ -35,13 +46,39 @@ impl ChangeType {
         }
     }
 
+    /// The type `s` names exactly (lowercase); `None` otherwise. The
+    /// [`FromStr`](std::str::FromStr) impl says why.
     pub fn parse(s: &str) -> Option<ChangeType> {
-        match s {
-            "created" => Some(ChangeType::Created),
-            "updated" => Some(ChangeType::Updated),
-            "deleted" => Some(ChangeType::Deleted),
-            _ => None,
-        }
+        ChangeType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// A name that is not `created`, `updated` or `deleted`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownChangeType(pub String);
+
+impl fmt::Display for UnknownChangeType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown event type `{}`; expected created, updated or deleted",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownChangeType {}
+
+impl FromStr for ChangeType {
+    type Err = UnknownChangeType;
+    fn from_str(s: &str) -> Result<ChangeType, UnknownChangeType> {
+        ChangeType::parse(s).ok_or_else(|| UnknownChangeType(s.to_string()))
+    }
+}
+
+impl fmt::Display for ChangeType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -126,6 +163,28 @@ pub(crate) fn id_text(id: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn change_types_by_name() {
+        assert_eq!(
+            ChangeType::ALL.map(ChangeType::as_str),
+            ["created", "updated", "deleted"]
+        );
+        for t in ChangeType::ALL {
+            assert_eq!(t.as_str().parse::<ChangeType>(), Ok(t));
+            assert_eq!(ChangeType::parse(t.as_str()), Some(t));
+            assert_eq!(t.to_string(), t.as_str());
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        let mut sorted = ChangeType::ALL;
+        sorted.sort();
+        assert_eq!(sorted, ChangeType::ALL);
+        assert_eq!(ChangeType::parse("Created"), None);
+        assert_eq!(
+            "moved".parse::<ChangeType>().unwrap_err().to_string(),
+            "unknown event type `moved`; expected created, updated or deleted"
+        );
+    }
 
     #[test]
     fn line_format_matches_the_contract() {

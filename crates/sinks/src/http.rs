@@ -2,15 +2,15 @@ use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, Response, StatusCode};
 use runtime_events::EventLine;
+use runtime_retry::{parse_retry_after, Backoff, Jitter};
 use url::Url;
 
-use crate::retry::{backoff, retry_after};
 use crate::{Sink, SinkError};
 
 /// Header carrying `<first event id>:<count>`, identical on every
@@ -191,7 +191,7 @@ impl HttpSink {
                         .headers()
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(retry_after);
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
                     let excerpt = body_excerpt(resp).await;
                     if !retryable(status) {
                         return Err(SinkError::Rejected {
@@ -216,9 +216,7 @@ impl HttpSink {
                     last,
                 });
             }
-            let wait = hint.unwrap_or_else(|| {
-                backoff(failures, self.config.base_backoff, self.config.max_backoff)
-            });
+            let wait = hint.unwrap_or_else(|| backoff(&self.config).delay(failures));
             self.retries += 1;
             tracing::warn!(
                 sink = %self.describe,
@@ -229,6 +227,12 @@ impl HttpSink {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// Equal jitter: half the delay is fixed, half random, so many runtimes
+/// retrying one receiver spread out.
+fn backoff(config: &HttpSinkConfig) -> Backoff {
+    Backoff::new(config.base_backoff, config.max_backoff).with_jitter(Jitter::Equal)
 }
 
 fn retryable(status: StatusCode) -> bool {
@@ -285,5 +289,26 @@ impl Sink for HttpSink {
 
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_with_equal_jitter_from_the_config() {
+        let mut config = HttpSinkConfig::new("http://127.0.0.1:1/".parse().unwrap());
+        config.base_backoff = Duration::from_millis(100);
+        config.max_backoff = Duration::from_secs(1);
+        assert_eq!(
+            backoff(&config),
+            Backoff {
+                base: Duration::from_millis(100),
+                max: Duration::from_secs(1),
+                max_exponent: 31,
+                jitter: Jitter::Equal,
+            }
+        );
     }
 }

@@ -18,7 +18,6 @@ mod error;
 mod file;
 mod http;
 mod lines;
-mod retry;
 mod stdout;
 
 use std::future::Future;

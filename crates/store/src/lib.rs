@@ -16,16 +16,6 @@
 //! Opening the store finishes a retire cut short and drops the changes of
 //! scans that were never committed.
 
-/// A crash point of tests/run_failpoints.rs: with the `failpoints` feature
-/// and `FAILPOINTS=<name>=return`, the process aborts here, as abruptly as a
-/// SIGKILL (no destructors, no flush). Without the feature it is nothing.
-macro_rules! crash_point {
-    ($name:literal) => {
-        #[cfg(feature = "failpoints")]
-        fail::fail_point!($name, |_| std::process::abort());
-    };
-}
-
 mod error;
 mod outbox;
 mod sled_store;

@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use runtime_crash::crash_point;
 use runtime_events::{Event, EventLine, LineRef, NewEvent};
 use sled::transaction::{TransactionError, Transactional};
 
