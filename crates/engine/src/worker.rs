@@ -1,6 +1,9 @@
 //! The engine thread: owns one `JsRuntime` (not `Send`), runs calls one at
 //! a time, and throws the runtime away whenever a limit stopped it, so a
-//! terminated or exhausted isolate is never reused.
+//! terminated or exhausted isolate is never reused. Each new runtime gets
+//! its limits' callbacks first, then `runtime-js/` (in the load order of
+//! `ops/mod.rs`), then calls. What the JavaScript does is in `runtime-js/`
+//! and the ops; this module only drives it.
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -18,9 +21,6 @@ use crate::loader::ConnectorLoader;
 use crate::ops::{connector_runtime, ApiContext, CallTags};
 use crate::pool::Jobs;
 use crate::{Call, EngineConfig, FunctionRef, RawOutput};
-
-const BOOTSTRAP_JS: &str = include_str!("../../../runtime-js/bootstrap.js");
-const BOOTSTRAP_NAME: &str = "ext:runtime-js/bootstrap.js";
 
 pub(crate) enum Job {
     Call(Box<Call>, oneshot::Sender<Result<RawOutput, CallError>>),
@@ -145,17 +145,7 @@ impl Js {
         .map_err(|e| CallError::Internal(format!("cannot create a JavaScript runtime: {e}")))?;
         dog.set_isolate(runtime.v8_isolate().thread_safe_handle());
         #[cfg(feature = "quickjs")]
-        crate::limits::squeeze::new_runtime(
-            runtime.main_context(),
-            // Where bootstrap.js's invoke calls the connector.
-            BOOTSTRAP_JS
-                .lines()
-                .position(|l| l.contains("// connector-call-site"))
-                .map(|i| crate::limits::squeeze::InvokeSite {
-                    script: BOOTSTRAP_NAME,
-                    line: i + 1,
-                }),
-        );
+        crate::limits::squeeze::new_runtime(runtime.main_context(), crate::ops::CALL_SITE);
         let near_limit = dog.clone();
         let mut grown = false;
         #[cfg(feature = "quickjs")]
@@ -198,24 +188,28 @@ impl Js {
                 function: String::new(),
             });
         }
-        let host_obj = runtime
-            .execute_script(BOOTSTRAP_NAME, BOOTSTRAP_JS)
-            .map_err(|e| CallError::Internal(format!("runtime-js/bootstrap.js failed: {e}")))?;
+        // runtime-js/, in the load order of ops/mod.rs: the globals, then
+        // the built-ins frozen. The entry re-exports the host's functions.
+        let (entry, code) = crate::ops::ENTRY;
+        let host_ns = runtime
+            .lazy_load_es_module_with_code(entry, code)
+            .map_err(|e| CallError::Internal(format!("runtime-js/ failed to load: {e}")))?;
+        let host_file = "runtime-js/invoke.js";
         let (invoke, end_call) = {
             deno_core::scope!(scope, &mut runtime);
-            let obj = v8::Local::new(scope, host_obj);
-            let obj = v8::Local::<v8::Object>::try_from(obj)
-                .map_err(|_| CallError::Internal("bootstrap.js returned no host object".into()))?;
+            let ns = v8::Local::new(scope, host_ns);
+            let ns = v8::Local::<v8::Object>::try_from(ns)
+                .map_err(|_| CallError::Internal(format!("{host_file} has no module namespace")))?;
             let get = |scope: &mut v8::PinScope,
                        name: &str|
              -> Result<v8::Global<v8::Function>, CallError> {
                 let key = v8::String::new(scope, name)
                     .ok_or_else(|| CallError::Internal("string allocation failed".into()))?;
-                let f = obj
+                let f = ns
                     .get(scope, key.into())
                     .and_then(|v| v8::Local::<v8::Function>::try_from(v).ok())
                     .ok_or_else(|| {
-                        CallError::Internal(format!("bootstrap.js host has no {name}()"))
+                        CallError::Internal(format!("{host_file} exports no {name}()"))
                     })?;
                 Ok(v8::Global::new(scope, f))
             };
@@ -271,7 +265,7 @@ impl Js {
         #[cfg(feature = "quickjs")]
         crate::limits::squeeze::call_ended();
         // Timers left by the call must not fire during the next one.
-        // (Built-ins need nothing: bootstrap.js froze them.)
+        // (Built-ins need nothing: runtime-js/lockdown.js froze them.)
         let end = self.end_call.clone();
         // endCall is synchronous: its result is ready on the first poll.
         let restored = self.runtime.call(&end).now_or_never();
@@ -508,20 +502,5 @@ impl FromEngine<Box<deno_core::error::JsError>> for CallError {
 impl FromEngine<deno_core::error::CoreError> for CallError {
     fn from_engine(root: &std::path::Path, e: deno_core::error::CoreError) -> CallError {
         CallError::from_core(root, e)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// limits::squeeze tells whether `invoke` is below a frame by the line
-    /// that calls the connector: bootstrap.js must mark exactly one.
-    #[test]
-    fn bootstrap_marks_one_connector_call_site() {
-        let marked: Vec<&str> = super::BOOTSTRAP_JS
-            .lines()
-            .filter(|l| l.contains("// connector-call-site"))
-            .collect();
-        assert_eq!(marked.len(), 1, "{marked:?}");
-        assert!(marked[0].contains("fn(arg)"), "{}", marked[0]);
     }
 }

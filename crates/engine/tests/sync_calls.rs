@@ -1,5 +1,5 @@
 //! A synchronous connector function returns without a promise for the host
-//! to wait on (the fast path of bootstrap.js's `invoke`). What it left
+//! to wait on (the fast path of runtime-js/invoke.js's `invoke`). What it left
 //! behind must still belong to its own call: the microtasks it queued run
 //! before the call ends, and a rejection nobody handles fails that call.
 

@@ -32,6 +32,19 @@
 //! promise chain it does not await, is squeezed without a ballast: nothing
 //! tells whether its error will ever reach `invoke`.
 //!
+//! How `invoke` is recognised on the stack: `invoke` (runtime-js/invoke.js)
+//! calls the connector's function only through `callConnector`, the one
+//! function of `runtime-js/call_site.js`, so a stack frame whose script is
+//! that file ([`crate::ops::CALL_SITE`], given to [`new_runtime`]) is the
+//! connector's call, with `invoke`'s activation below it. The check is by
+//! file because this backend's stack frames carry a script name, line and
+//! column but no function name (v8x's `GetFunctionName` returns nothing);
+//! a file that holds nothing else is the structural stand-in for a
+//! function name, and needs no marker in the source. makeApiClient and
+//! refreshCredentials are called from api_client.js, not through the call
+//! site, so a loop in them is squeezed without a ballast, as is one in a
+//! `toJSON` the result's serialization calls.
+//!
 //! (The stack seen is QuickJS's backtrace: `Error.stackTraceLimit`, 10
 //! frames. A loop nested deeper below `invoke` gets no ballast.)
 //!
@@ -55,20 +68,12 @@ pub(crate) const SQUEEZE_AFTER: Duration = Duration::from_millis(200);
 /// `src/quickjs/isolate.rs`), and so the ballast's size.
 const BACKEND_HEADROOM: usize = 16 << 20;
 
-/// Where the host's `invoke` calls the connector's function: the script
-/// name and line of that call. (This backend's stack frames carry no
-/// function names.)
-#[derive(Clone, Copy)]
-pub(crate) struct InvokeSite {
-    pub(crate) script: &'static str,
-    pub(crate) line: usize,
-}
-
 #[derive(Default)]
 struct State {
     /// The runtime's main context (stack traces need one).
     context: Option<v8::Global<v8::Context>>,
-    invoke: Option<InvokeSite>,
+    /// The script of the connector's call site (see the module docs).
+    call_site: &'static str,
     /// The tripwire of the running call, while its `invoke` frame lives.
     armed: Option<u64>,
     last_tripwire: u64,
@@ -83,12 +88,12 @@ thread_local! {
 }
 
 /// A new runtime on this thread: forget everything about the last one.
-/// Without an `invoke` site, no ballast is used.
-pub(crate) fn new_runtime(context: v8::Global<v8::Context>, invoke: Option<InvokeSite>) {
+/// `call_site` is the script name of the frame that calls connector code.
+pub(crate) fn new_runtime(context: v8::Global<v8::Context>, call_site: &'static str) {
     let old = STATE.with(|s| {
         s.replace(State {
             context: Some(context),
-            invoke,
+            call_site,
             ..State::default()
         })
     });
@@ -169,16 +174,16 @@ pub(crate) fn squeeze(isolate: v8::UnsafeRawIsolatePtr, room: usize) {
     // its own callback); `Isolate` is a plain pointer without a destructor.
     let mut iso = unsafe { v8::Isolate::from_raw_isolate_ptr(isolate) };
     // The state is never borrowed across JavaScript; were it, no ballast.
-    let (armed, context, invoke) = STATE.with(|s| match s.try_borrow() {
+    let (armed, context, call_site) = STATE.with(|s| match s.try_borrow() {
         Ok(s) => (
-            s.armed.is_some() && s.ballast.is_none(),
+            s.armed.is_some() && s.ballast.is_none() && !s.call_site.is_empty(),
             s.context.clone(),
-            s.invoke,
+            s.call_site,
         ),
-        Err(_) => (false, None, None),
+        Err(_) => (false, None, ""),
     });
-    if let (true, Some(context), Some(invoke)) = (armed, context, invoke) {
-        if let Some(ballast) = ballast_if_in_invoke(&mut iso, &context, invoke) {
+    if let (true, Some(context)) = (armed, context) {
+        if let Some(ballast) = ballast_if_in_invoke(&mut iso, &context, call_site) {
             let rejected = STATE.with(|s| match s.try_borrow_mut() {
                 Ok(mut s) => {
                     s.pending = Some((isolate, room));
@@ -197,19 +202,20 @@ pub(crate) fn squeeze(isolate: v8::UnsafeRawIsolatePtr, room: usize) {
         .request_interrupt(make_room, room as *mut c_void);
 }
 
+/// The ballast, when a frame of `call_site` is on the stack (the host's
+/// `invoke` is below the running code; see the module docs).
 fn ballast_if_in_invoke(
     iso: &mut v8::Isolate,
     context: &v8::Global<v8::Context>,
-    invoke: InvokeSite,
+    call_site: &str,
 ) -> Option<v8::Global<v8::String>> {
     v8::scope_with_context!(scope, iso, context);
     let trace = v8::StackTrace::current_stack_trace(scope, 1000)?;
     let in_invoke = (0..trace.get_frame_count()).any(|i| {
         trace.get_frame(scope, i).is_some_and(|frame| {
-            frame.get_line_number() == invoke.line
-                && frame
-                    .get_script_name(scope)
-                    .is_some_and(|n| n.to_rust_string_lossy(scope) == invoke.script)
+            frame
+                .get_script_name(scope)
+                .is_some_and(|n| n.to_rust_string_lossy(scope) == call_site)
         })
     });
     if !in_invoke {

@@ -2,7 +2,7 @@
 //! JavaScript: the floor under a warm `Engine::call`, which must hand the
 //! call to the engine thread and the result back.
 //!
-//! `cargo run --release -p runtime-engine --example wake_floor [ROUNDS]`
+//! `cargo run --release -p bench-floors --bin wake_floor [ROUNDS]`
 //! prints the median and p99 of ROUNDS (default 20000) round trips for
 //! std channels (the other thread blocks on a futex) and for a tokio
 //! current-thread runtime on the other side (parked in epoll, woken through

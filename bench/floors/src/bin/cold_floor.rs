@@ -4,7 +4,7 @@
 //! first call of a connector function, which creates the runtime, runs
 //! runtime-js/bootstrap.js and loads the modules).
 //!
-//! `cargo run --release -p runtime-engine --example cold_floor [ROUNDS] [CONNECTOR FUNCTION_FILE]`
+//! `cargo run --release -p bench-floors --bin cold_floor [ROUNDS] [CONNECTOR FUNCTION_FILE]`
 //! (default 20 rounds, bench/connectors/invoke and its data/items/constant.js).
 //! The first round in a process is reported apart: the backend compiles its
 //! built-in polyfills once per process and caches their bytecode.

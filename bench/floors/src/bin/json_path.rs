@@ -1,7 +1,7 @@
 //! Measures the two ways a page of records can cross between Rust and
 //! JavaScript: JSON text (`JSON.parse` / `JSON.stringify` in JS, serde_json in
 //! Rust) against serde_v8 (Rust values converted to JS objects directly).
-//! Run: `cargo run --release -p runtime-engine --example json_path`.
+//! Run: `cargo run --release -p bench-floors --bin json_path`.
 
 use std::time::Instant;
 

@@ -1,0 +1,78 @@
+// The call site: how the host invokes a connector function. Builds the
+// function's argument (input, apiClient, credentials) from the JSON the
+// host passes, runs makeApiClient when the connection changed, calls the
+// function through call_site.js, and returns the result as JSON text.
+// Loaded last: the worker takes `invoke` and `endCall` from this module's
+// exports (crates/engine/src/worker.rs); only Rust holds them, since no
+// connector code can import an `ext:` module. No ops.
+
+import { apiClient, auth, configure } from "ext:runtime-js/api_client.js";
+import { callConnector } from "ext:runtime-js/call_site.js";
+import { cancelCallTimers } from "ext:runtime-js/timers.js";
+
+// Taken now, before connector code can replace them: the host glue below
+// must not be subvertible through JSON or prototype methods.
+const jsonStringify = JSON.stringify;
+const jsonParse = JSON.parse;
+
+const toJson = (value, what) => {
+  try {
+    return jsonStringify(value === undefined ? null : value);
+  } catch (e) {
+    throw new TypeError(`${what} returned a value that is not JSON (${e.message})`);
+  }
+};
+
+const argument = (inputJson) => {
+  auth.refreshed = false;
+  const arg = jsonParse(inputJson);
+  arg.apiClient = apiClient;
+  if (arg.credentials === undefined) arg.credentials = auth.credentials;
+  return arg;
+};
+const result = (value, name) => {
+  const out = { value: value === undefined ? null : value };
+  if (auth.refreshed) out.credentials = auth.credentials;
+  return toJson(out, name);
+};
+// The tripwire (limits::squeeze) stays an argument of every frame of
+// the call's own code path, as it was of the one async invoke.
+async function settle(pending, name, _tripwire) {
+  return result(await pending, name);
+}
+async function configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials, name, _tripwire) {
+  const a = jsonParse(authJson);
+  auth.key = authJson;
+  auth.credentials = a.credentials;
+  auth.parameters = a.parameters;
+  auth.makeApiClient = makeApiClient;
+  auth.refreshCredentials = refreshCredentials;
+  await configure();
+  return result(await callConnector(fn, argument(inputJson)), name);
+}
+
+// Returns the result's JSON text, or a promise of it when the function is
+// async (or makeApiClient must run first). A synchronous function returns
+// at once: no promise for the host to wait on.
+export function invoke(fn, inputJson, authJson, makeApiClient, refreshCredentials, name, tripwire) {
+  if (auth.key !== authJson || auth.makeApiClient !== makeApiClient) {
+    return configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials, name, tripwire);
+  }
+  const value = callConnector(fn, argument(inputJson));
+  if (value !== null && (typeof value === "object" || typeof value === "function") &&
+      typeof value.then === "function") {
+    return settle(value, name, tripwire);
+  }
+  return result(value, name);
+}
+
+// Returns false when the call's timers could not be cancelled.
+export function endCall() {
+  let ok = true;
+  try {
+    cancelCallTimers();
+  } catch (_) {
+    ok = false;
+  }
+  return ok;
+}
