@@ -34,9 +34,6 @@ pub use params::{apply_defaults, FieldError, ParamError};
 pub use problem::Problem;
 /// The one created/updated/deleted enum, owned by runtime-events.
 pub use runtime_events::{ChangeType, UnknownChangeType};
-/// The old names of [`ChangeType`] and [`UnknownChangeType`], kept until
-/// crates/host is switched; new code names `ChangeType`.
-pub use runtime_events::{ChangeType as EventType, UnknownChangeType as UnknownEventType};
 
 /// The root `spec.yml`. Unknown keys are kept in `raw` (Membrane has many).
 #[derive(Debug, Clone)]

@@ -12,6 +12,8 @@ use runtime_store::SubscriptionState;
 use runtime_strategies::{Cycle, StrategyError, WebhookRequest};
 use serde_json::Value;
 
+use runtime_crash::crash_point;
+
 use crate::shared::{Shared, Subscription};
 use crate::CycleError;
 

@@ -5,12 +5,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use runtime_retry::{Backoff, Jitter};
 use runtime_sinks::Sink;
 use runtime_store::Store;
 use tokio::sync::watch;
 
+use runtime_crash::crash_point;
+
 use crate::shared::Shared;
 use crate::HostError;
+
+/// A failing sink is tried again after 0.4 s, doubling up to 51 s.
+const RETRY: Backoff = Backoff::new(Duration::from_millis(200), Duration::MAX)
+    .with_max_exponent(8)
+    .with_jitter(Jitter::None);
 
 /// Delivers until `done` turns true, then drains once more.
 pub(crate) async fn deliver_loop(
@@ -35,7 +43,7 @@ pub(crate) async fn deliver_loop(
                 .map(|_| ());
         }
         let wait = if failures > 0 {
-            Duration::from_millis(200u64.saturating_mul(1 << failures.min(8)))
+            RETRY.delay(failures.saturating_add(1))
         } else {
             Duration::from_secs(3600)
         };

@@ -15,16 +15,6 @@
 //! (signals), `registrations` (undoing what subscribing left at the app),
 //! `data_dir` (where a connection's state lives), `error`.
 
-/// A crash point of tests/run_failpoints.rs: with the `failpoints` feature
-/// and `FAILPOINTS=<name>=return`, the process aborts here, as abruptly as a
-/// SIGKILL (no destructors, no flush). Without the feature it is nothing.
-macro_rules! crash_point {
-    ($name:literal) => {
-        #[cfg(feature = "failpoints")]
-        fail::fail_point!($name, |_| std::process::abort());
-    };
-}
-
 mod cycle;
 mod data_dir;
 mod delivery;

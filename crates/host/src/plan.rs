@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use runtime_connector::{Connection, Connector, EventType};
+use runtime_connector::{Connection, Connector};
 use runtime_events::ChangeType;
 use runtime_store::sub_id;
 use runtime_strategies::{Kind, Strategy};
@@ -27,14 +27,6 @@ pub struct Plan {
     pub interval: Duration,
 }
 
-fn change(t: EventType) -> ChangeType {
-    match t {
-        EventType::Created => ChangeType::Created,
-        EventType::Updated => ChangeType::Updated,
-        EventType::Deleted => ChangeType::Deleted,
-    }
-}
-
 /// Plans every enabled collection that has an event strategy; collections
 /// without one (CRUD-only) are skipped with a log line.
 pub fn plan(connector: &Connector, connection: &Connection) -> Vec<Plan> {
@@ -49,7 +41,7 @@ pub fn plan(connector: &Connector, connection: &Connection) -> Vec<Plan> {
             continue;
         }
         let events = &collection.events;
-        let mut groups: BTreeMap<(Kind, Option<u64>), Vec<EventType>> = BTreeMap::new();
+        let mut groups: BTreeMap<(Kind, Option<u64>), Vec<ChangeType>> = BTreeMap::new();
         for (t, (s, interval)) in &strategies {
             groups.entry((*s, *interval)).or_default().push(*t);
         }
@@ -61,12 +53,12 @@ pub fn plan(connector: &Connector, connection: &Connection) -> Vec<Plan> {
                 types.iter().copied().map(Some).collect()
             } {
                 let scope = t.map_or("all".to_string(), |t| t.as_str().to_string());
-                let strategy = Strategy::new(strategy, connector, key, t.map(change));
+                let strategy = Strategy::new(strategy, connector, key, t);
                 plans.push(Plan {
                     id: sub_id(&connector.spec.key, key, &scope),
                     collection: key.clone(),
                     types: match t {
-                        Some(t) => vec![change(t)],
+                        Some(t) => vec![t],
                         None => vec![
                             ChangeType::Created,
                             ChangeType::Updated,

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
+use runtime_retry::{Backoff, Jitter};
 use runtime_store::SubscriptionState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -135,7 +135,8 @@ async fn finish(f: InFlight) -> Result<usize, CycleError> {
 /// The interval with ±10% jitter (so many subscriptions do not fire in
 /// lock-step); failing subscriptions back off exponentially up to 16x.
 fn next_delay(interval: Duration, failures: u32) -> Duration {
-    let factor = 1u32 << failures.min(4);
-    let jitter = rand::thread_rng().gen_range(0.9..1.1);
-    interval.saturating_mul(factor).mul_f64(jitter)
+    Backoff::new(interval, Duration::MAX)
+        .with_max_exponent(4)
+        .with_jitter(Jitter::Proportional(0.1))
+        .delay(failures.saturating_add(1))
 }

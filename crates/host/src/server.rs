@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use futures::StreamExt;
+use runtime_crash::crash_point;
 use runtime_strategies::webhook::{self, WebhookRequest};
 use runtime_webhook::{GLOBAL_WEBHOOK_ROUTE, WEBHOOK_ROUTE};
 use serde_json::{json, Value};

@@ -7,7 +7,7 @@ use runtime_store::SubscriptionState;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{advanced, decode_events, has_function, read_data, Ctx, Cycle, StrategyError};
+use crate::{advanced, decode_events, read_data, Ctx, Cycle, StrategyError};
 
 const NAME: &str = "custom-pull";
 
@@ -44,7 +44,7 @@ impl CustomPull {
                 format!("events/{}-subscribe", t.as_str()),
                 format!("events/{}-pull", t.as_str()),
             );
-            if has_function(connector, collection, &s) && has_function(connector, collection, &p) {
+            if connector.has_function(collection, &s) && connector.has_function(collection, &p) {
                 c.subscribe = s;
                 c.pull = p;
             }

@@ -58,7 +58,7 @@ pub struct Invoker {
 impl Invoker {
     /// Whether the collection has `events/<name>.js` (any spelling).
     pub fn has(&self, name: &str) -> bool {
-        matches!(self.connector.function_file(&self.path(name)), Ok(Some(_)))
+        self.connector.has_function(&self.collection, name)
     }
 
     fn path(&self, name: &str) -> String {
@@ -186,8 +186,7 @@ impl Invoker {
     /// After a call returned: its refreshed credentials serve later calls.
     fn after_call(&self, refreshed: Option<Value>) {
         // Crash point of tests/run_failpoints.rs (`failpoints` feature only).
-        #[cfg(feature = "failpoints")]
-        fail::fail_point!("after-fetch", |_| std::process::abort());
+        runtime_crash::crash_point!("after-fetch");
         if let Some(fresh) = refreshed {
             if let Ok(mut c) = self.credentials.lock() {
                 *c = fresh;

@@ -333,11 +333,3 @@ pub(crate) fn on_page(problem: &str, page: u64) -> String {
 
 pub(crate) use runtime_events::{kind, next_cursor};
 
-/// Whether `data/<collection>/<name>` has a function file (any spelling).
-// TODO(merge): `Connector::has_function` once it exists.
-pub(crate) fn has_function(connector: &Connector, collection: &str, name: &str) -> bool {
-    matches!(
-        connector.function_file(&format!("data/{collection}/{name}")),
-        Ok(Some(_))
-    )
-}

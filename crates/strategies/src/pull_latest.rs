@@ -66,7 +66,7 @@ impl PullLatest {
         if let Some(t) = only {
             c.only = Some(t);
             let own = format!("events/{}-pull-latest-records", t.as_str());
-            if crate::has_function(connector, collection, &own) {
+            if connector.has_function(collection, &own) {
                 c.function = own;
             }
         }
