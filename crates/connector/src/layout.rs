@@ -9,32 +9,27 @@ use crate::model::Strategy;
 use crate::problem::{key_location, Problem};
 use crate::{Collection, Connector};
 
-/// The functions a strategy needs, as alternatives: any one complete set will do.
-fn needs(strategy: Strategy, ty: ChangeType) -> Vec<Vec<String>> {
-    let t = ty.as_str();
-    let sets: Vec<Vec<String>> = match strategy {
-        Strategy::Webhook => vec![vec![
-            "events/webhook-subscribe".into(),
-            "events/webhook-handle".into(),
-        ]],
-        Strategy::PullLatestRecords => vec![
-            vec!["events/pull-latest-records".into()],
-            vec![format!("events/{t}-pull-latest-records")],
-        ],
-        Strategy::CustomPull => vec![
-            vec!["events/subscribe".into(), "events/pull".into()],
-            vec![format!("events/{t}-subscribe"), format!("events/{t}-pull")],
-        ],
-        Strategy::FullScan => vec![vec!["list".into()]],
-    };
-    sets
-}
-
 impl Connector {
     fn provides(&self, collection: &str, strategy: Strategy, ty: ChangeType) -> bool {
-        needs(strategy, ty)
+        strategy
+            .functions(Some(ty))
             .iter()
             .any(|set| set.iter().all(|f| self.has_function(collection, f)))
+    }
+
+    /// The functions `strategy` will call for `collection` (for one event
+    /// type `only`, its own functions when they all exist): the first
+    /// complete set of [`Strategy::functions`], per-type first.
+    pub fn function_set(
+        &self,
+        collection: &str,
+        strategy: Strategy,
+        only: Option<ChangeType>,
+    ) -> Option<Vec<String>> {
+        let mut sets = strategy.functions(only);
+        sets.reverse();
+        sets.into_iter()
+            .find(|set| set.iter().all(|f| self.has_function(collection, f)))
     }
 
     /// Strategy and pull interval of each event type: the per-type setting, then
@@ -126,7 +121,7 @@ impl Connector {
             let Some(first) = missing_types.first() else {
                 continue;
             };
-            let generic = &needs(strategy, *first)[0];
+            let generic = &strategy.functions(Some(*first))[0];
             let missing: Vec<String> = generic
                 .iter()
                 .filter(|f| !self.has_function(&c.key, f))

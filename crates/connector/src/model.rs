@@ -24,6 +24,7 @@ impl Strategy {
         Strategy::FullScan,
     ];
 
+    /// The strategy's one spelling: in specs, in stored state, in events.
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::Webhook => "webhook",
@@ -31,6 +32,40 @@ impl Strategy {
             Strategy::CustomPull => "custom-pull",
             Strategy::FullScan => "full-scan",
         }
+    }
+
+    /// The functions the strategy needs, as alternatives (any one complete
+    /// set will do): the set for every type first, then, for one event type
+    /// `ty`, that type's own. Validation, strategy inference and the
+    /// strategies' own configs all read them here.
+    pub fn functions(self, ty: Option<ChangeType>) -> Vec<Vec<String>> {
+        let own = |names: &[&str]| -> Option<Vec<String>> {
+            ty.map(|t| {
+                names
+                    .iter()
+                    .map(|n| format!("events/{}-{n}", t.as_str()))
+                    .collect()
+            })
+        };
+        let (all, per_type): (Vec<String>, Option<Vec<String>>) = match self {
+            Strategy::Webhook => (
+                vec![
+                    "events/webhook-subscribe".into(),
+                    "events/webhook-handle".into(),
+                ],
+                None,
+            ),
+            Strategy::PullLatestRecords => (
+                vec!["events/pull-latest-records".into()],
+                own(&["pull-latest-records"]),
+            ),
+            Strategy::CustomPull => (
+                vec!["events/subscribe".into(), "events/pull".into()],
+                own(&["subscribe", "pull"]),
+            ),
+            Strategy::FullScan => (vec!["list".into()], None),
+        };
+        std::iter::once(all).chain(per_type).collect()
     }
 }
 

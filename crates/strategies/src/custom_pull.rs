@@ -7,7 +7,7 @@ use runtime_store::SubscriptionState;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{advanced, decode_events, read_data, Ctx, Cycle, StrategyError};
+use crate::{advanced, decode_events, read_data, Ctx, Cycle, Kind, StrategyError};
 
 const NAME: &str = "custom-pull";
 
@@ -39,15 +39,9 @@ struct CustomPullState {
 impl CustomPull {
     pub fn from_spec(connector: &Connector, collection: &str, only: Option<ChangeType>) -> Self {
         let mut c = CustomPull::default();
-        if let Some(t) = only {
-            let (s, p) = (
-                format!("events/{}-subscribe", t.as_str()),
-                format!("events/{}-pull", t.as_str()),
-            );
-            if connector.has_function(collection, &s) && connector.has_function(collection, &p) {
-                c.subscribe = s;
-                c.pull = p;
-            }
+        if let Some(set) = connector.function_set(collection, Kind::CustomPull, only) {
+            c.subscribe = set[0].clone();
+            c.pull = set[1].clone();
         }
         c
     }

@@ -332,4 +332,3 @@ pub(crate) fn on_page(problem: &str, page: u64) -> String {
 }
 
 pub(crate) use runtime_events::{kind, next_cursor};
-

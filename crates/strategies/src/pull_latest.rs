@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::time::{field, parse_time};
-use crate::{advanced, next_cursor, page_records, read_data, Ctx, Cycle, Invoker, StrategyError};
+use crate::{
+    advanced, next_cursor, page_records, read_data, Ctx, Cycle, Invoker, Kind, StrategyError,
+};
 
 const NAME: &str = "pull-latest-records";
 
@@ -63,12 +65,9 @@ impl PullLatest {
         if let Some(f) = &events.deleted_time_field {
             c.deleted_field = f.clone();
         }
-        if let Some(t) = only {
-            c.only = Some(t);
-            let own = format!("events/{}-pull-latest-records", t.as_str());
-            if connector.has_function(collection, &own) {
-                c.function = own;
-            }
+        c.only = only;
+        if let Some(set) = connector.function_set(collection, Kind::PullLatestRecords, only) {
+            c.function = set[0].clone();
         }
         c
     }
