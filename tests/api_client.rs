@@ -2,14 +2,14 @@
 //! makeApiClient sets reaches the wire, the allow-list, retries, ApiError,
 //! credential refresh on 401, `request()`, and the response size cap.
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{append, connection_file, fixture, invoke_with, query_pairs, Run};
 use mock_api::{Fault, MockApi, MockOptions};
 use serde_json::{json, Value};
+use support::{append, connection_file, fixture, invoke_with, query_pairs, Run};
 
 fn status(code: u16, retry_after: Option<&str>, body: Option<&str>) -> Fault {
     Fault::Status {

@@ -4,13 +4,13 @@
 //! ReferenceError at the right line; with `response` hoisted they work
 //! against the Graph-style delta feed.
 
-mod common;
+mod support;
 
 use std::collections::HashSet;
 
-use common::{fixture, invoke, line_of, query_pairs};
 use mock_api::MockApi;
 use serde_json::{json, Value};
+use support::{fixture, invoke, line_of, query_pairs};
 
 fn ids(records: &Value) -> Vec<String> {
     records

@@ -1,10 +1,10 @@
 //! JavaScript errors come back as one clear message with the connector
 //! file, line and column where they were thrown.
 
-mod common;
+mod support;
 
-use common::{fixtures_dir, invoke, line_of, Run};
 use serde_json::json;
+use support::{fixtures_dir, invoke, line_of, Run};
 
 fn run(f: &str) -> Run {
     invoke(

@@ -2,11 +2,11 @@
 //! TextEncoder/Decoder, atob/btoa, structuredClone, crypto (checked against
 //! Rust's hmac/sha2), timers, and console going to stderr with tags.
 
-mod common;
+mod support;
 
-use common::{fixtures_dir, invoke};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use support::{fixtures_dir, invoke};
 
 fn probe(f: &str, input: Value) -> Value {
     invoke(

@@ -5,13 +5,13 @@
 //! and auth functions that throw. Every one ends in a clean error exit that
 //! names the file and the limit or problem, quickly, with bounded memory.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{connection_file, fixture, invoke_with, Run};
 use mock_api::{Fault, MockApi};
 use serde_json::{json, Value};
+use support::{connection_file, fixture, invoke_with, Run};
 
 const LIMITS: &[&str] = &["--cpu-limit-ms", "300", "--heap-limit-mb", "64"];
 
@@ -170,8 +170,8 @@ fn only_the_connections_own_credentials_are_reachable() {
     let mock = MockApi::start();
     let tmp = tempfile::tempdir().unwrap();
     let conn_dir = tmp.path().join("conn");
-    common::copy_tree(
-        &common::fixtures_dir().join("hostile-invoke"),
+    support::copy_tree(
+        &support::fixtures_dir().join("hostile-invoke"),
         &conn_dir,
         &mock.base_url(),
     );
@@ -189,7 +189,7 @@ fn only_the_connections_own_credentials_are_reachable() {
     let input = json!({"imports": ["../../../other.json", "/proc/self/environ"]});
     let args_input = input.to_string();
     let dir = conn_dir.to_str().unwrap();
-    let r = common::runtime(
+    let r = support::runtime(
         &[
             "invoke",
             dir,

@@ -8,8 +8,7 @@
 //! every 10,000 calls or loop iterations, so without the heap squeeze of
 //! crates/engine/src/limits/squeeze.rs these loops ran on for seconds.
 
-mod common;
-mod run_common;
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -39,8 +38,8 @@ const RSS_BOUND_MIB: u64 = 320;
 /// Invokes `data/work/<function>` with `flags`; asserts a clean failure
 /// naming the file and `limit`, and returns how long it took.
 fn stopped(function: &str, flags: &[&str], limit: &str) -> Duration {
-    let dir = common::fixtures_dir().join("hostile-memory");
-    let r = common::invoke_with(
+    let dir = support::fixtures_dir().join("hostile-memory");
+    let r = support::invoke_with(
         flags,
         &dir,
         &format!("data/work/{function}"),
@@ -125,7 +124,7 @@ fn the_next_calls_on_the_same_engine_still_work() {
     let connection = tmp.path().join("connection.json");
     let conn = json!({"credentials": {}, "parameters": {}, "collections": {}});
     std::fs::write(&connection, conn.to_string()).unwrap();
-    let connector = run_common::fixture("hostile-memory");
+    let connector = support::fixture_dir("hostile-memory");
     for run in 1..=2 {
         let sink = tmp.path().join(format!("events-{run}.jsonl"));
         // One runtime: healthy's later pages run after the bomb on the
@@ -147,7 +146,7 @@ fn the_next_calls_on_the_same_engine_still_work() {
             "--once".into(),
         ]);
         let start = Instant::now();
-        let (code, _, stderr) = run_common::run_to_end(&args);
+        let (code, _, stderr) = support::run_to_end(&args);
         let took = start.elapsed();
         assert!(
             matches!(code, Some(c) if c != 0 && c != EXIT_STUCK),
@@ -162,7 +161,7 @@ fn the_next_calls_on_the_same_engine_still_work() {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(took < Duration::from_secs(10), "run {run} took {took:?}");
-        let events = run_common::read_events(&sink);
+        let events = support::read_events(&sink);
         let mut ids: Vec<&str> = events
             .iter()
             .map(|e| {

@@ -6,13 +6,13 @@
 //! whose later pages run after the hostile call on the same engine thread,
 //! still delivers all its events with untouched built-ins.
 
-mod run_common;
+mod support;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use run_common::{read_events, run_to_end};
 use serde_json::{json, Value};
+use support::{read_events, run_to_end};
 use tempfile::TempDir;
 
 const LIMITS: &[&str] = &["--cpu-limit-ms", "300", "--heap-limit-mb", "64"];
@@ -49,7 +49,7 @@ impl Setup {
     fn once(&mut self, flags: &[&str]) -> (Option<i32>, Vec<Value>, String, Duration) {
         self.runs += 1;
         let sink = self.tmp.path().join(format!("events-{}.jsonl", self.runs));
-        let connector = run_common::fixture("hostile-run");
+        let connector = support::fixture_dir("hostile-run");
         let mut args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
         args.extend([
             "run".into(),

@@ -6,13 +6,13 @@
 //! stored cursor, watermark, snapshot and state stay as they were; the next
 //! good cycle then emits exactly the changes, none lost, none repeated.
 
-mod run_common;
+mod support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mock_api::{Fault, MockApi, MockOptions};
-use run_common::*;
 use serde_json::{json, Value};
+use support::*;
 
 fn status(code: u16, retry_after: Option<&str>) -> Fault {
     Fault::Status {
@@ -83,7 +83,7 @@ fn changes(events: &[Value], collection: &str) -> Vec<(String, String)> {
 fn pending(mock: &MockApi, collection: &str, n: usize) -> (Work, Vec<(String, String)>) {
     mock.seed(collection, n);
     let mut work = Work::new(
-        fixture("hostile-up-api"),
+        fixture_dir("hostile-up-api"),
         &mock.base_url(),
         &[collection],
         None,

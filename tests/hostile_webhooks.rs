@@ -6,7 +6,7 @@
 //! test ends by checking the sink holds exactly the events of the requests
 //! that were acknowledged.
 
-mod run_common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -15,8 +15,8 @@ use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
-use run_common::*;
 use serde_json::{json, Value};
+use support::*;
 
 const SECRET: &str = "whsec-hostile";
 const PATH: &str = "/webhooks/tickets/all";
@@ -33,7 +33,7 @@ impl Server {
     fn start(flags: &[&str]) -> Server {
         // The fixture never calls its API; the address only satisfies the schema.
         let mut work = Work::new(
-            fixture("hostile-wh-signed"),
+            fixture_dir("hostile-wh-signed"),
             "http://127.0.0.1:9",
             &["tickets"],
             Some(SECRET),

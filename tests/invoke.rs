@@ -2,12 +2,12 @@
 //! validation), connection files with `${VAR}`, clear errors, and stdout
 //! carrying only the result.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 
-use common::{fixtures_dir, invoke, invoke_with, runtime, write};
 use serde_json::json;
+use support::{fixtures_dir, invoke, invoke_with, runtime, write};
 
 fn dir() -> PathBuf {
     fixtures_dir().join("invoke")

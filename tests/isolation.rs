@@ -1,12 +1,12 @@
 //! What connector code can reach: no `Deno`, no deno_core internals through
 //! any global, and `import` confined to the connector directory.
 
-mod common;
+mod support;
 
 use std::path::PathBuf;
 
-use common::{copy_tree, fixtures_dir, invoke};
 use serde_json::json;
+use support::{copy_tree, fixtures_dir, invoke};
 use tempfile::TempDir;
 
 /// `<tmp>/conn` is the connector; `<tmp>/outside.js` exists next to it, so

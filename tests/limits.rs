@@ -2,13 +2,13 @@
 //! heap, stack depth and wall-clock time; and that time spent waiting on
 //! HTTP is not CPU time. A tripped limit is a clean error exit, never a crash.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{fixture, invoke_with, Run};
 use mock_api::{Fault, MockApi};
 use serde_json::json;
+use support::{fixture, invoke_with, Run};
 
 /// The default CPU limit is 10 s; a 300 ms limit must stop far sooner.
 const CPU_FLAGS: &[&str] = &["--cpu-limit-ms", "300"];

@@ -4,14 +4,14 @@
 //! functions of enabled and disabled collections, the `state` commands,
 //! error messages that repeat themselves, and `demo` from anywhere.
 
-mod run_common;
+mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use mock_api::{Fault, MockApi};
-use run_common::*;
 use serde_json::{json, Value};
+use support::*;
 use tempfile::TempDir;
 
 const SPEC: &str = "key: setup\nname: Setup\nparametersSchema:\n  type: object\n  properties:\n    baseUri: {type: string}\n";
@@ -36,17 +36,10 @@ fn write(dir: &Path, rel: &str, text: &str) {
 
 /// The binary with `args` in the working directory `cwd`: (code, stdout, stderr).
 fn run_in(cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(bin())
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut cmd = command(args, &[]);
+    cmd.current_dir(cwd);
+    let run = to_end(cmd, Duration::from_secs(60));
+    (run.code, run.stdout, run.stderr)
 }
 
 #[test]

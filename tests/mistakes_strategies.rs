@@ -3,13 +3,13 @@
 //! fail loudly, naming file, collection and what to do, and commit nothing
 //! (no event in the sink, the stored state as it was).
 
-mod run_common;
+mod support;
 
 use std::path::Path;
 
 use mock_api::MockApi;
-use run_common::*;
 use serde_json::{json, Value};
+use support::*;
 use tempfile::TempDir;
 
 /// A connector whose API client points at the connection's `baseUri`,

@@ -3,14 +3,14 @@
 //! answered 500 and stores nothing; `--once` registers no hook unless asked;
 //! a changed public URL moves the registration; requests are logged.
 
-mod run_common;
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use mock_api::MockApi;
-use run_common::*;
 use serde_json::json;
+use support::*;
 use tempfile::TempDir;
 
 const SUBSCRIBE: &str = "export default async function subscribe({ apiClient, webhookUri }) {\n  const hook = await apiClient.post('/webhooks', { url: webhookUri, collection: 'tickets' })\n  return { state: { webhookId: hook.id } }\n}\n";

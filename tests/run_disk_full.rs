@@ -11,7 +11,7 @@
 //!   events wait in the outbox) and, once the limit is gone, every change
 //!   arrives.
 
-mod run_common;
+mod support;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mock_api::{Fault, MockApi};
-use run_common::changes::{missing, read_all, start_changer, stored, ChangeLog};
-use run_common::*;
+use support::changes::{missing, read_all, start_changer, stored, ChangeLog};
+use support::*;
 
 const DEALS: &str = "deals";
 

@@ -6,7 +6,7 @@
 //! `RUNTIME_KILL_LOOPS` sets the number of kills (default 5; e.g. 30 for a
 //! long soak).
 
-mod run_common;
+mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use mock_api::MockApi;
 use rand::Rng;
-use run_common::*;
 use serde_json::Value;
+use support::*;
 
 const DEALS: &str = "deals"; // custom-pull (delta feed)
 const COMPANIES: &str = "companies"; // full-scan

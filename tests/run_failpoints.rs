@@ -19,7 +19,7 @@
 
 #![cfg(feature = "failpoints")]
 
-mod run_common;
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::process::ExitStatusExt;
@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 
 use mock_api::{Fault, MockApi};
 use rand::Rng;
-use run_common::changes::{missing, read_all, start_changer, stored, ChangeLog, Stored};
-use run_common::*;
 use serde_json::Value;
+use support::changes::{missing, read_all, start_changer, stored, ChangeLog, Stored};
+use support::*;
 
 const DEALS: &str = "deals";
 const POINTS: [&str; 9] = [

@@ -2,11 +2,11 @@
 //! the mock API: baselines, real changes, ignored volatile fields, and an
 //! interrupted scan that must emit nothing and keep its snapshot.
 
-mod run_common;
+mod support;
 
 use mock_api::{Fault, MockApi};
-use run_common::*;
 use serde_json::{json, Value};
+use support::*;
 
 fn snapshot_gen(work: &Work, collection: &str) -> Option<u64> {
     let (code, stdout, stderr) = work.state("show");
@@ -69,7 +69,12 @@ fn full_scan_emits_real_changes_only() {
 fn an_interrupted_scan_emits_nothing_and_keeps_its_snapshot() {
     let mock = MockApi::start();
     mock.seed("companies", 25);
-    let mut work = Work::new(fixture("run-scan"), &mock.base_url(), &["companies"], None);
+    let mut work = Work::new(
+        fixture_dir("run-scan"),
+        &mock.base_url(),
+        &["companies"],
+        None,
+    );
     assert!(work.once_ok().is_empty());
     let gen = snapshot_gen(&work, "companies");
     assert!(gen.is_some(), "the baseline stored a snapshot generation");

@@ -3,13 +3,13 @@
 //! subscriptions of collections that are no longer enabled are
 //! unsubscribed at the next start.
 
-mod run_common;
+mod support;
 
 use std::time::Duration;
 
 use mock_api::MockApi;
-use run_common::*;
 use serde_json::json;
+use support::*;
 
 fn post_to(port: u16, path: &str, body: &str) -> u16 {
     post(&format!("http://127.0.0.1:{port}{path}"), body, &[])
@@ -33,7 +33,7 @@ fn connection(dir: &std::path::Path, base_url: &str, orders_enabled: bool) -> st
 fn global_webhook_routes_by_selector_and_removed_collections_unsubscribe() {
     let mock = MockApi::start();
     let tmp = tempfile::tempdir().unwrap();
-    let connector = fixture("run-global");
+    let connector = fixture_dir("run-global");
     let data = tmp.path().join("data");
     let sink = tmp.path().join("events.jsonl");
     let port = free_port();

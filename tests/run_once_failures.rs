@@ -2,11 +2,11 @@
 //! naming that collection, while the others' events are still delivered,
 //! and the failed one catches up on the next good cycle.
 
-mod run_common;
+mod support;
 
 use mock_api::{Fault, MockApi};
-use run_common::*;
 use serde_json::json;
+use support::*;
 
 #[test]
 fn a_failing_collection_fails_the_run_but_not_the_others() {

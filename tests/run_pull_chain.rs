@@ -3,16 +3,21 @@
 //! pull must get the state the previous pull returned, and a stop must
 //! land and deliver the commit still in flight.
 
-mod run_common;
+mod support;
 
 use std::time::Duration;
 
-use run_common::*;
 use serde_json::Value;
+use support::*;
 
 #[test]
 fn back_to_back_pulls_chain_their_states_and_a_stop_loses_nothing() {
-    let mut work = Work::new(fixture("run-pull-chain"), "http://127.0.0.1:9", &[], None);
+    let mut work = Work::new(
+        fixture_dir("run-pull-chain"),
+        "http://127.0.0.1:9",
+        &[],
+        None,
+    );
     let sink = work.sink_path();
     let mut args = work.run_args(&format!("file:{}", sink.display()));
     args.extend(["--interval".into(), "0.001".into()]);

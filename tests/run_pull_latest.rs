@@ -2,11 +2,11 @@
 //! mock API: the baseline, created/updated/deleted, records sharing one
 //! timestamp, and the documentation's own `pullLatestRecords` paging.
 
-mod run_common;
+mod support;
 
 use mock_api::{MockApi, MockOptions};
-use run_common::*;
 use serde_json::json;
+use support::*;
 
 const STRATEGY: &str = "pull-latest-records";
 
@@ -72,7 +72,7 @@ fn the_documented_function_pages_through_next_page_links() {
     });
     mock.seed("contacts", 4);
     let mut work = Work::new(
-        fixture("run-doc-pull"),
+        fixture_dir("run-doc-pull"),
         &mock.base_url(),
         &["contacts"],
         None,

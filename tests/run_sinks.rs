@@ -1,7 +1,7 @@
 //! Sinks end to end: every `file:` line is a whole contract event, and an
 //! `http://` receiver that fails requests with 500 still gets every event.
 
-mod run_common;
+mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,8 +13,8 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 use mock_api::MockApi;
-use run_common::*;
 use serde_json::{json, Value};
+use support::*;
 
 #[test]
 fn file_sink_lines_are_whole_contract_events() {

@@ -2,13 +2,13 @@
 //! the mock, signed deliveries becoming events, forged requests refused,
 //! SIGTERM draining and exiting 0, and `state reset` unregistering.
 
-mod run_common;
+mod support;
 
 use std::time::Duration;
 
 use mock_api::{MockApi, MockOptions};
-use run_common::*;
 use serde_json::json;
+use support::*;
 
 const SECRET: &str = "whsec-test";
 

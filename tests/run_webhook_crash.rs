@@ -17,7 +17,7 @@
 
 #![cfg(feature = "failpoints")]
 
-mod run_common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -31,8 +31,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
-use run_common::*;
 use serde_json::json;
+use support::*;
 
 const SECRET: &str = "whsec-crash";
 const PATH: &str = "/webhooks/tickets/all";
@@ -50,7 +50,7 @@ impl Receiver {
     fn new() -> Receiver {
         // The fixture never calls its API; the address only satisfies the schema.
         let mut work = Work::new(
-            fixture("hostile-wh-signed"),
+            fixture_dir("hostile-wh-signed"),
             "http://127.0.0.1:9",
             &["tickets"],
             Some(SECRET),

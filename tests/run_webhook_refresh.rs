@@ -2,13 +2,13 @@
 //! `webhook-refresh.js`, keeping the state it returns), and oversize
 //! webhook bodies are refused with 413 before anything is stored.
 
-mod run_common;
+mod support;
 
 use std::time::Duration;
 
 use mock_api::MockApi;
-use run_common::*;
 use serde_json::json;
+use support::*;
 
 #[test]
 fn refreshes_at_next_refresh_timestamp_and_refuses_oversize_bodies() {
@@ -25,7 +25,7 @@ fn refreshes_at_next_refresh_timestamp_and_refuses_oversize_bodies() {
     let port = free_port();
     let mut child = spawn(&[
         "run".into(),
-        fixture("run-refresh").display().to_string(),
+        fixture_dir("run-refresh").display().to_string(),
         "--connection".into(),
         conn.display().to_string(),
         "--data-dir".into(),
@@ -73,7 +73,7 @@ fn refreshes_at_next_refresh_timestamp_and_refuses_oversize_bodies() {
     let (code, show, err) = run_to_end(&[
         "state".into(),
         "show".into(),
-        fixture("run-refresh").display().to_string(),
+        fixture_dir("run-refresh").display().to_string(),
         "--connection".into(),
         conn.display().to_string(),
         "--data-dir".into(),

@@ -1,9 +1,9 @@
 //! `runtime validate`: every problem of a connector at once, each located;
 //! a good connector passes with "ok".
 
-mod common;
+mod support;
 
-use common::{fixtures_dir, runtime};
+use support::{fixtures_dir, runtime};
 
 #[test]
 fn every_problem_is_printed_and_the_exit_code_is_non_zero() {

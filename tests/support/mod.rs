@@ -1,18 +1,246 @@
-//! Helpers for the `runtime run` end-to-end tests (tests/run_*.rs): a
-//! connection file pointing `connectors/demo-crm` (or a fixture) at a mock
-//! API, running the real binary with a hard timeout, and reading the events
-//! a `file:` sink wrote.
+//! Helpers shared by every end-to-end test (tests/*.rs): copying fixture
+//! connectors into temp dirs (pointed at a mock API), connection files,
+//! running the real `runtime` binary with a hard timeout (to its end, or
+//! spawned to be signalled), and reading what it printed or wrote to a
+//! `file:` sink. `changes` is the oracle of the crash tests.
 #![allow(dead_code)]
 
 pub mod changes;
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
+/// Fixture specs use this as their `baseUri`; [`fixture`] replaces it.
+pub const MOCK_PLACEHOLDER: &str = "http://mock.invalid";
+
+/// No test should ever need this long; it only stops a hung binary from
+/// hanging the whole suite.
+const HARD_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Copies `tests/fixtures/<name>` into a fresh temp dir, replacing
+/// [`MOCK_PLACEHOLDER`] in its spec files with `base_url`.
+pub fn fixture(name: &str, base_url: &str) -> TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures_dir().join(name), tmp.path(), base_url);
+    tmp
+}
+
+/// Copies a fixture directory to `to`, replacing [`MOCK_PLACEHOLDER`].
+pub fn copy_tree(from: &Path, to: &Path, base_url: &str) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target, base_url);
+        } else {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            std::fs::write(&target, text.replace(MOCK_PLACEHOLDER, base_url)).unwrap();
+        }
+    }
+}
+
+/// A connector written by the test itself: `files` are (relative path, text).
+pub fn connector(files: &[(&str, &str)]) -> TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for (rel, text) in files {
+        write(tmp.path(), rel, text);
+    }
+    tmp
+}
+
+pub fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The 1-based line of the first line of `file` containing `needle`.
+pub fn line_of(file: &Path, needle: &str) -> usize {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in {}", file.display()))
+        + 1
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    /// `None` when a signal ended the process (a crash, or our timeout).
+    pub code: Option<i32>,
+    pub stdout: String,
+    /// ANSI colour codes removed.
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Stdout parsed as one JSON value; panics with everything printed if not.
+    pub fn json(&self) -> Value {
+        assert!(self.ok(), "expected success, got {self}");
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {self}"))
+    }
+
+    /// Asserts a clean failure: a non-zero exit code (not a signal), nothing
+    /// on stdout, and returns stderr.
+    pub fn failure(&self) -> &str {
+        match self.code {
+            Some(c) if c != 0 => {}
+            _ => panic!("expected a clean non-zero exit, got {self}"),
+        }
+        assert!(
+            self.stdout.trim().is_empty(),
+            "a failed call printed on stdout: {self}"
+        );
+        &self.stderr
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The binary with `args` and extra environment `env`, its output piped.
+pub fn command<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env_remove("RUNTIME_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `runtime` with `args`, extra environment `env`, and the hard timeout.
+pub fn runtime(args: &[&str], env: &[(&str, &str)]) -> Run {
+    to_end(command(args, env), HARD_TIMEOUT)
+}
+
+/// Runs the command to its end (killed after `limit`), reading its output
+/// while it runs so a chatty process never blocks on a full pipe.
+pub fn to_end(mut cmd: Command, limit: Duration) -> Run {
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("cannot start the runtime binary");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    Run {
+        code: status.code(),
+        stdout: out_reader.join().unwrap(),
+        stderr: strip_ansi(&err_reader.join().unwrap()),
+        elapsed,
+    }
+}
+
+/// `runtime [flags] invoke DIR FUNCTION --input INPUT [extra]`.
+pub fn invoke(dir: &Path, function: &str, input: &Value) -> Run {
+    invoke_with(&[], dir, function, input, &[])
+}
+
+/// Like [`invoke`], with global flags before the subcommand and extra
+/// arguments (such as `--connection FILE`) after it.
+pub fn invoke_with(
+    flags: &[&str],
+    dir: &Path,
+    function: &str,
+    input: &Value,
+    extra: &[&str],
+) -> Run {
+    let input = input.to_string();
+    let dir = dir.to_str().unwrap();
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend(["invoke", dir, function, "--input", &input]);
+    args.extend(extra);
+    runtime(&args, &[])
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The query string of a recorded request, decoded into pairs.
+pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Appends `text` to the file `rel` of `dir` (to add spec keys to a copied fixture).
+pub fn append(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    let mut old = std::fs::read_to_string(&path).unwrap();
+    if !old.ends_with('\n') {
+        old.push('\n');
+    }
+    old.push_str(text);
+    std::fs::write(path, old).unwrap();
+}
+
+/// Writes `value` as `connection.json` in `dir` and returns its path.
+pub fn connection_file(dir: &Path, value: &Value) -> PathBuf {
+    let path = dir.join("connection.json");
+    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
+    path
+}
 
 /// The contract's event line keys, in order.
 pub const EVENT_KEYS: [&str; 8] = [
@@ -26,8 +254,8 @@ pub const EVENT_KEYS: [&str; 8] = [
     "emittedAt",
 ];
 
-/// Stops a hung binary from hanging the suite; no run should come close.
-const HARD_TIMEOUT: Duration = Duration::from_secs(60);
+/// `runtime run` may take longer than one call: its hard timeout.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_runtime")
@@ -37,10 +265,9 @@ pub fn demo_crm() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/demo-crm")
 }
 
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+/// A fixture connector in place (not copied).
+pub fn fixture_dir(name: &str) -> PathBuf {
+    fixtures_dir().join(name)
 }
 
 /// A temp dir holding the connection file, the data dir and sink files.
@@ -137,25 +364,13 @@ impl Work {
 
 /// Runs the binary to its end: (exit code, stdout, stderr).
 pub fn run_to_end(args: &[String]) -> (Option<i32>, String, String) {
-    let mut child = spawn(args);
-    let status = wait_timeout(&mut child, HARD_TIMEOUT);
-    let out = child.wait_with_output().unwrap();
-    (
-        status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = to_end(command(args, &[]), RUN_TIMEOUT);
+    (run.code, run.stdout, run.stderr)
 }
 
+/// Starts the binary, to be signalled or waited for.
 pub fn spawn(args: &[String]) -> Child {
-    Command::new(bin())
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    command(args, &[]).spawn().unwrap()
 }
 
 /// Waits for the child; kills it (and fails the test) after `limit`.
