@@ -109,7 +109,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(
                     file.path.starts_with(&c.dir),
                     "{} resolves outside the connector",
-                    file.rel.display()
+                    file.rel
                 );
             }
         }

@@ -87,7 +87,7 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
         // As a run would read it: a wrong key or a missing `await` fails
         // here too, instead of looking like an empty page.
         if let Err(problem) = runtime_events::records(&value) {
-            bail!("{} returned {problem}", file.rel.display());
+            bail!("{} returned {problem}", file.rel);
         }
     }
     let text = if args.compact {

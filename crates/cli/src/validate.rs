@@ -8,8 +8,6 @@ use anyhow::Result;
 use runtime_connector::FunctionFile;
 use runtime_engine::{CallError, Engine};
 
-use runtime_strategies::function_ref;
-
 use crate::session::{start_engine, LimitArgs};
 
 #[derive(Debug, clap::Args)]
@@ -49,7 +47,7 @@ pub async fn run(args: ValidateArgs, limits: &LimitArgs) -> Result<usize> {
 /// Loads the module of `file` and checks its export; the problem, located
 /// at the file (and line) at fault, if any.
 pub async fn check_module(engine: &Engine, file: &FunctionFile) -> Option<String> {
-    let f = function_ref(file);
+    let f = file;
     match engine.check(f.clone()).await {
         Ok(()) => None,
         Err(CallError::Js(info)) => Some(match &info.location {

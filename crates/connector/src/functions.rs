@@ -16,8 +16,9 @@ use crate::Connector;
 pub struct FunctionFile {
     /// Absolute.
     pub path: PathBuf,
-    /// Relative to the connector directory, for messages.
-    pub rel: PathBuf,
+    /// Relative to the connector directory (`/`-separated), for messages
+    /// and logs.
+    pub rel: String,
     /// The camelCase name to look for when the module has no default export.
     pub export: String,
 }
@@ -228,7 +229,7 @@ impl Connector {
             return Err(make(format!("`{}` is not a file", rel.display())));
         }
         Ok(FunctionFile {
-            rel: rel_to(&self.dir, &canonical),
+            rel: rel_to(&self.dir, &canonical).to_string_lossy().into_owned(),
             path: canonical,
             export: export.to_string(),
         })

@@ -118,7 +118,7 @@ fn function_files_per_collection() {
     let rels = |files: Vec<runtime_connector::FunctionFile>| -> Vec<(String, String)> {
         files
             .into_iter()
-            .map(|f| (f.rel.display().to_string(), f.export))
+            .map(|f| (f.rel.clone(), f.export))
             .collect()
     };
     let pair = |r: &str, e: &str| (r.to_string(), e.to_string());
@@ -150,14 +150,14 @@ fn function_files_per_collection() {
         .into_iter()
         .chain(c.collection_function_files("deals"))
         .chain(c.collection_function_files("contacts"))
-        .map(|f| f.rel.display().to_string())
+        .map(|f| f.rel.clone())
         .collect();
     union.sort();
     union.dedup();
     let all: Vec<String> = c
         .all_function_files()
         .into_iter()
-        .map(|f| f.rel.display().to_string())
+        .map(|f| f.rel.clone())
         .collect();
     assert_eq!(union, all);
 }

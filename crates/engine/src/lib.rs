@@ -31,17 +31,8 @@ use tokio::sync::oneshot;
 pub use error::{CallError, JsErrorInfo, Location};
 pub use limits::{LimitKind, Limits};
 
-/// A function of the connector: its file and the export to use when the
-/// file has no default export.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunctionRef {
-    /// Absolute path inside the connector directory.
-    pub path: PathBuf,
-    /// Relative to the connector directory, for messages and logs.
-    pub rel: String,
-    /// camelCase export name, e.g. `pullLatestRecords`.
-    pub export: String,
-}
+/// A connector function's file, as the connector crate resolved it.
+pub use runtime_connector::FunctionFile;
 
 /// Everything an engine needs to know about its connector.
 #[derive(Clone)]
@@ -55,14 +46,14 @@ pub struct EngineConfig {
     pub client: HttpClient,
     pub spec_base_uri: Option<String>,
     pub allowed_hosts: Arc<Vec<String>>,
-    pub make_api_client: Option<FunctionRef>,
-    pub refresh_credentials: Option<FunctionRef>,
+    pub make_api_client: Option<FunctionFile>,
+    pub refresh_credentials: Option<FunctionFile>,
 }
 
 /// One call of a connector function.
 #[derive(Debug, Clone)]
 pub struct Call {
-    pub function: FunctionRef,
+    pub function: FunctionFile,
     /// Collection key, for log lines.
     pub collection: Option<String>,
     /// The function's argument object without `apiClient` (added in JS).
@@ -92,9 +83,50 @@ pub struct RawOutput {
     text: String,
     /// The function file, for messages.
     function: String,
+    /// Where `value` is in the text, once [`RawOutput::open`] found it.
+    value: std::ops::Range<usize>,
 }
 
 impl RawOutput {
+    /// Reads the envelope once, without building `value`: finds where the
+    /// value is and takes the `credentials` a refresh returned. Fails as
+    /// [`RawOutput::parse`] would for a result the host cannot read.
+    pub fn open(mut self) -> Result<(RawOutput, Option<Value>), CallError> {
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            value: Option<&'a serde_json::value::RawValue>,
+            credentials: Option<Value>,
+        }
+        let Ok(Envelope { value, credentials }) = serde_json::from_str::<Envelope>(&self.text)
+        else {
+            // The full parse names the problem (nesting too deep).
+            return Err(self.parse().err().unwrap_or_else(|| self.unreadable("its shape")));
+        };
+        let start = value.map_or(0, |v| v.get().as_ptr() as usize - self.text.as_ptr() as usize);
+        self.value = start..start + value.map_or(0, |v| v.get().len());
+        Ok((self, credentials))
+    }
+
+    /// The function's return value as JSON text (`null` when it had none),
+    /// after [`RawOutput::open`].
+    pub fn value_text(&self) -> &str {
+        match self.text.get(self.value.clone()) {
+            None | Some("") => "null",
+            Some(text) => text,
+        }
+    }
+
+    fn unreadable(&self, why: &str) -> CallError {
+        CallError::Js(error::JsErrorInfo::plain(
+            "TypeError",
+            &format!(
+                "{} returned a value the host cannot read ({why}); results may nest at most 127 levels deep",
+                self.function
+            ),
+        ))
+    }
+
     /// The result as JSON text: an object with `value` and, when
     /// `refreshCredentials` ran, `credentials`.
     pub fn text(&self) -> &str {
@@ -110,15 +142,8 @@ impl RawOutput {
     pub fn parse(&self) -> Result<CallOutput, CallError> {
         // JSON.stringify accepted it, so only the parser's nesting limit can
         // refuse it: the connector's doing, not an internal error.
-        let mut out: Value = serde_json::from_str(&self.text).map_err(|e| {
-            CallError::Js(error::JsErrorInfo::plain(
-                "TypeError",
-                &format!(
-                    "{} returned a value the host cannot read ({e}); results may nest at most 127 levels deep",
-                    self.function
-                ),
-            ))
-        })?;
+        let mut out: Value =
+            serde_json::from_str(&self.text).map_err(|e| self.unreadable(&e.to_string()))?;
         Ok(CallOutput {
             value: out.get_mut("value").map(Value::take).unwrap_or(Value::Null),
             credentials: out.get_mut("credentials").map(Value::take),
@@ -157,7 +182,7 @@ impl Engine {
     }
 
     /// Loads the function's module and checks that it exports the function.
-    pub async fn check(&self, function: FunctionRef) -> Result<(), CallError> {
+    pub async fn check(&self, function: FunctionFile) -> Result<(), CallError> {
         let (tx, rx) = oneshot::channel();
         self.pool
             .submit(worker::Job::Check(function, tx))

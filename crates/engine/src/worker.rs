@@ -20,11 +20,11 @@ use crate::limits::{LimitKind, Watchdog};
 use crate::loader::ConnectorLoader;
 use crate::ops::{connector_runtime, ApiContext, CallTags};
 use crate::pool::Jobs;
-use crate::{Call, EngineConfig, FunctionRef, RawOutput};
+use crate::{Call, EngineConfig, FunctionFile, RawOutput};
 
 pub(crate) enum Job {
     Call(Box<Call>, oneshot::Sender<Result<RawOutput, CallError>>),
-    Check(FunctionRef, oneshot::Sender<Result<(), CallError>>),
+    Check(FunctionFile, oneshot::Sender<Result<(), CallError>>),
 }
 
 pub(crate) fn run(config: EngineConfig, host: tokio::runtime::Handle, jobs: Jobs, dog: Watchdog) {
@@ -241,7 +241,7 @@ impl Js {
     async fn check(
         &mut self,
         config: &EngineConfig,
-        function: &FunctionRef,
+        function: &FunctionFile,
     ) -> Result<(), CallError> {
         self.set_tags(None, &function.rel);
         self.dog
@@ -275,7 +275,7 @@ impl Js {
 
     fn finish_call<T>(
         &mut self,
-        function: &FunctionRef,
+        function: &FunctionFile,
         result: Result<T, CallError>,
     ) -> Result<T, CallError> {
         match (self.dog.end_call(), result) {
@@ -290,7 +290,7 @@ impl Js {
     async fn with_wall_limit<'a, T>(
         &'a mut self,
         config: &EngineConfig,
-        function: &FunctionRef,
+        function: &FunctionFile,
         body: impl FnOnce(
             &'a mut Js,
         ) -> std::pin::Pin<
@@ -315,7 +315,7 @@ impl Js {
     async fn function(
         &mut self,
         config: &EngineConfig,
-        f: &FunctionRef,
+        f: &FunctionFile,
     ) -> Result<v8::Global<v8::Function>, CallError> {
         if let Some(found) = self.functions.get(&f.path) {
             return Ok(found.clone());
@@ -429,6 +429,7 @@ impl Js {
         Ok(RawOutput {
             text,
             function: call.function.rel,
+            value: 0..0,
         })
     }
 

@@ -70,6 +70,7 @@ impl CustomPull {
             None => {
                 let result = raw
                     .parse()
+                    .map(|out| out.value)
                     .map_err(|source| invoker.call_error(raw.function(), source))?;
                 if !result.is_object() {
                     return Err(invoker.shape(

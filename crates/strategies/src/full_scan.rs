@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runtime_connector::Connector;
+use runtime_engine::RawOutput;
 use runtime_events::record_id;
 use runtime_store::{Finished, SnapshotSink, StoreError, SubscriptionState};
 use serde_json::value::RawValue;
@@ -22,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     advanced, fingerprint, next_cursor, on_page, page_records, split_paths, Ctx, Cycle, Invoker,
-    RawResult, StrategyError,
+    StrategyError,
 };
 
 /// How a full-scan subscription scans; a full scan keeps no state of its
@@ -172,7 +173,7 @@ fn guard_deletes(
 /// One page for the store task: its number and the `list` result, as
 /// text when its shape checked out cheaply, else already parsed.
 enum Page {
-    Text(u64, RawResult),
+    Text(u64, RawOutput),
     Parsed(u64, Value),
 }
 
@@ -235,7 +236,7 @@ async fn scan(ctx: Ctx<'_>, config: &FullScan, gen: u64) -> Result<Finished, Str
 /// The cursor of a `list` result whose `records` are a list (or absent),
 /// found without building the records; None when the text is not of that
 /// shape, which the full parse then explains.
-fn cursor_of(raw: &RawResult) -> Option<Option<Value>> {
+fn cursor_of(raw: &RawOutput) -> Option<Option<Value>> {
     #[derive(serde::Deserialize)]
     struct Head<'a> {
         #[serde(borrow, default)]
@@ -288,6 +289,7 @@ async fn fetch_pages(
             None => {
                 let result = raw
                     .parse()
+                    .map(|out| out.value)
                     .map_err(|source| invoker.call_error(raw.function(), source))?;
                 page_records(invoker, LIST, &result, pages)?;
                 (next_cursor(&result), Page::Parsed(pages, result))

@@ -8,37 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use runtime_connector::Connector;
 use runtime_engine::{Call, CallError, Engine, RawOutput};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::StrategyError;
-
-/// A call's result as the JavaScript side wrote it, its `value` unparsed.
-pub struct RawResult {
-    output: RawOutput,
-    /// Where `value` is in the text (empty when the result had none).
-    value: std::ops::Range<usize>,
-}
-
-impl RawResult {
-    /// The function's return value as JSON text (`null` when it had none).
-    pub fn value_text(&self) -> &str {
-        match &self.output.text()[self.value.clone()] {
-            "" => "null",
-            text => text,
-        }
-    }
-
-    /// The function file that returned it.
-    pub fn function(&self) -> &str {
-        self.output.function()
-    }
-
-    /// The return value, parsed.
-    pub fn parse(&self) -> Result<Value, CallError> {
-        self.output.parse().map(|out| out.value)
-    }
-}
 
 /// Calls one collection's functions with its parameters and the
 /// connection's credentials.
@@ -100,38 +72,19 @@ impl Invoker {
         &self,
         name: &str,
         input: Map<String, Value>,
-    ) -> Result<RawResult, StrategyError> {
+    ) -> Result<RawOutput, StrategyError> {
         let (call, function) = self.prepare(&self.path(name), input)?;
         let output = self
             .engine
             .call_raw(call)
             .await
             .map_err(|source| self.call_error(&function, source))?;
-        #[derive(serde::Deserialize)]
-        struct Envelope<'a> {
-            #[serde(borrow)]
-            value: Option<&'a RawValue>,
-            credentials: Option<Value>,
-        }
         // One pass over the text: only `credentials` is built.
-        let (value, refreshed) = match serde_json::from_str::<Envelope>(output.text()) {
-            Ok(Envelope { value, credentials }) => {
-                let start = value.map_or(0, |v| {
-                    v.get().as_ptr() as usize - output.text().as_ptr() as usize
-                });
-                let end = start + value.map_or(0, |v| v.get().len());
-                (start..end, credentials)
-            }
-            // The full parse names the problem (nesting too deep).
-            Err(_) => {
-                return Err(match output.parse() {
-                    Err(source) => self.call_error(&function, source),
-                    Ok(_) => self.shape(name, "a value the host cannot read"),
-                })
-            }
-        };
+        let (output, refreshed) = output
+            .open()
+            .map_err(|source| self.call_error(&function, source))?;
         self.after_call(refreshed);
-        Ok(RawResult { output, value })
+        Ok(output)
     }
 
     /// The engine call for `path` with `input` plus `parameters` and
@@ -162,17 +115,13 @@ impl Invoker {
             .entry("credentials")
             .or_insert_with(|| credentials.clone());
         let call = Call {
-            function: runtime_engine::FunctionRef {
-                path: file.path.clone(),
-                rel: file.rel.to_string_lossy().into_owned(),
-                export: file.export.clone(),
-            },
+            function: file.clone(),
             collection: (!self.collection.is_empty()).then(|| self.collection.clone()),
             input: Value::Object(input),
             credentials,
             connector_parameters: self.connector_parameters.clone(),
         };
-        Ok((call, file.rel.to_string_lossy().into_owned()))
+        Ok((call, file.rel))
     }
 
     pub(crate) fn call_error(&self, function: &str, source: CallError) -> StrategyError {
@@ -206,7 +155,7 @@ impl Invoker {
     /// (`data/contacts/list.js`), else the path itself.
     pub fn file_of(&self, path: &str) -> String {
         match self.connector.function_file(path) {
-            Ok(Some(f)) => f.rel.to_string_lossy().into_owned(),
+            Ok(Some(f)) => f.rel,
             _ => path.to_string(),
         }
     }

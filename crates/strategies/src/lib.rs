@@ -39,11 +39,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use fingerprint::{fingerprint, split_paths};
-pub use invoker::{Invoker, RawResult};
+pub use invoker::Invoker;
 /// The strategy names of the connector spec: the one spelling of a name.
 pub use runtime_connector::Strategy as Kind;
 pub use runtime_events::MAX_EVENTS_PER_CALL;
-pub use setup::{engine_for, function_ref, LimitOverrides, SetupError};
+pub use setup::{engine_for, LimitOverrides, SetupError};
 pub use time::parse_time;
 pub use webhook::{Routed, WebhookRequest};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use runtime_api_client::{HttpClient, HttpConfig};
 use runtime_connector::{Connector, FunctionFile, HttpSpec, LimitsSpec, Problem};
-use runtime_engine::{Engine, EngineConfig, FunctionRef, Limits};
+use runtime_engine::{Engine, EngineConfig, Limits};
 
 /// Limits given by the caller (the command line); they win over the
 /// connector spec's.
@@ -36,9 +36,7 @@ pub enum SetupError {
 
 /// Starts the engine for `connector`.
 pub fn engine_for(connector: &Connector, overrides: &LimitOverrides) -> Result<Engine, SetupError> {
-    let auth = |name: &str| -> Result<Option<FunctionRef>, Problem> {
-        Ok(connector.function_file(name)?.as_ref().map(function_ref))
-    };
+    let auth = |name: &str| -> Result<Option<FunctionFile>, Problem> { connector.function_file(name) };
     let config = EngineConfig {
         name: connector.spec.key.clone(),
         root: connector.dir.clone(),
@@ -51,15 +49,6 @@ pub fn engine_for(connector: &Connector, overrides: &LimitOverrides) -> Result<E
         refresh_credentials: auth("auth/refresh-credentials")?,
     };
     Ok(Engine::start(config)?)
-}
-
-/// The engine's reference to a function file.
-pub fn function_ref(f: &FunctionFile) -> FunctionRef {
-    FunctionRef {
-        path: f.path.clone(),
-        rel: f.rel.to_string_lossy().into_owned(),
-        export: f.export.clone(),
-    }
 }
 
 fn limits(spec: &LimitsSpec, overrides: &LimitOverrides) -> Limits {

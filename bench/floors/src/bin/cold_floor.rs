@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use deno_core::{JsRuntime, RuntimeOptions};
 use runtime_api_client::HttpClient;
-use runtime_engine::{Call, Engine, EngineConfig, FunctionRef, Limits};
+use runtime_engine::{Call, Engine, EngineConfig, FunctionFile, Limits};
 use serde_json::json;
 
 fn main() {
@@ -58,7 +58,7 @@ fn main() {
                     client: HttpClient::new().expect("HTTP client"),
                     spec_base_uri: None,
                     allowed_hosts: Arc::new(vec![]),
-                    make_api_client: make.exists().then(|| FunctionRef {
+                    make_api_client: make.exists().then(|| FunctionFile {
                         path: make.clone(),
                         rel: "auth/make-api-client.js".into(),
                         export: "makeApiClient".into(),
@@ -68,7 +68,7 @@ fn main() {
                 .expect("engine");
                 engine
                     .call(Call {
-                        function: FunctionRef {
+                        function: FunctionFile {
                             path: root.join(&file),
                             rel: file.clone(),
                             export: "constant".into(),

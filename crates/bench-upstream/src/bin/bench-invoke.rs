@@ -137,7 +137,7 @@ fn call_of(connector: &Connector, function: &str, input: &str) -> Result<Call> {
     input.insert("parameters".into(), parameters);
     input.insert("credentials".into(), json!({}));
     Ok(Call {
-        function: runtime_strategies::function_ref(&file),
+        function: file,
         collection: Some(collection),
         input: Value::Object(input),
         credentials: json!({}),

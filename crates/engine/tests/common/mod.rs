@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use runtime_api_client::HttpClient;
-use runtime_engine::{Call, Engine, EngineConfig, FunctionRef, Limits};
+use runtime_engine::{Call, Engine, EngineConfig, FunctionFile, Limits};
 use serde_json::{json, Value};
 
 /// An engine for the connector at `root`; `api_client`: it has
@@ -17,7 +17,7 @@ pub fn engine(root: &Path, name: &str, limits: Limits, api_client: bool) -> Engi
     let root = std::fs::canonicalize(root).unwrap();
     Engine::start(EngineConfig {
         name: name.into(),
-        make_api_client: api_client.then(|| FunctionRef {
+        make_api_client: api_client.then(|| FunctionFile {
             path: root.join("auth/make-api-client.js"),
             rel: "auth/make-api-client.js".into(),
             export: "makeApiClient".into(),
@@ -37,7 +37,7 @@ pub fn engine(root: &Path, name: &str, limits: Limits, api_client: bool) -> Engi
 pub fn call(root: &Path, name: &str, input: Value) -> Call {
     let root = std::fs::canonicalize(root).unwrap();
     Call {
-        function: FunctionRef {
+        function: FunctionFile {
             path: root.join(format!("data/{name}.js")),
             rel: format!("data/{name}.js"),
             export: name.into(),
