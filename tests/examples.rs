@@ -6,14 +6,14 @@
 //! `runtime run` receives the mock's signed deliveries (and refuses a
 //! forged one) and exits 0 on SIGTERM.
 
-mod run_common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mock_api::{MockApi, MockOptions};
-use run_common::*;
 use serde_json::{json, Value};
+use support::*;
 use tempfile::TempDir;
 
 /// `examples/<name>`.

@@ -3,9 +3,7 @@ mod common;
 use common::*;
 
 fn rel(c: &runtime_connector::Connector, f: &str) -> Option<String> {
-    c.function_file(f)
-        .unwrap()
-        .map(|f| f.rel.clone())
+    c.function_file(f).unwrap().map(|f| f.rel.clone())
 }
 
 #[test]

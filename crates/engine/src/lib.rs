@@ -101,9 +101,14 @@ impl RawOutput {
         let Ok(Envelope { value, credentials }) = serde_json::from_str::<Envelope>(&self.text)
         else {
             // The full parse names the problem (nesting too deep).
-            return Err(self.parse().err().unwrap_or_else(|| self.unreadable("its shape")));
+            return Err(self
+                .parse()
+                .err()
+                .unwrap_or_else(|| self.unreadable("its shape")));
         };
-        let start = value.map_or(0, |v| v.get().as_ptr() as usize - self.text.as_ptr() as usize);
+        let start = value.map_or(0, |v| {
+            v.get().as_ptr() as usize - self.text.as_ptr() as usize
+        });
         self.value = start..start + value.map_or(0, |v| v.get().len());
         Ok((self, credentials))
     }

@@ -48,7 +48,8 @@ pub(crate) enum Outcome {
 /// What [`produce`] made: a cycle to commit, or an outcome without one.
 pub(crate) enum Produced {
     Cycle {
-        cycle: Cycle,
+        /// Boxed: a cycle is large beside the other outcomes.
+        cycle: Box<Cycle>,
         response: Option<Value>,
         /// The subscription had no baseline before this cycle.
         baseline: bool,
@@ -76,7 +77,7 @@ pub(crate) async fn run(
             response,
             baseline,
         } => {
-            let events = commit(shared, sub, cycle, baseline).await?;
+            let events = commit(shared, sub, *cycle, baseline).await?;
             Ok(Outcome::Committed { events, response })
         }
         Produced::Nothing(outcome) => Ok(outcome),
@@ -133,7 +134,7 @@ pub(crate) async fn produce(
             let cycle = strategy.cycle(ctx, state).await?;
             crash_point!("after-js-result");
             Ok(Produced::Cycle {
-                cycle,
+                cycle: Box::new(cycle),
                 response: None,
                 baseline: !state.baseline_done,
             })
@@ -153,7 +154,7 @@ pub(crate) async fn produce(
             }
             let handled = strategy.handle(ctx, state, request, payload).await?;
             Ok(Produced::Cycle {
-                cycle: handled.cycle,
+                cycle: Box::new(handled.cycle),
                 response: handled.response,
                 baseline: false,
             })

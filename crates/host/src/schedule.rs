@@ -122,7 +122,8 @@ async fn pipelined_cycle(
     {
         let (shared, sub) = (shared.clone(), sub.clone());
         let state = cycle.state.clone();
-        let task = tokio::spawn(async move { cycle::commit(&shared, &sub, cycle, baseline).await });
+        let task =
+            tokio::spawn(async move { cycle::commit(&shared, &sub, *cycle, baseline).await });
         *in_flight = Some(InFlight { task, state });
     }
     Ok(committed)

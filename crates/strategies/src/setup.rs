@@ -36,7 +36,8 @@ pub enum SetupError {
 
 /// Starts the engine for `connector`.
 pub fn engine_for(connector: &Connector, overrides: &LimitOverrides) -> Result<Engine, SetupError> {
-    let auth = |name: &str| -> Result<Option<FunctionFile>, Problem> { connector.function_file(name) };
+    let auth =
+        |name: &str| -> Result<Option<FunctionFile>, Problem> { connector.function_file(name) };
     let config = EngineConfig {
         name: connector.spec.key.clone(),
         root: connector.dir.clone(),
