@@ -1,5 +1,5 @@
 //! Which data dir a connection's state lives in, and the identity the
-//! store records for it (`SledStore::claim_connection`). One data dir holds
+//! store records for it (`Store::claim_connection`). One data dir holds
 //! exactly one connection: two customers sharing one would each take the
 //! other's watermarks and snapshots for their own and emit false events.
 //!
