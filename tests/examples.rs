@@ -104,21 +104,7 @@ impl Example {
 /// `strategy`.
 fn changes(events: &[Value], collection: &str, strategy: &str) -> Vec<(String, String)> {
     unique_ids(events);
-    let mut out: Vec<(String, String)> = events
-        .iter()
-        .map(|e| {
-            assert_contract(e);
-            assert_eq!(e["connector"], format!("example-{strategy}"), "{e}");
-            assert_eq!(e["collection"], collection, "{e}");
-            assert_eq!(e["strategy"], strategy, "{e}");
-            (
-                e["type"].as_str().unwrap().to_string(),
-                e["recordId"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    summary_of(events, &format!("example-{strategy}"), collection, strategy)
 }
 
 /// Three records at the mock, then after the baseline one create, one

@@ -14,24 +14,10 @@ use serde_json::{json, Value};
 use support::*;
 use tempfile::TempDir;
 
-const SPEC: &str = "key: setup\nname: Setup\nparametersSchema:\n  type: object\n  properties:\n    baseUri: {type: string}\n";
-const CLIENT: &str = "export default ({ parameters }) => ({ baseUri: parameters.baseUri })\n";
 const LIST: &str = "export default async function list({ apiClient, cursor }) {\n  const response = await apiClient.get('/companies', { cursor, limit: 5 })\n  return { records: response.records, cursor: response.cursor }\n}\n";
 
 fn connector(files: &[(&str, &str)]) -> TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut all = vec![("spec.yml", SPEC), ("auth/make-api-client.js", CLIENT)];
-    all.extend_from_slice(files);
-    for (rel, text) in all {
-        write(tmp.path(), rel, text);
-    }
-    tmp
-}
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    api_connector("setup", files)
 }
 
 /// The binary with `args` in the working directory `cwd`: (code, stdout, stderr).
@@ -81,7 +67,10 @@ fn typos_in_the_sections_the_runtime_reads_fail_with_a_suggestion() {
     write(
         dir.path(),
         "spec.yml",
-        &format!("{SPEC}    pageSize: {{type: integer, minimum: 1, default: 0}}\nconnectionMode: optional\nlimits:\n  cpuMS: 100\nhttp:\n  maxAttemps: 3\n"),
+        &format!(
+            "{}    pageSize: {{type: integer, minimum: 1, default: 0}}\nconnectionMode: optional\nlimits:\n  cpuMS: 100\nhttp:\n  maxAttemps: 3\n",
+            api_spec("setup")
+        ),
     );
     let (code, stdout, _) = run_to_end(&["validate".into(), d]);
     assert_ne!(code, Some(0));

@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::path::Path;
-
 use mock_api::MockApi;
 use serde_json::{json, Value};
 use support::*;
@@ -15,28 +13,7 @@ use tempfile::TempDir;
 /// A connector whose API client points at the connection's `baseUri`,
 /// with `files` (relative path, text) on top.
 fn connector(files: &[(&str, &str)]) -> TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut all = vec![
-        (
-            "spec.yml",
-            "key: mistakes\nname: Mistakes\nparametersSchema:\n  type: object\n  properties:\n    baseUri: {type: string}\n",
-        ),
-        (
-            "auth/make-api-client.js",
-            "export default ({ parameters }) => ({ baseUri: parameters.baseUri })\n",
-        ),
-    ];
-    all.extend_from_slice(files);
-    for (rel, text) in all {
-        write(tmp.path(), rel, text);
-    }
-    tmp
-}
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    api_connector("mistakes", files)
 }
 
 /// What the store holds, less the failure note a failed cycle adds (and a

@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use mock_api::MockApi;
@@ -18,29 +17,14 @@ const UNSUBSCRIBE: &str = "export default async function unsubscribe({ apiClient
 
 /// A webhook connector whose handler is `handle`.
 fn connector(handle: &str) -> TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for (rel, text) in [
-        (
-            "spec.yml",
-            "key: hooks\nname: Hooks\nparametersSchema:\n  type: object\n  properties:\n    baseUri: {type: string}\n",
-        ),
-        (
-            "auth/make-api-client.js",
-            "export default ({ parameters }) => ({ baseUri: parameters.baseUri })\n",
-        ),
-        ("data/tickets/events/webhook-subscribe.js", SUBSCRIBE),
-        ("data/tickets/events/webhook-unsubscribe.js", UNSUBSCRIBE),
-        ("data/tickets/events/webhook-handle.js", handle),
-    ] {
-        write(tmp.path(), rel, text);
-    }
-    tmp
-}
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    api_connector(
+        "hooks",
+        &[
+            ("data/tickets/events/webhook-subscribe.js", SUBSCRIBE),
+            ("data/tickets/events/webhook-unsubscribe.js", UNSUBSCRIBE),
+            ("data/tickets/events/webhook-handle.js", handle),
+        ],
+    )
 }
 
 /// Answers by what the body asks for: `{events}`, `null`, or the mistake

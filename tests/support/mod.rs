@@ -58,6 +58,25 @@ pub fn connector(files: &[(&str, &str)]) -> TempDir {
     tmp
 }
 
+/// The spec of a connector `key` whose `baseUri` is a parameter (the
+/// connection file points it at a mock API).
+pub fn api_spec(key: &str) -> String {
+    format!("key: {key}\nname: {key}\nparametersSchema:\n  type: object\n  properties:\n    baseUri: {{type: string}}\n")
+}
+
+/// A connector written by the test: [`api_spec`], an API client on the
+/// `baseUri` parameter, and `files` (relative path, text).
+pub fn api_connector(key: &str, files: &[(&str, &str)]) -> TempDir {
+    let tmp = connector(files);
+    write(tmp.path(), "spec.yml", &api_spec(key));
+    write(
+        tmp.path(),
+        "auth/make-api-client.js",
+        "export default ({ parameters }) => ({ baseUri: parameters.baseUri })\n",
+    );
+    tmp
+}
+
 pub fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -426,13 +445,23 @@ pub fn assert_contract(e: &Value) {
 }
 
 /// (type, recordId) of every event, sorted, after checking the contract and
-/// that each came from `collection` with `strategy`.
+/// that each came from demo-crm's `collection` with `strategy`.
 pub fn summary(events: &[Value], collection: &str, strategy: &str) -> Vec<(String, String)> {
+    summary_of(events, "demo-crm", collection, strategy)
+}
+
+/// [`summary`] for events of the connector `connector`.
+pub fn summary_of(
+    events: &[Value],
+    connector: &str,
+    collection: &str,
+    strategy: &str,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = events
         .iter()
         .map(|e| {
             assert_contract(e);
-            assert_eq!(e["connector"], "demo-crm", "{e}");
+            assert_eq!(e["connector"], connector, "{e}");
             assert_eq!(e["collection"], collection, "{e}");
             assert_eq!(e["strategy"], strategy, "{e}");
             (
