@@ -24,15 +24,15 @@ fuzz_target!(|data: &[u8]| {
         Ok(events) => {
             assert!(events.len() <= MAX_EVENTS_PER_CALL);
             for e in events {
-                assert_eq!(record_id(&e.record).as_deref(), Some(e.record_id.as_str()));
+                assert_eq!(record_id(&e.record_value()).as_deref(), Some(e.record_id.as_str()));
                 assert!(!e.record_id.is_empty());
                 let line = Event {
                     id: "e".into(),
                     connector: "c".into(),
                     collection: "k".into(),
                     change: e.change,
-                    record_id: e.record_id,
-                    record: e.record,
+                    record_id: e.record_id.clone(),
+                    record: e.record_value(),
                     strategy: "webhook".into(),
                     emitted_at: "2026-01-01T00:00:00Z".into(),
                 };
