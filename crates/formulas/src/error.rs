@@ -41,6 +41,14 @@ impl KeyPath {
     pub(crate) fn pop(&mut self) {
         self.0.pop();
     }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
 }
 
 impl fmt::Display for KeyPath {

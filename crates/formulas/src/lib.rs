@@ -80,7 +80,12 @@ pub(crate) fn eval(
         Value::Object(map) => {
             if let Some(name) = formula_name(value) {
                 let formula = formulas::find(name).ok_or_else(|| unknown_formula(name, path))?;
-                return (formula.eval)(&map[name], scope, path);
+                // A formula pushes its own keys as it descends; on success
+                // the path is restored here, so it need not pop them.
+                let depth = path.len();
+                let out = (formula.eval)(&map[name], scope, path)?;
+                path.truncate(depth);
+                return Ok(out);
             }
             let mut out = Map::with_capacity(map.len());
             for (key, item) in map {

@@ -5,7 +5,9 @@
 //! A formula function gets its argument (the value under its `$`-key)
 //! unevaluated, the scope, and the key path of the object holding the
 //! formula; it evaluates what it needs (so `$case` evaluates only the
-//! winning branch), pushing `$name` and its own keys on the path as it goes.
+//! winning branch), pushing `$name` and its own keys on the path as it goes
+//! (the walk restores the path after a formula succeeds; on an error the
+//! path at that moment is the one reported).
 
 use serde_json::Value;
 
