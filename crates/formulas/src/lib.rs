@@ -43,6 +43,17 @@ use scope::Scope;
 
 /// Evaluates every formula in `value` against `context`.
 ///
+/// ```
+/// use serde_json::json;
+/// let mapping = json!({"args": {"headers": {"Authorization":
+///     {"$concat": ["Bearer ", {"$var": "credentials.access_token"}]}}}});
+/// let context = json!({"credentials": {"access_token": "t0k"}});
+/// assert_eq!(
+///     runtime_formulas::evaluate(&mapping, &context).unwrap(),
+///     json!({"args": {"headers": {"Authorization": "Bearer t0k"}}})
+/// );
+/// ```
+///
 /// An object whose single key starts with `$` is a formula (an unknown name
 /// is an error); other objects and lists are walked recursively, and
 /// scalars are returned as they are. `$var` paths read `context`: `$.a.b`,
