@@ -69,7 +69,7 @@ impl fmt::Display for KeyPath {
 
 /// Why a mapping could not be evaluated. Every variant names the
 /// [`KeyPath`] of the value at fault; the message reads
-/// "`<path>`: <what is wrong>".
+/// "`<path>`: what is wrong", e.g. "`args.baseUri`: `$case` needs `cases`, a list".
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum FormulaError {
     /// An object with a single `$`-key whose name is not a known formula.

@@ -19,6 +19,9 @@ pub(crate) enum Step {
 /// Parses a `$var` path. `Err` says what is wrong with it.
 pub(crate) fn parse_path(path: &str) -> Result<Vec<Step>, String> {
     let mut rest = path.trim();
+    if rest.is_empty() {
+        return Err("needs a path; got an empty string (`$` is the whole context)".into());
+    }
     if rest == "$" {
         return Ok(Vec::new());
     }

@@ -81,6 +81,11 @@ fn a_path_must_be_a_well_formed_string() {
         }
     ));
     assert!(err.to_string().contains("unclosed `[`"), "{err}");
+    let err = evaluate(&json!({"id": {"$var": " "}}), &json!({})).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`id`: `$var` needs a path; got an empty string (`$` is the whole context)"
+    );
     let err = evaluate(&json!({"id": {"$var": "a..b"}}), &json!({})).unwrap_err();
     assert!(err.to_string().contains("empty key"), "{err}");
 }
