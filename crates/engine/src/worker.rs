@@ -414,7 +414,7 @@ impl Js {
             args
         };
         self.dog.enter();
-        let pending = self.runtime.call_with_args(&self.invoke, &args);
+        let pending = self.call_invoke(&args);
         drop(args);
         self.dog.exit();
         let value = self
@@ -431,6 +431,49 @@ impl Js {
             function: call.function.rel,
             value: 0..0,
         })
+    }
+
+    /// Calls `invoke` with `args` and returns its value, or a future of its
+    /// promise's. What `JsRuntime::call_with_args` does, with one step
+    /// between JavaScript returning and deno_core building the error of a
+    /// throw: the squeeze's ballast goes first (limits::squeeze, `returned`),
+    /// or that error cannot be allocated and deno_core panics.
+    fn call_invoke(
+        &mut self,
+        args: &[v8::Global<v8::Value>],
+    ) -> impl std::future::Future<
+        Output = Result<v8::Global<v8::Value>, Box<deno_core::error::JsError>>,
+    > + Unpin
+           + use<> {
+        let returned = {
+            deno_core::scope!(scope, &mut self.runtime);
+            v8::tc_scope!(let scope, scope);
+            let invoke = v8::Local::new(scope, &self.invoke);
+            let locals: Vec<v8::Local<v8::Value>> =
+                args.iter().map(|a| v8::Local::new(scope, a)).collect();
+            let this = v8::undefined(scope).into();
+            let value = invoke.call(scope, this, &locals);
+            #[cfg(feature = "quickjs")]
+            crate::limits::squeeze::returned();
+            match value {
+                Some(value) => Ok(v8::Global::new(scope, value)),
+                None => {
+                    // Terminated: deno_core makes the "execution terminated"
+                    // error of an undefined exception.
+                    let exception = match scope.exception() {
+                        Some(e) if !scope.is_execution_terminating() => e,
+                        _ => v8::undefined(scope).into(),
+                    };
+                    Err(deno_core::error::exception_to_err(
+                        scope, exception, false, true,
+                    ))
+                }
+            }
+        };
+        match returned {
+            Ok(value) => futures::future::Either::Left(self.runtime.resolve(value)),
+            Err(e) => futures::future::Either::Right(futures::future::ready(Err(e))),
+        }
     }
 
     /// Polls the event loop until `fut` settles, counting only the time

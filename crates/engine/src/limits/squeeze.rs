@@ -26,9 +26,13 @@
 //! the ballast in place it cannot (it panics). So the ballast is used only
 //! when the host's `invoke` is on the stack below the loop: its frame holds
 //! this call's [`tripwire`], and that activation cannot suspend without
-//! allocating, so it ends by failing (freeing the frame: the tripwire's
-//! deleter makes room before deno_core sees the rejection) or at the stop
-//! check. A loop running after the function's first `await`, or in a
+//! allocating, so it ends by failing or at the stop check. Either way the
+//! ballast goes before deno_core builds an error: when `invoke` throws or
+//! returns, the worker calls [`returned`] before handing the outcome to
+//! deno_core, and when a later frame rejects, the tripwire's deleter makes
+//! room as the frame is freed. (The worker calls `invoke` itself rather
+//! than through `JsRuntime::call_with_args` for this: that builds the
+//! error inside, with the ballast still held by the arguments.) A loop running after the function's first `await`, or in a
 //! promise chain it does not await, is squeezed without a ballast: nothing
 //! tells whether its error will ever reach `invoke`.
 //!
@@ -137,21 +141,40 @@ pub(crate) fn call_ended() {
     drop(ballast);
 }
 
+/// `invoke` returned to the host (a value, a promise or an exception):
+/// none of its synchronous part runs any more, so a ballast left in place
+/// (the loop's error escaped while the host's arguments still held the
+/// tripwire) must go now, before deno_core allocates the call's error. A
+/// ballast there made deno_core's `exception_to_err` panic on its
+/// `"execution terminated"` string, killing the engine thread (exit 70).
+pub(crate) fn returned() {
+    undo(None);
+}
+
 /// Deleter of the tripwire's backing store.
 unsafe extern "C" fn frame_gone(data: *mut c_void, _: usize, _: *mut c_void) {
     // SAFETY: tripwire() boxed it; this runs once.
     let id = *unsafe { Box::from_raw(data as *mut u64) };
-    // A finalizer must not panic: the thread may be tearing down (its state
-    // gone), and the state is never borrowed across JavaScript, but if it
-    // were, doing nothing only leaves the old behaviour.
+    undo(Some(id));
+}
+
+/// Drops the ballast and lifts the limit of a pending squeeze: for the
+/// frame of tripwire `id` when it is still the armed one, or for whatever
+/// call is running (`None`). Must not panic: it runs in a finalizer, where
+/// the thread may be tearing down (its state gone). The state is never
+/// borrowed across JavaScript; were it, doing nothing leaves the ballast to
+/// `call_ended`.
+fn undo(id: Option<u64>) {
     let taken = STATE.try_with(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return (None, None);
         };
-        if s.armed != Some(id) {
-            return (None, None);
+        if let Some(id) = id {
+            if s.armed != Some(id) {
+                return (None, None);
+            }
+            s.armed = None;
         }
-        s.armed = None;
         (s.pending.take(), s.ballast.take())
     });
     let Ok((pending, ballast)) = taken else {
