@@ -1,11 +1,17 @@
 //! webhook: `webhook-subscribe` registers the runtime's URL at the external
 //! app, each delivery goes through `webhook-handle`, and
 //! `webhook-unsubscribe` removes the registration.
+//!
+//! Every function gets its arguments under both names the platform uses
+//! (connector-sdk 2.x reads the second of each pair): `webhookUri` and
+//! `connectorWebhookUri`, `data` and `body`, `state` and
+//! `subscriptionState`, and `subscription: {id, events}`, the event types
+//! the subscription wants (a real handler returns `null` for the others).
 
-use runtime_events::NewEvent;
+use runtime_events::{ChangeType, NewEvent};
 use runtime_store::SubscriptionState;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 pub use runtime_webhook::{Routed, WebhookRequest};
 
@@ -82,7 +88,7 @@ impl Webhook {
         let invoker = ctx.invoker;
         let mut own: WebhookState = read_data(invoker, NAME, state)?;
         let mut input = request_input(request, payload.unwrap_or_else(|| request.data()));
-        input.insert("state".into(), own.state.clone());
+        registration_input(&mut input, state, &own.state);
         let result = invoker.call(HANDLE, input).await?;
         let events: Vec<NewEvent> =
             runtime_events::decode_handle(&result).map_err(|p| invoker.shape(HANDLE, p))?;
@@ -131,9 +137,18 @@ async fn subscribe(
         false => SUBSCRIBE,
     };
     let mut input = Map::new();
-    input.insert("webhookUri".into(), Value::String(webhook_uri.to_string()));
-    if let Some(old) = old {
-        input.insert("state".into(), old.state.clone());
+    let uri = Value::String(webhook_uri.to_string());
+    input.insert("webhookUri".into(), uri.clone());
+    input.insert("connectorWebhookUri".into(), uri);
+    registration_input(
+        &mut input,
+        state,
+        old.map_or(&Value::Null, |old| &old.state),
+    );
+    if old.is_none() {
+        // Subscribing afresh: no registration to pass.
+        input.remove("state");
+        input.remove("subscriptionState");
     }
     let result = invoker.call(function, input).await?;
     // Membrane's subscribe returns {state, nextRefreshTimestamp}; a bare
@@ -174,7 +189,7 @@ async fn move_to(
         to = webhook_uri,
         "the public URL changed: moving the webhook registration"
     );
-    if let Err(e) = call_unsubscribe(invoker, &own.state).await {
+    if let Err(e) = call_unsubscribe(invoker, state, &own.state).await {
         tracing::warn!(
             collection = %invoker.collection,
             "webhook-unsubscribe of the registration at {old} failed, so the app may still send there: {e}"
@@ -183,10 +198,39 @@ async fn move_to(
     subscribe(invoker, state, None, webhook_uri).await
 }
 
-/// The handler's input besides `state`: `data`, `rawBody`, `headers`,
-/// `query`, `method`.
+/// The stored registration as `state` and `subscriptionState`, and the
+/// subscription as `subscription`.
+fn registration_input(
+    input: &mut Map<String, Value>,
+    sub: &SubscriptionState,
+    registration: &Value,
+) {
+    input.insert("state".into(), registration.clone());
+    input.insert("subscriptionState".into(), registration.clone());
+    input.insert("subscription".into(), subscription(sub));
+}
+
+/// `{id, events: {<type>: {}}}`: the subscription's id in the store, and
+/// the event types it emits (all three, or its one type when per-type
+/// strategies split the collection). Each type maps to an (empty) object,
+/// truthy as the platform's event configs are.
+pub(crate) fn subscription(sub: &SubscriptionState) -> Value {
+    let id = runtime_store::sub_id(&sub.connector, &sub.collection, &sub.scope);
+    let events: Map<String, Value> = match ChangeType::parse(&sub.scope) {
+        Some(t) => [(t.as_str().to_string(), json!({}))].into_iter().collect(),
+        None => ChangeType::ALL
+            .iter()
+            .map(|t| (t.as_str().to_string(), json!({})))
+            .collect(),
+    };
+    json!({"id": id, "events": events})
+}
+
+/// The handler's input besides the registration: `data` (also as `body`),
+/// `rawBody`, `headers`, `query`, `method`.
 fn request_input(request: &WebhookRequest, data: Value) -> Map<String, Value> {
     let mut input = Map::new();
+    input.insert("body".into(), data.clone());
     input.insert("data".into(), data);
     input.insert("rawBody".into(), Value::String(request.raw_body.clone()));
     input.insert("headers".into(), Value::Object(request.headers.clone()));
@@ -228,14 +272,18 @@ pub(crate) async fn unsubscribe(
     state: &SubscriptionState,
 ) -> Result<(), StrategyError> {
     let own: WebhookState = read_data(invoker, NAME, state)?;
-    call_unsubscribe(invoker, &own.state).await
+    call_unsubscribe(invoker, state, &own.state).await
 }
 
-async fn call_unsubscribe(invoker: &Invoker, registration: &Value) -> Result<(), StrategyError> {
+async fn call_unsubscribe(
+    invoker: &Invoker,
+    sub: &SubscriptionState,
+    registration: &Value,
+) -> Result<(), StrategyError> {
     if !invoker.has(UNSUBSCRIBE) {
         return Ok(());
     }
     let mut input = Map::new();
-    input.insert("state".into(), registration.clone());
+    registration_input(&mut input, sub, registration);
     invoker.call(UNSUBSCRIBE, input).await.map(|_| ())
 }

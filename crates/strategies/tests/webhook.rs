@@ -110,3 +110,66 @@ async fn requests_become_events_and_bare_answers_are_refused() {
         Err(other) => panic!("{other}"),
     }
 }
+
+/// connector-sdk 2.x spellings: `connectorWebhookUri`, a bare state from
+/// subscribe, `body`, `subscription` and `subscriptionState` in handle, a
+/// `null` answer for an event type the subscription does not want, and
+/// `subscriptionState` in unsubscribe.
+const SDK2_SUBSCRIBE: &str = "export default async function subscribe({ apiClient, connectorWebhookUri }) {\n  const hook = await apiClient.post('/webhooks', { url: connectorWebhookUri })\n  return { hookId: hook.id }\n}\n";
+const SDK2_HANDLE: &str = "export default async ({ body, subscription, subscriptionState }) => {\n  if (!subscription.events[body.type]) return null\n  return { events: [{ type: body.type, record: { ...body.record, hook: subscriptionState.hookId, sub: subscription.id } }] }\n}\n";
+const SDK2_UNSUBSCRIBE: &str = "export default async function unsubscribe({ apiClient, subscriptionState, subscription }) {\n  if (!subscription.id) throw new Error('no subscription id')\n  await apiClient.delete(`/webhooks/${subscriptionState.hookId}`)\n}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platforms_argument_names_and_a_bare_state_work() {
+    let mock = MockApi::start();
+    let files = [
+        ("data/tickets/events/webhook-subscribe.js", SDK2_SUBSCRIBE),
+        ("data/tickets/events/webhook-handle.js", SDK2_HANDLE),
+        ("data/tickets/events/webhook-unsubscribe.js", SDK2_UNSUBSCRIBE),
+    ];
+    let mut t = setup(&files, &mock.base_url(), "tickets", Kind::Webhook);
+    // One event type only, as per-type strategies split a collection.
+    t.sub = runtime_store::sub_id("t", "tickets", "created");
+    t.cycle().await;
+    let state = t.state().await;
+    let hooks = mock.webhooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].url, t.webhook_uri);
+    let hook_id = state.data["state"]["hookId"].clone();
+    assert!(!hook_id.is_null(), "the bare state is the registration: {state:?}");
+
+    let handled = t
+        .strategy
+        .handle(
+            t.ctx(),
+            &state,
+            &request(json!({"type": "created", "record": {"id": "t1"}})),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        changes(&handled.cycle.events),
+        [(ChangeType::Created, "t1".into())]
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(handled.cycle.events[0].record.get()).unwrap();
+    assert_eq!(record["hook"], hook_id);
+    assert_eq!(record["sub"], "t/tickets/created");
+
+    // `updated` is not this subscription's: the handler answers null.
+    let skipped = t
+        .strategy
+        .handle(
+            t.ctx(),
+            &state,
+            &request(json!({"type": "updated", "record": {"id": "t1"}})),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(skipped.cycle.events.is_empty());
+
+    runtime_strategies::retire(&t.invoker, &state).await.unwrap();
+    assert!(mock.webhooks().is_empty(), "unsubscribed with subscriptionState");
+}
