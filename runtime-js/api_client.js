@@ -30,6 +30,9 @@ const auth = {
   credentials: undefined,
   parameters: undefined,
   makeApiClient: null,
+  // What the host passed for makeApiClient (a function, or a mapping's
+  // name that invoke.js made a function of).
+  makeApiClientGiven: null,
   refreshCredentials: null,
   refreshed: false,
   refreshing: null,

@@ -2,12 +2,16 @@
 // function's argument (input, apiClient, credentials) from the JSON the
 // host passes, runs makeApiClient when the connection changed, calls the
 // function through call_site.js, and returns the result as JSON text.
+// makeApiClient, refreshCredentials and recordFromApi are each a function,
+// a mapping file's name (mapping.js) or null; recordFromFields a mapping
+// file's name or null, applied to the records the function returns.
 // Loaded last: the worker takes `invoke` and `endCall` from this module's
 // exports (crates/engine/src/worker.rs); only Rust holds them, since no
 // connector code can import an `ext:` module. No ops.
 
 import { apiClient, auth, configure } from "ext:runtime-js/api_client.js";
 import { callConnector } from "ext:runtime-js/call_site.js";
+import { asFunction, withRecordsFromFields } from "ext:runtime-js/mapping.js";
 import { cancelCallTimers } from "ext:runtime-js/timers.js";
 
 // Taken now, before connector code can replace them: the host glue below
@@ -23,47 +27,56 @@ const toJson = (value, what) => {
   }
 };
 
-const argument = (inputJson) => {
+const argument = (inputJson, recordFromApi) => {
   auth.refreshed = false;
   const arg = jsonParse(inputJson);
   arg.apiClient = apiClient;
   if (arg.credentials === undefined) arg.credentials = auth.credentials;
+  if (recordFromApi !== null) arg.recordFromApi = asFunction(recordFromApi);
   return arg;
 };
-const result = (value, name) => {
+const result = (value, name, recordFromFields) => {
+  value = withRecordsFromFields(value, recordFromFields);
   const out = { value: value === undefined ? null : value };
   if (auth.refreshed) out.credentials = auth.credentials;
   return toJson(out, name);
 };
 // The tripwire (limits::squeeze) stays an argument of every frame of
 // the call's own code path, as it was of the one async invoke.
-async function settle(pending, name, _tripwire) {
-  return result(await pending, name);
+async function settle(pending, name, recordFromFields, _tripwire) {
+  return result(await pending, name, recordFromFields);
 }
-async function configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials, name, _tripwire) {
+async function configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials,
+  recordFromApi, recordFromFields, name, _tripwire) {
   const a = jsonParse(authJson);
   auth.key = authJson;
   auth.credentials = a.credentials;
   auth.parameters = a.parameters;
-  auth.makeApiClient = makeApiClient;
-  auth.refreshCredentials = refreshCredentials;
+  // The value as passed (a function or a mapping's name) tells whether the
+  // client must be made again; the function is what configure() calls.
+  auth.makeApiClientGiven = makeApiClient;
+  auth.makeApiClient = asFunction(makeApiClient);
+  auth.refreshCredentials = asFunction(refreshCredentials);
   await configure();
-  return result(await callConnector(fn, argument(inputJson)), name);
+  const value = await callConnector(fn, argument(inputJson, recordFromApi));
+  return result(value, name, recordFromFields);
 }
 
 // Returns the result's JSON text, or a promise of it when the function is
 // async (or makeApiClient must run first). A synchronous function returns
 // at once: no promise for the host to wait on.
-export function invoke(fn, inputJson, authJson, makeApiClient, refreshCredentials, name, tripwire) {
-  if (auth.key !== authJson || auth.makeApiClient !== makeApiClient) {
-    return configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials, name, tripwire);
+export function invoke(fn, inputJson, authJson, makeApiClient, refreshCredentials,
+  recordFromApi, recordFromFields, name, tripwire) {
+  if (auth.key !== authJson || auth.makeApiClientGiven !== makeApiClient) {
+    return configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials,
+      recordFromApi, recordFromFields, name, tripwire);
   }
-  const value = callConnector(fn, argument(inputJson));
+  const value = callConnector(fn, argument(inputJson, recordFromApi));
   if (value !== null && (typeof value === "object" || typeof value === "function") &&
       typeof value.then === "function") {
-    return settle(value, name, tripwire);
+    return settle(value, name, recordFromFields, tripwire);
   }
-  return result(value, name);
+  return result(value, name, recordFromFields);
 }
 
 // Returns false when the call's timers could not be cancelled.

@@ -139,8 +139,16 @@ impl ClientSettings {
                 ))
             }
         };
+        // Membrane's mapping form wraps the options as `{args: {...}}`.
+        let obj = match obj.and_then(|m| m.get("args")) {
+            Some(Value::Object(args)) if !obj.is_some_and(|m| m.contains_key("baseUri")) => {
+                Some(args)
+            }
+            _ => obj,
+        };
         let field = |k: &str| obj.and_then(|m| m.get(k)).filter(|v| !v.is_null());
-        let base_uri = match field("baseUri") {
+        // `baseUrl` is the spelling of Membrane's own JavaScript example.
+        let base_uri = match field("baseUri").or_else(|| field("baseUrl")) {
             Some(Value::String(s)) => Some(parse_base(s, "makeApiClient().baseUri")?),
             Some(other) => {
                 return Err(invalid(

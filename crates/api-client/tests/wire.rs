@@ -287,3 +287,22 @@ async fn secret_query_values_are_redacted_in_errors() {
     assert!(msg.contains("access_token=***&page=2&tenant=***"), "{msg}");
     assert!(!msg.contains("TOK") && !msg.contains("T-SECRET"), "{msg}");
 }
+
+/// Membrane's mapping form `{args: {...}}` and its JavaScript example's
+/// `baseUrl` make the same client as the flat `{baseUri, ...}`.
+#[tokio::test]
+async fn the_args_form_and_base_url_are_read_as_the_flat_form() {
+    let addr = echo_server().await;
+    let client = HttpClient::new().unwrap();
+    for options in [
+        json!({"args": {"baseUri": format!("http://{addr}/v2"), "query": {"minorversion": "65"}}}),
+        json!({"baseUrl": format!("http://{addr}/v2"), "query": {"minorversion": "65"}}),
+    ] {
+        let s = ClientSettings::from_make_api_client(&options, None, &[]).unwrap();
+        let resp = client
+            .send(&s, &fast(), ApiRequest::new("get", "query"))
+            .await
+            .unwrap();
+        assert_eq!(resp.data()["uri"], "/v2/query?minorversion=65", "{options}");
+    }
+}

@@ -118,6 +118,9 @@ pub enum CallError {
     /// The engine thread is gone (it only stops when the Engine is dropped).
     #[error("the JavaScript engine has stopped")]
     Stopped,
+    /// A mapping file (`make-api-client.yml`, ...) could not be read.
+    #[error("{file}: {problem}")]
+    Mapping { file: String, problem: String },
     #[error("internal error: {0}")]
     Internal(String),
 }

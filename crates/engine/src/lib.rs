@@ -62,6 +62,20 @@ pub struct Call {
     pub credentials: Value,
     /// Connector-level parameters, given to makeApiClient.
     pub connector_parameters: Value,
+    /// How the collection builds its records from the API's.
+    pub records: RecordBuilders,
+}
+
+/// A collection's record builders, each code or a mapping file (told
+/// apart by the file's extension: `.yml`, `.map.yml`, `.yaml`, `.json` are
+/// mappings).
+#[derive(Debug, Clone, Default)]
+pub struct RecordBuilders {
+    /// `recordFromApi`: passed to the function as an async function.
+    pub from_api: Option<FunctionFile>,
+    /// `recordFromFields` (a mapping): applied to each record the function
+    /// returns (`records`, or `record`), the raw record as `$.fields`.
+    pub from_fields: Option<FunctionFile>,
 }
 
 /// What a call returned.

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use crate::error::{CallError, JsErrorInfo};
 use crate::limits::{LimitKind, Watchdog};
 use crate::loader::ConnectorLoader;
-use crate::ops::{connector_runtime, ApiContext, CallTags};
+use crate::ops::{connector_runtime, is_mapping, ApiContext, CallTags, Mappings};
 use crate::pool::Jobs;
 use crate::{Call, EngineConfig, FunctionFile, RawOutput};
 
@@ -187,6 +187,7 @@ impl Js {
                 collection: None,
                 function: String::new(),
             });
+            state.put(Mappings::default());
         }
         // runtime-js/, in the load order of ops/mod.rs: the globals, then
         // the built-ins frozen. The entry re-exports the host's functions.
@@ -360,16 +361,47 @@ impl Js {
         Ok(found)
     }
 
+    /// What `invoke` takes for a helper function (makeApiClient, a record
+    /// builder): its function, the name of a mapping file (loaded here,
+    /// once; runtime-js/mapping.js makes a function of it), or null.
+    async fn helper(
+        &mut self,
+        config: &EngineConfig,
+        f: Option<&FunctionFile>,
+    ) -> Result<v8::Global<v8::Value>, CallError> {
+        let code = match f {
+            Some(f) if is_mapping(f) => {
+                self.runtime
+                    .op_state()
+                    .borrow_mut()
+                    .borrow_mut::<Mappings>()
+                    .load(f)?;
+                None
+            }
+            Some(f) => Some(self.function(config, f).await?),
+            None => None,
+        };
+        deno_core::scope!(scope, &mut self.runtime);
+        let value: v8::Local<v8::Value> = match (f, code) {
+            (_, Some(code)) => v8::Local::new(scope, code).into(),
+            (Some(f), None) => v8::String::new(scope, &f.rel)
+                .ok_or_else(|| CallError::Internal("string allocation failed".into()))?
+                .into(),
+            (None, None) => v8::null(scope).into(),
+        };
+        Ok(v8::Global::new(scope, value))
+    }
+
     async fn invoke(&mut self, config: &EngineConfig, call: Call) -> Result<RawOutput, CallError> {
         let function = self.function(config, &call.function).await?;
-        let make = match &config.make_api_client {
-            Some(f) => Some(self.function(config, f).await?),
-            None => None,
-        };
-        let refresh = match &config.refresh_credentials {
-            Some(f) => Some(self.function(config, f).await?),
-            None => None,
-        };
+        let make = self.helper(config, config.make_api_client.as_ref()).await?;
+        let refresh = self
+            .helper(config, config.refresh_credentials.as_ref())
+            .await?;
+        let from_api = self.helper(config, call.records.from_api.as_ref()).await?;
+        let from_fields = self
+            .helper(config, call.records.from_fields.as_ref())
+            .await?;
         let auth = serde_json::json!({
             "credentials": call.credentials,
             "parameters": call.connector_parameters,
@@ -383,25 +415,16 @@ impl Js {
                     })?;
                     Ok(v8::Global::new(scope, v8::Local::<v8::Value>::from(v)))
                 };
-            let or_undefined =
-                |scope: &mut v8::PinScope, f: &Option<v8::Global<v8::Function>>| match f {
-                    Some(f) => {
-                        let l = v8::Local::new(scope, f);
-                        v8::Global::new(scope, v8::Local::<v8::Value>::from(l))
-                    }
-                    None => {
-                        let u = v8::null(scope);
-                        v8::Global::new(scope, v8::Local::<v8::Value>::from(u))
-                    }
-                };
             let f = v8::Local::new(scope, &function);
             #[cfg_attr(not(feature = "quickjs"), allow(unused_mut))]
             let mut args = vec![
                 v8::Global::new(scope, v8::Local::<v8::Value>::from(f)),
                 text(scope, &call.input.to_string())?,
                 text(scope, &auth.to_string())?,
-                or_undefined(scope, &make),
-                or_undefined(scope, &refresh),
+                make,
+                refresh,
+                from_api,
+                from_fields,
                 text(scope, &call.function.rel)?,
             ];
             // Held only by invoke's frame once `args` is dropped

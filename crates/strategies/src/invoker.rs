@@ -120,6 +120,7 @@ impl Invoker {
             input: Value::Object(input),
             credentials,
             connector_parameters: self.connector_parameters.clone(),
+            records: Default::default(),
         };
         Ok((call, file.rel))
     }

@@ -125,7 +125,10 @@ async fn the_platforms_argument_names_and_a_bare_state_work() {
     let files = [
         ("data/tickets/events/webhook-subscribe.js", SDK2_SUBSCRIBE),
         ("data/tickets/events/webhook-handle.js", SDK2_HANDLE),
-        ("data/tickets/events/webhook-unsubscribe.js", SDK2_UNSUBSCRIBE),
+        (
+            "data/tickets/events/webhook-unsubscribe.js",
+            SDK2_UNSUBSCRIBE,
+        ),
     ];
     let mut t = setup(&files, &mock.base_url(), "tickets", Kind::Webhook);
     // One event type only, as per-type strategies split a collection.
@@ -136,7 +139,10 @@ async fn the_platforms_argument_names_and_a_bare_state_work() {
     assert_eq!(hooks.len(), 1);
     assert_eq!(hooks[0].url, t.webhook_uri);
     let hook_id = state.data["state"]["hookId"].clone();
-    assert!(!hook_id.is_null(), "the bare state is the registration: {state:?}");
+    assert!(
+        !hook_id.is_null(),
+        "the bare state is the registration: {state:?}"
+    );
 
     let handled = t
         .strategy
@@ -170,6 +176,11 @@ async fn the_platforms_argument_names_and_a_bare_state_work() {
         .unwrap();
     assert!(skipped.cycle.events.is_empty());
 
-    runtime_strategies::retire(&t.invoker, &state).await.unwrap();
-    assert!(mock.webhooks().is_empty(), "unsubscribed with subscriptionState");
+    runtime_strategies::retire(&t.invoker, &state)
+        .await
+        .unwrap();
+    assert!(
+        mock.webhooks().is_empty(),
+        "unsubscribed with subscriptionState"
+    );
 }

@@ -77,6 +77,7 @@ fn main() {
                         input: json!({}),
                         credentials: json!({}),
                         connector_parameters: json!({}),
+                        records: Default::default(),
                     })
                     .await
                     .expect("first call");

@@ -142,5 +142,6 @@ fn call_of(connector: &Connector, function: &str, input: &str) -> Result<Call> {
         input: Value::Object(input),
         credentials: json!({}),
         connector_parameters: connector.connector_parameters(&connection)?,
+        records: Default::default(),
     })
 }

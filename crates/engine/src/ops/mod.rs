@@ -14,7 +14,10 @@
 mod api_client;
 mod console;
 mod crypto;
+mod mapping;
 mod url;
+
+pub(crate) use mapping::{is_mapping, Mappings};
 
 pub(crate) use api_client::ApiContext;
 pub(crate) use console::CallTags;
@@ -114,6 +117,7 @@ runtime_js! {
         crypto::op_rt_hmac_verify,
         crypto::op_rt_random_fill,
     ],
+    "mapping.js" => [mapping::op_rt_mapping, mapping::op_rt_mapping_each],
     "api_client.js" => [api_client::op_rt_api_configure, api_client::op_rt_api_request],
     "lockdown.js" => [],
     "call_site.js" => [],

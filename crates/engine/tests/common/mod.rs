@@ -14,23 +14,28 @@ use serde_json::{json, Value};
 /// An engine for the connector at `root`; `api_client`: it has
 /// `auth/make-api-client.js`.
 pub fn engine(root: &Path, name: &str, limits: Limits, api_client: bool) -> Engine {
-    let root = std::fs::canonicalize(root).unwrap();
-    Engine::start(EngineConfig {
+    let mut config = config(root, name, limits);
+    config.make_api_client = api_client.then(|| FunctionFile {
+        path: config.root.join("auth/make-api-client.js"),
+        rel: "auth/make-api-client.js".into(),
+        export: "makeApiClient".into(),
+    });
+    Engine::start(config).unwrap()
+}
+
+/// The config of [`engine`], without makeApiClient.
+pub fn config(root: &Path, name: &str, limits: Limits) -> EngineConfig {
+    EngineConfig {
         name: name.into(),
-        make_api_client: api_client.then(|| FunctionFile {
-            path: root.join("auth/make-api-client.js"),
-            rel: "auth/make-api-client.js".into(),
-            export: "makeApiClient".into(),
-        }),
-        root,
+        make_api_client: None,
+        root: std::fs::canonicalize(root).unwrap(),
         limits,
         http: Arc::new(Default::default()),
         client: HttpClient::new().unwrap(),
         spec_base_uri: None,
         allowed_hosts: Arc::new(vec![]),
         refresh_credentials: None,
-    })
-    .unwrap()
+    }
 }
 
 /// A call of `data/<name>.js` (export `name`) with `input`.
@@ -46,5 +51,6 @@ pub fn call(root: &Path, name: &str, input: Value) -> Call {
         input,
         credentials: json!({}),
         connector_parameters: json!({}),
+        records: Default::default(),
     }
 }
