@@ -5,7 +5,7 @@
 // crates/api-client. Here: the request's shape, the 401 refresh of the
 // credentials, and turning an answer into data or an ApiError.
 
-import { op_rt_api_configure, op_rt_api_request } from "ext:core/ops";
+import { op_rt_api_configure, op_rt_api_request, op_rt_oauth_refresh } from "ext:core/ops";
 import { defineGlobals } from "ext:runtime-js/global.js";
 
 // Taken now, before connector code can replace it.
@@ -34,6 +34,9 @@ const auth = {
   // name that invoke.js made a function of).
   makeApiClientGiven: null,
   refreshCredentials: null,
+  // getOAuthConfig (code or mapping): with no refreshCredentials, a 401
+  // refreshes through the OAuth2 refresh_token grant (oauthRefresh).
+  oauthConfig: null,
   refreshed: false,
   refreshing: null,
   // Counts completed refreshes: a 401 to a request sent before the last
@@ -66,7 +69,7 @@ async function refresh() {
   // Concurrent requests that all see a 401 share one refresh.
   if (!auth.refreshing) {
     auth.refreshing = (async () => {
-      const updated = await auth.refreshCredentials({
+      const updated = await refresher()({
         credentials: auth.credentials,
         parameters: auth.parameters,
         // Its own requests must not refresh: a 401 from the token
@@ -84,6 +87,34 @@ async function refresh() {
   return auth.refreshing;
 }
 
+// The refresh of a connector with an OAuth config and no
+// refreshCredentials: the token answer's fields are the new credentials
+// (merged over the old ones by refresh(), so a refresh_token the server
+// does not rotate, and fields such as realmId, stay).
+async function oauthRefresh({ credentials, parameters }) {
+  const refreshToken = credentials?.refresh_token;
+  if (typeof refreshToken !== "string" || refreshToken === "") {
+    throw new Error("the API answered 401 and the credentials have no refresh_token to refresh the access token with");
+  }
+  const config = await auth.oauthConfig({ credentials, parameters, connectorParameters: parameters });
+  if (config === null || typeof config !== "object") {
+    throw new TypeError("getOAuthConfig must return an object like {tokenUri, clientId, clientSecret}");
+  }
+  const res = await op_rt_oauth_refresh(config, refreshToken);
+  if (!res.ok) {
+    const err = new ApiError(`refreshing the OAuth2 access token failed: ${res.message}`, res);
+    err.data = res.body === undefined ? undefined : bodyOf(res);
+    throw err;
+  }
+  return res.token;
+}
+
+// refreshCredentials, else the OAuth2 grant when there is an OAuth config.
+function refresher() {
+  if (auth.refreshCredentials) return auth.refreshCredentials;
+  return auth.oauthConfig ? oauthRefresh : null;
+}
+
 async function send(req, mayRefresh = true) {
   const wire = {
     method: String(req.method || "GET").toUpperCase(),
@@ -95,7 +126,7 @@ async function send(req, mayRefresh = true) {
   };
   const sentWith = auth.generation;
   let res = await op_rt_api_request(wire);
-  if (!res.ok && res.status === 401 && auth.refreshCredentials && mayRefresh) {
+  if (!res.ok && res.status === 401 && refresher() && mayRefresh) {
     if (auth.generation === sentWith) await refresh();
     res = await op_rt_api_request(wire);
   }

@@ -2,7 +2,7 @@
 // function's argument (input, apiClient, credentials) from the JSON the
 // host passes, runs makeApiClient when the connection changed, calls the
 // function through call_site.js, and returns the result as JSON text.
-// makeApiClient, refreshCredentials and recordFromApi are each a function,
+// makeApiClient, refreshCredentials, getOAuthConfig and recordFromApi are each a function,
 // a mapping file's name (mapping.js) or null; recordFromFields a mapping
 // file's name or null, applied to the records the function returns.
 // Loaded last: the worker takes `invoke` and `endCall` from this module's
@@ -47,7 +47,7 @@ async function settle(pending, name, recordFromFields, _tripwire) {
   return result(await pending, name, recordFromFields);
 }
 async function configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials,
-  recordFromApi, recordFromFields, name, _tripwire) {
+  oauthConfig, recordFromApi, recordFromFields, name, _tripwire) {
   const a = jsonParse(authJson);
   auth.key = authJson;
   auth.credentials = a.credentials;
@@ -57,6 +57,7 @@ async function configureAndInvoke(fn, inputJson, authJson, makeApiClient, refres
   auth.makeApiClientGiven = makeApiClient;
   auth.makeApiClient = asFunction(makeApiClient);
   auth.refreshCredentials = asFunction(refreshCredentials);
+  auth.oauthConfig = asFunction(oauthConfig);
   await configure();
   const value = await callConnector(fn, argument(inputJson, recordFromApi));
   return result(value, name, recordFromFields);
@@ -66,10 +67,10 @@ async function configureAndInvoke(fn, inputJson, authJson, makeApiClient, refres
 // async (or makeApiClient must run first). A synchronous function returns
 // at once: no promise for the host to wait on.
 export function invoke(fn, inputJson, authJson, makeApiClient, refreshCredentials,
-  recordFromApi, recordFromFields, name, tripwire) {
+  oauthConfig, recordFromApi, recordFromFields, name, tripwire) {
   if (auth.key !== authJson || auth.makeApiClientGiven !== makeApiClient) {
     return configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials,
-      recordFromApi, recordFromFields, name, tripwire);
+      oauthConfig, recordFromApi, recordFromFields, name, tripwire);
   }
   const value = callConnector(fn, argument(inputJson, recordFromApi));
   if (value !== null && (typeof value === "object" || typeof value === "function") &&

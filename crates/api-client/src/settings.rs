@@ -161,10 +161,21 @@ impl ClientSettings {
                 _ => None,
             },
         };
-        let headers = match field("headers") {
+        let mut headers = match field("headers") {
             Some(v) => pairs(v, "makeApiClient().headers", false)?,
             None => Vec::new(),
         };
+        // `auth: {username, password}` is HTTP Basic (as axios reads it),
+        // unless the headers set Authorization themselves.
+        if let Some(auth) = field("auth") {
+            let basic = basic_auth(auth)?;
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            {
+                headers.push(("Authorization".into(), basic));
+            }
+        }
         for (name, value) in &headers {
             check_header(name, value)
                 .map_err(|r| invalid(format!("makeApiClient().headers.{name}"), r))?;
@@ -190,6 +201,31 @@ impl ClientSettings {
     pub fn is_allowed(&self, url: &Url) -> bool {
         self.allowed.iter().any(|a| a.matches(url))
     }
+}
+
+/// `{username, password}` as the value of an `Authorization: Basic` header.
+fn basic_auth(auth: &Value) -> Result<String, SettingsError> {
+    use base64::Engine as _;
+    let part = |k: &str| match auth.get(k) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(other) => Err(invalid(
+            format!("makeApiClient().auth.{k}"),
+            format!("expected a string, got {}", type_name(other)),
+        )),
+    };
+    if !auth.is_object() {
+        return Err(invalid(
+            "makeApiClient().auth",
+            format!("expected {{username, password}}, got {}", type_name(auth)),
+        ));
+    }
+    let pair = format!("{}:{}", part("username")?, part("password")?);
+    Ok(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    ))
 }
 
 fn parse_base(s: &str, field: &str) -> Result<Url, SettingsError> {

@@ -306,3 +306,36 @@ async fn the_args_form_and_base_url_are_read_as_the_flat_form() {
         assert_eq!(resp.data()["uri"], "/v2/query?minorversion=65", "{options}");
     }
 }
+
+/// `auth: {username, password}` is HTTP Basic, unless the headers already
+/// set Authorization; a malformed `auth` names the field.
+#[test]
+fn auth_is_basic_unless_headers_say_otherwise() {
+    let basic = ClientSettings::from_make_api_client(
+        &json!({"baseUri": "https://api.example.com", "auth": {"username": "id", "password": "pw"}}),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        basic.headers,
+        [("Authorization".to_string(), "Basic aWQ6cHc=".to_string())]
+    );
+    let own = ClientSettings::from_make_api_client(
+        &json!({"baseUri": "https://api.example.com", "auth": {"username": "id"}, "headers": {"authorization": "Bearer t"}}),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        own.headers,
+        [("authorization".to_string(), "Bearer t".to_string())]
+    );
+    let bad = ClientSettings::from_make_api_client(
+        &json!({"baseUri": "https://api.example.com", "auth": {"username": ["x"]}}),
+        None,
+        &[],
+    )
+    .unwrap_err();
+    assert!(bad.to_string().contains("auth.username"), "{bad}");
+}

@@ -48,6 +48,10 @@ pub struct EngineConfig {
     pub allowed_hosts: Arc<Vec<String>>,
     pub make_api_client: Option<FunctionFile>,
     pub refresh_credentials: Option<FunctionFile>,
+    /// getOAuthConfig (code or mapping): `{tokenUri, clientId,
+    /// clientSecret}`; without refreshCredentials, a 401 refreshes the
+    /// access token with the OAuth2 refresh_token grant.
+    pub oauth_config: Option<FunctionFile>,
 }
 
 /// One call of a connector function.

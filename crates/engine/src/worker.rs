@@ -398,6 +398,7 @@ impl Js {
         let refresh = self
             .helper(config, config.refresh_credentials.as_ref())
             .await?;
+        let oauth = self.helper(config, config.oauth_config.as_ref()).await?;
         let from_api = self.helper(config, call.records.from_api.as_ref()).await?;
         let from_fields = self
             .helper(config, call.records.from_fields.as_ref())
@@ -423,6 +424,7 @@ impl Js {
                 text(scope, &auth.to_string())?,
                 make,
                 refresh,
+                oauth,
                 from_api,
                 from_fields,
                 text(scope, &call.function.rel)?,

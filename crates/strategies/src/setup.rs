@@ -48,6 +48,11 @@ pub fn engine_for(connector: &Connector, overrides: &LimitOverrides) -> Result<E
         allowed_hosts: Arc::new(connector.spec.allowed_hosts.clone()),
         make_api_client: auth("auth/make-api-client")?,
         refresh_credentials: auth("auth/refresh-credentials")?,
+        // Membrane's file keys for getOAuthConfig.
+        oauth_config: match auth("auth/get-oauth-config")? {
+            Some(f) => Some(f),
+            None => auth("auth/oauth-config")?,
+        },
     };
     Ok(Engine::start(config)?)
 }

@@ -64,6 +64,7 @@ fn main() {
                         export: "makeApiClient".into(),
                     }),
                     refresh_credentials: None,
+                    oauth_config: None,
                 })
                 .expect("engine");
                 engine

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use deno_core::{op2, OpState};
 use deno_error::JsErrorBox;
 use runtime_api_client::{
-    ApiClientError, ApiRequest, Body, ClientSettings, HttpClient, HttpConfig,
+    ApiClientError, ApiRequest, Body, ClientSettings, HttpClient, HttpConfig, OAuthConfig,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -110,6 +110,35 @@ pub(super) async fn op_rt_api_request(
             put_body(&mut response, res.body);
             json!({"ok": true, "response": response})
         }
+        Err(err) => error_envelope(err),
+    })
+}
+
+/// The OAuth2 refresh_token grant with the connector's OAuth config
+/// (`runtime_api_client::refresh_token_grant`): `{ok, token}`, or the
+/// error envelope of a request.
+#[op2]
+#[serde]
+pub(super) async fn op_rt_oauth_refresh(
+    state: Rc<RefCell<OpState>>,
+    #[serde] config: serde_json::Value,
+    #[string] refresh_token: String,
+) -> Result<serde_json::Value, JsErrorBox> {
+    let config = OAuthConfig::from_value(&config)
+        .map_err(|e| JsErrorBox::type_error(format!("getOAuthConfig: {e}")))?;
+    let (client, http, host) = {
+        let s = state.borrow();
+        let ctx = s.borrow::<ApiContext>();
+        (ctx.client.clone(), ctx.config.clone(), ctx.host.clone())
+    };
+    let result = host
+        .spawn(async move {
+            runtime_api_client::refresh_token_grant(&client, &http, &config, &refresh_token).await
+        })
+        .await
+        .map_err(|e| JsErrorBox::generic(format!("OAuth refresh task failed: {e}")))?;
+    Ok(match result {
+        Ok(token) => json!({"ok": true, "token": token}),
         Err(err) => error_envelope(err),
     })
 }

@@ -118,7 +118,11 @@ runtime_js! {
         crypto::op_rt_random_fill,
     ],
     "mapping.js" => [mapping::op_rt_mapping, mapping::op_rt_mapping_each],
-    "api_client.js" => [api_client::op_rt_api_configure, api_client::op_rt_api_request],
+    "api_client.js" => [
+        api_client::op_rt_api_configure,
+        api_client::op_rt_api_request,
+        api_client::op_rt_oauth_refresh,
+    ],
     "lockdown.js" => [],
     "call_site.js" => [],
     "invoke.js" => [],

@@ -35,6 +35,7 @@ pub fn config(root: &Path, name: &str, limits: Limits) -> EngineConfig {
         spec_base_uri: None,
         allowed_hosts: Arc::new(vec![]),
         refresh_credentials: None,
+        oauth_config: None,
     }
 }
 

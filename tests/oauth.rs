@@ -1,0 +1,155 @@
+//! OAuth2 credentials as Membrane stores them (`access_token`,
+//! `refresh_token`, extra fields such as `realmId`): on a 401 a connector
+//! with an OAuth config and no refreshCredentials gets its access token
+//! refreshed with the refresh_token grant at the config's `tokenUri`,
+//! the client authenticated with HTTP Basic, and the request retried with
+//! the new token; a refresh the server refuses is one clear error. Through
+//! the binary against the mock API's OAuth token endpoint.
+
+mod support;
+
+use mock_api::{MockApi, MockOptions};
+use serde_json::{json, Value};
+use support::*;
+
+const CLIENT: &str = "export default ({ credentials, parameters }) => ({\n  baseUri: parameters.baseUri,\n  headers: { Authorization: `Bearer ${credentials.access_token}` },\n})\n";
+const OAUTH: &str = "export default ({ connectorParameters }) => ({\n  tokenUri: `${connectorParameters.baseUri}/auth/token`,\n  clientId: connectorParameters.clientId,\n  clientSecret: connectorParameters.clientSecret,\n})\n";
+const LIST: &str = "export default async ({ apiClient, credentials }) => {\n  const page = await apiClient.get('/contacts')\n  return { records: page.records, realm: credentials.realmId }\n}\n";
+
+fn oauth_connector() -> tempfile::TempDir {
+    let spec = "key: oauth\nname: OAuth\nparametersSchema:\n  type: object\n  properties:\n    baseUri: {type: string}\n    clientId: {type: string}\n    clientSecret: {type: string}\n";
+    connector(&[
+        ("spec.yml", spec),
+        ("auth/make-api-client.js", CLIENT),
+        ("auth/get-oauth-config.js", OAUTH),
+        ("data/contacts/list.js", LIST),
+    ])
+}
+
+fn mock(refresh_token: &str) -> MockApi {
+    let mock = MockApi::start_with(MockOptions {
+        require_auth: true,
+        token: "old-token".into(),
+        refresh_token: Some(refresh_token.into()),
+        ..MockOptions::default()
+    });
+    mock.seed("contacts", 2);
+    mock
+}
+
+fn list(dir: &std::path::Path, mock: &MockApi, refresh_token: &str) -> Run {
+    let conn = connection_file(
+        dir,
+        &json!({
+            "credentials": {"access_token": "old-token", "refresh_token": refresh_token, "realmId": "r-9"},
+            "parameters": {"baseUri": mock.base_url(), "clientId": "client-1", "clientSecret": "secret-shh"},
+        }),
+    );
+    invoke_with(
+        &[],
+        dir,
+        "data/contacts/list",
+        &json!({}),
+        &["--connection", conn.to_str().unwrap()],
+    )
+}
+
+#[test]
+fn a_401_refreshes_the_access_token_with_the_refresh_token_grant() {
+    let mock = mock("refresh-1");
+    let dir = oauth_connector();
+    mock.expire_token();
+    let run = list(dir.path(), &mock, "refresh-1");
+    let out: Value = run.json();
+    assert_eq!(out["records"].as_array().map(Vec::len), Some(2), "{run}");
+    // Extra fields survive the refresh.
+    assert_eq!(out["realm"], "r-9");
+    let token_requests: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/auth/token")
+        .collect();
+    assert_eq!(token_requests.len(), 1);
+    let req = &token_requests[0];
+    assert_eq!(req.method, "POST");
+    let body = String::from_utf8_lossy(&req.body).to_string();
+    let form = query_pairs(&body);
+    assert!(
+        form.contains(&("grant_type".into(), "refresh_token".into())),
+        "{body}"
+    );
+    assert!(
+        form.contains(&("refresh_token".into(), "refresh-1".into())),
+        "{body}"
+    );
+    assert!(
+        !body.contains("secret-shh"),
+        "client secret in the body: {body}"
+    );
+    let basic = req
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    // base64("client-1:secret-shh")
+    assert_eq!(basic, "Basic Y2xpZW50LTE6c2VjcmV0LXNoaA==");
+    // The retried request carried the new token.
+    let last = mock
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/contacts")
+        .unwrap();
+    assert!(
+        last.headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "Bearer token-1"),
+        "{:?}",
+        last.headers
+    );
+}
+
+#[test]
+fn a_refused_refresh_is_one_clear_error() {
+    let mock = mock("the-good-one");
+    let dir = oauth_connector();
+    mock.expire_token();
+    let run = list(dir.path(), &mock, "stale-refresh");
+    assert!(!run.ok(), "{run}");
+    let err = run.failure();
+    assert!(
+        err.contains("refreshing the OAuth2 access token failed")
+            && err.contains("/auth/token")
+            && err.contains("400"),
+        "{run}"
+    );
+    assert!(
+        !err.contains("stale-refresh") && !err.contains("secret-shh"),
+        "{run}"
+    );
+    assert_eq!(mock.request_count("/auth/token"), 1, "no loop");
+    assert_eq!(mock.request_count("/contacts"), 1, "not retried");
+}
+
+#[test]
+fn without_a_refresh_token_the_401_says_so() {
+    let mock = mock("refresh-1");
+    let dir = oauth_connector();
+    mock.expire_token();
+    let conn = connection_file(
+        dir.path(),
+        &json!({
+            "credentials": {"access_token": "old-token"},
+            "parameters": {"baseUri": mock.base_url(), "clientId": "c", "clientSecret": "s"},
+        }),
+    );
+    let run = invoke_with(
+        &[],
+        dir.path(),
+        "data/contacts/list",
+        &json!({}),
+        &["--connection", conn.to_str().unwrap()],
+    );
+    assert!(run.failure().contains("no refresh_token"), "{run}");
+    assert_eq!(mock.request_count("/auth/token"), 0);
+}
