@@ -153,3 +153,61 @@ fn without_a_refresh_token_the_401_says_so() {
     assert!(run.failure().contains("no refresh_token"), "{run}");
     assert_eq!(mock.request_count("/auth/token"), 0);
 }
+
+/// A refreshed token is kept in the data dir: the next run starts from it
+/// (no second refresh, which a server rotating refresh tokens would refuse),
+/// until the connection file gives other credentials.
+#[test]
+fn the_refreshed_token_is_kept_for_the_next_run() {
+    let mock = mock("refresh-1");
+    let dir = oauth_connector();
+    let data = tempfile::tempdir().unwrap();
+    let sink = data.path().join("events.jsonl");
+    let run_once = |access_token: &str| {
+        let conn = connection_file(
+            dir.path(),
+            &json!({
+                "credentials": {"access_token": access_token, "refresh_token": "refresh-1"},
+                "parameters": {"baseUri": mock.base_url(), "clientId": "c", "clientSecret": "s"},
+            }),
+        );
+        let args = [
+            "run",
+            dir.path().to_str().unwrap(),
+            "--connection",
+            conn.to_str().unwrap(),
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--sink",
+            &format!("file:{}", sink.display()),
+            "--once",
+        ];
+        let run = runtime(&args, &[]);
+        assert!(run.ok(), "{run}");
+    };
+    mock.expire_token();
+    run_once("old-token");
+    assert_eq!(mock.request_count("/auth/token"), 1);
+    run_once("old-token");
+    assert_eq!(
+        mock.request_count("/auth/token"),
+        1,
+        "the second run used the kept token"
+    );
+    // New credentials in the connection file win over the kept ones.
+    mock.set_token("operator-token");
+    run_once("operator-token");
+    assert_eq!(mock.request_count("/auth/token"), 1);
+    let last = mock
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/contacts")
+        .unwrap();
+    assert!(
+        last.headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "Bearer operator-token"),
+        "{:?}",
+        last.headers
+    );
+}

@@ -124,6 +124,18 @@ pub(crate) async fn produce(
     state: &SubscriptionState,
     work: Work<'_>,
 ) -> Result<Produced, StrategyError> {
+    let produced = produce_inner(shared, sub, state, work).await;
+    // A refresh during the call holds even when the cycle failed after it.
+    shared.credentials.keep(shared.store.as_ref()).await;
+    produced
+}
+
+async fn produce_inner(
+    shared: &Shared,
+    sub: &Subscription,
+    state: &SubscriptionState,
+    work: Work<'_>,
+) -> Result<Produced, StrategyError> {
     let ctx = shared.ctx(sub);
     let strategy = &sub.plan.strategy;
     match work {

@@ -15,6 +15,7 @@
 //! (signals), `registrations` (undoing what subscribing left at the app),
 //! `data_dir` (where a connection's state lives), `error`.
 
+mod credentials;
 mod cycle;
 mod data_dir;
 mod delivery;
@@ -99,6 +100,9 @@ pub async fn run(
         .trim_end_matches('/')
         .to_string();
     let base = base_invoker(&connector, &connection, engine)?;
+    // Before any call: unregistering removed subscriptions needs them too.
+    let credentials =
+        credentials::restore(&connection, base.credentials.clone(), store.as_ref()).await?;
     let mut subs = Vec::new();
     for p in plans {
         tracing::info!(
@@ -138,6 +142,7 @@ pub async fn run(
         stop: stop_tx.clone(),
         webhook_requests: AtomicU64::new(0),
         webhook_events: AtomicU64::new(0),
+        credentials,
     });
     let mut sink = runtime_sinks::build(&options.sink)?;
     tracing::info!(

@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     /// Webhook requests answered 2xx, and the events they committed.
     pub webhook_requests: AtomicU64,
     pub webhook_events: AtomicU64,
+    /// Refreshed credentials, kept in the store for the next run.
+    pub credentials: crate::credentials::KeptCredentials,
 }
 
 impl Shared {

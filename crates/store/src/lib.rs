@@ -146,6 +146,18 @@ impl SubscriptionState {
     }
 }
 
+/// Credentials a refresh returned (an OAuth2 token, a connector's
+/// `refreshCredentials`), kept so the next run starts from them instead of
+/// the connection's, whose refresh token the server may have rotated away.
+/// `given` fingerprints the credentials the connection gave when they were
+/// refreshed: once the connection gives others (the operator put new ones
+/// in), those win.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshedCredentials {
+    pub given: String,
+    pub value: Value,
+}
+
 /// What [`SledStore::claim_connection`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {

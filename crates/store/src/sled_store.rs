@@ -8,7 +8,7 @@ use sled::transaction::{TransactionError, Transactional};
 
 use crate::outbox::{self, Chunk, Item};
 use crate::snapshot::{self, Kind};
-use crate::{now_rfc3339, Claim, StoreError, SubId, SubscriptionState};
+use crate::{now_rfc3339, Claim, RefreshedCredentials, StoreError, SubId, SubscriptionState};
 
 /// At most this much of the outbox is handed out at once (but always one
 /// event), so a large `pending` limit cannot pull huge records into memory.
@@ -27,6 +27,7 @@ const CACHE_BYTES: u64 = 4 * 1024 * 1024;
 const INSTANCE_KEY: &[u8] = b"instance";
 const NEXT_SEQ_KEY: &[u8] = b"next_seq";
 const CONNECTION_KEY: &[u8] = b"connection";
+const CREDENTIALS_KEY: &[u8] = b"refreshed_credentials";
 
 /// The store on sled: trees `meta` (instance id, event sequence), `subs`
 /// (sub id -> JSON state), `outbox` (big-endian sequence of the first event
@@ -191,6 +192,33 @@ impl SledStore {
             .get(CONNECTION_KEY)
             .map_err(|e| self.storage(e))?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The credentials last refreshed, if any.
+    pub fn refreshed_credentials(&self) -> Result<Option<RefreshedCredentials>, StoreError> {
+        match self
+            .meta
+            .get(CREDENTIALS_KEY)
+            .map_err(|e| self.storage(e))?
+        {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| self.corrupt("meta", format!("refreshed credentials: {e}"))),
+        }
+    }
+
+    /// Keeps `credentials` (durable when this returns).
+    pub fn save_refreshed_credentials(
+        &self,
+        credentials: &RefreshedCredentials,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(credentials)
+            .map_err(|e| self.corrupt("meta", format!("refreshed credentials: {e}")))?;
+        self.meta
+            .insert(CREDENTIALS_KEY, bytes)
+            .map_err(|e| self.storage(e))?;
+        self.flush()
     }
 
     /// Random id made once per data dir; prefixes every event id so ids

@@ -26,8 +26,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    Claim, EventLine, Finished, NewEvent, SledStore, SnapshotWriter, StoreError, SubId,
-    SubscriptionState,
+    Claim, EventLine, Finished, NewEvent, RefreshedCredentials, SledStore, SnapshotWriter,
+    StoreError, SubId, SubscriptionState,
 };
 
 #[async_trait]
@@ -74,6 +74,14 @@ pub trait Store: Send + Sync {
     async fn claim_connection(&self, connection: &str) -> Result<Claim, StoreError>;
     /// The connection the store belongs to, if one claimed it.
     async fn connection(&self) -> Result<Option<String>, StoreError>;
+    /// The credentials a refresh last returned, if any.
+    async fn refreshed_credentials(&self) -> Result<Option<RefreshedCredentials>, StoreError>;
+    /// Keeps refreshed credentials, replacing any kept before; durable when
+    /// it returns.
+    async fn save_refreshed_credentials(
+        &self,
+        credentials: RefreshedCredentials,
+    ) -> Result<(), StoreError>;
     /// Why the store cannot write any more, if it cannot (a full disk): the
     /// run must stop rather than retry cycles that cannot commit.
     fn failure(&self) -> Option<String>;
@@ -217,6 +225,18 @@ impl Store for Sled {
 
     async fn connection(&self) -> Result<Option<String>, StoreError> {
         self.inner.connection()
+    }
+
+    async fn refreshed_credentials(&self) -> Result<Option<RefreshedCredentials>, StoreError> {
+        self.inner.refreshed_credentials()
+    }
+
+    async fn save_refreshed_credentials(
+        &self,
+        credentials: RefreshedCredentials,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |s| s.save_refreshed_credentials(&credentials))
+            .await
     }
 
     fn failure(&self) -> Option<String> {

@@ -13,7 +13,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use runtime_store::{
-    sub_id, ChangeType, Claim, NewEvent, Sled, Store, StoreError, SubscriptionState,
+    sub_id, ChangeType, Claim, NewEvent, RefreshedCredentials, Sled, Store, StoreError,
+    SubscriptionState,
 };
 use serde_json::{json, Value};
 
@@ -32,6 +33,7 @@ async fn sled_conforms() {
     an_unfinished_scan_leaves_the_committed_snapshot(sled).await;
     reset_forgets_a_subscription_entirely(sled).await;
     a_store_belongs_to_one_connection(sled).await;
+    refreshed_credentials_outlive_the_store(sled).await;
 }
 
 fn state(sub: &str, data: Value) -> SubscriptionState {
@@ -299,6 +301,29 @@ pub async fn a_store_belongs_to_one_connection(open: Open) {
         Err(StoreError::OtherConnection { owner, .. }) => assert_eq!(owner, "customer-1"),
         other => panic!("another connection was let in: {other:?}"),
     }
+}
+
+pub async fn refreshed_credentials_outlive_the_store(open: Open) {
+    let dir = tempfile::tempdir().unwrap();
+    let first = RefreshedCredentials {
+        given: "fp-1".into(),
+        value: json!({"access_token": "a1", "refresh_token": "r1"}),
+    };
+    let second = RefreshedCredentials {
+        given: "fp-1".into(),
+        value: json!({"access_token": "a2", "refresh_token": "r2", "realmId": 9}),
+    };
+    {
+        let store = open(dir.path());
+        assert_eq!(store.refreshed_credentials().await.unwrap(), None);
+        store.save_refreshed_credentials(first).await.unwrap();
+        store
+            .save_refreshed_credentials(second.clone())
+            .await
+            .unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.refreshed_credentials().await.unwrap(), Some(second));
 }
 
 /// State written before data dirs recorded `data` still reads: each
