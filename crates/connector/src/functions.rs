@@ -1,13 +1,18 @@
 //! Which file implements a function, in the order a Membrane author expects:
 //! `filePath` in the spec, then the kebab-case file, then the camelCase file,
-//! then the same in each spec the collection `extends`.
+//! then the same in each spec the collection `extends`; event functions
+//! under each spelling of [`EVENT_FUNCTIONS`](crate::model::EVENT_FUNCTIONS).
+//! A method declared `not-supported` has no file, and an empty file is as
+//! if absent. Code (`.js`) and mappings (`.map.yml`, `.yml`) are found by the
+//! same rules: [`Connector::function_file`] returns code only,
+//! [`Connector::implementation`] either.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::names::{to_camel, to_kebab};
-use crate::problem::{key_location, Problem, Source};
+use crate::problem::{Problem, Source};
 use crate::specfile::rel_to;
 use crate::Connector;
 
@@ -24,6 +29,146 @@ pub struct FunctionFile {
 }
 
 const EXTENSIONS: [&str; 2] = ["js", "mjs"];
+
+/// Suffixes of a mapping file (Membrane's `mapping` implementation type),
+/// preferred first.
+const MAPPING_EXTENSIONS: [&str; 3] = ["map.yml", "yml", "yaml"];
+
+/// A YAML mapping implementing one function (`auth/make-api-client.yml`,
+/// `data/<c>/record-from-fields.map.yml`): formulas to evaluate, not code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingFile {
+    /// Absolute.
+    pub path: PathBuf,
+    /// Relative to the connector directory (`/`-separated), for messages.
+    pub rel: String,
+}
+
+/// What implements a function: a code file or a mapping file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Implementation {
+    JavaScript(FunctionFile),
+    Mapping(MappingFile),
+}
+
+/// A method's declared `implementationType` (`methods.<key>`,
+/// `auth.<key>`, `auth.methods.<key>`, or a collection's top-level
+/// `recordFromFields: {...}`; the nearest spec of an `extends` chain wins).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImplementationType {
+    JavaScript,
+    Mapping,
+    /// The function does not exist, even if a file of its name does.
+    NotSupported,
+    /// Another of Membrane's types (`rest-api-mapping`, ...), which the
+    /// runtime does not run.
+    Other(String),
+}
+
+impl ImplementationType {
+    fn parse(s: &str) -> ImplementationType {
+        match s {
+            "javascript" => ImplementationType::JavaScript,
+            "mapping" => ImplementationType::Mapping,
+            "not-supported" => ImplementationType::NotSupported,
+            other => ImplementationType::Other(other.to_string()),
+        }
+    }
+}
+
+/// Which kind of file a lookup wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Code,
+    Mapping,
+}
+
+impl Want {
+    fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Want::Code => &EXTENSIONS,
+            Want::Mapping => &MAPPING_EXTENSIONS,
+        }
+    }
+}
+
+/// Whether `path` names a mapping file (by its suffix).
+pub(crate) fn is_mapping_path(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yml" || e == "yaml")
+}
+
+/// An empty (or whitespace-only) file: Membrane's exports leave empty
+/// per-type files beside the real ones, which must not shadow them.
+fn is_blank(path: &Path) -> bool {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() == 0 => true,
+        Ok(m) if m.len() <= 4096 => {
+            std::fs::read_to_string(path).is_ok_and(|t| t.trim().is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// One spelling of a function's file: a path below a place's directory,
+/// without suffix, and the export to look for.
+#[derive(Debug, Clone)]
+struct Stem {
+    path: Vec<String>,
+    export: String,
+}
+
+/// The spellings of `rest` (the segments after `data/<c>/` or `auth/`):
+/// an event function (`events/<name>`, `events/<type>-<name>`) under each
+/// of its file keys, flat then in the `events/` subfolder; anything else
+/// as kebab-case, then camelCase.
+fn stems(rest: &[&str]) -> Vec<Stem> {
+    let Some((name, subdirs)) = rest.split_last() else {
+        return Vec::new();
+    };
+    let dirs: Vec<String> = subdirs.iter().map(|s| s.to_string()).collect();
+    let at = |extra: &[&str], stem: String, export: String| {
+        let mut path = dirs.clone();
+        path.extend(extra.iter().map(|s| s.to_string()));
+        path.push(stem);
+        Stem { path, export }
+    };
+    let kebab = to_kebab(name);
+    if subdirs == ["events"] {
+        let (ty, func) = match per_type_prefix(&kebab) {
+            Some(t) => (Some(t), &kebab[t.len() + 1..]),
+            None => (None, kebab.as_str()),
+        };
+        if let Some(f) = crate::model::event_function(func) {
+            let mut out = Vec::new();
+            for (key, export) in f.files {
+                let (flat, nested, export) = match ty {
+                    None => (
+                        vec![format!("events-{key}")],
+                        key.to_string(),
+                        export.to_string(),
+                    ),
+                    Some(t) => (
+                        vec![format!("events-{t}-{key}"), format!("{t}-{key}")],
+                        format!("{t}-{key}"),
+                        to_camel(&format!("{t}-{}", to_kebab(export))),
+                    ),
+                };
+                // Flat in the collection folder (Membrane), then `events/`.
+                for stem in flat {
+                    out.push(Stem {
+                        path: vec![stem],
+                        export: export.clone(),
+                    });
+                }
+                out.push(at(&[], nested.clone(), export.clone()));
+                out.push(at(&[], to_camel(&nested), export.clone()));
+            }
+            return out;
+        }
+    }
+    let camel = to_camel(name);
+    vec![at(&[], kebab, camel.clone()), at(&[], camel.clone(), camel)]
+}
 
 /// A place to look: a directory of files and the spec that may hold `filePath`s.
 struct Place<'a> {
@@ -77,8 +222,101 @@ impl Connector {
 
     /// Resolves `function` as the CLI names it ("auth/make-api-client",
     /// "data/contacts/events/pull", "global-webhooks/<key>/handle"; kebab or
-    /// camelCase, `.js` tolerated). `Ok(None)`: no file implements it.
+    /// camelCase, `.js` tolerated) to its code file. `Ok(None)`: no code
+    /// implements it (none exists, it is declared `not-supported`, or it is
+    /// a mapping: see [`Connector::implementation`]).
     pub fn function_file(&self, function: &str) -> Result<Option<FunctionFile>, Problem> {
+        match self.implementation_type(function) {
+            None | Some(ImplementationType::JavaScript) => {}
+            Some(_) => return Ok(None),
+        }
+        match self.locate(function, Want::Code)? {
+            Some(Implementation::JavaScript(f)) => Ok(Some(f)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The mapping file implementing `function` (named as for
+    /// [`Connector::function_file`]): `auth/make-api-client.yml`,
+    /// `data/<c>/record-from-fields.map.yml`, or a `filePath` to a `.yml`.
+    /// `Ok(None)` when there is none, or the method is declared with
+    /// another implementation type.
+    pub fn mapping_file(&self, function: &str) -> Result<Option<MappingFile>, Problem> {
+        match self.implementation_type(function) {
+            None | Some(ImplementationType::Mapping) => {}
+            Some(_) => return Ok(None),
+        }
+        match self.locate(function, Want::Mapping)? {
+            Some(Implementation::Mapping(m)) => Ok(Some(m)),
+            _ => Ok(None),
+        }
+    }
+
+    /// What implements `function`: as declared (`implementationType`),
+    /// else code when a code file exists, else a mapping file. `Ok(None)`
+    /// for a method declared `not-supported` or of a type the runtime does
+    /// not run, and for one with no file.
+    pub fn implementation(&self, function: &str) -> Result<Option<Implementation>, Problem> {
+        match self.implementation_type(function) {
+            Some(ImplementationType::JavaScript) => Ok(self
+                .function_file(function)?
+                .map(Implementation::JavaScript)),
+            Some(ImplementationType::Mapping) => {
+                Ok(self.mapping_file(function)?.map(Implementation::Mapping))
+            }
+            Some(_) => Ok(None),
+            None => match self.function_file(function)? {
+                Some(f) => Ok(Some(Implementation::JavaScript(f))),
+                None => Ok(self.mapping_file(function)?.map(Implementation::Mapping)),
+            },
+        }
+    }
+
+    /// The `implementationType` declared for `function`, if any: in the
+    /// root spec's `auth.<key>` / `auth.methods.<key>` for `auth/<key>`;
+    /// in the collection's `methods.<key>` or top-level `<key>` (Membrane
+    /// declares `recordFromFields` there) for `data/<c>/<key>`, the
+    /// nearest spec of its `extends` chain winning. Event functions and
+    /// global webhooks are not declared this way (`None`).
+    pub fn implementation_type(&self, function: &str) -> Option<ImplementationType> {
+        let trimmed = function.trim().trim_start_matches("./");
+        let segs: Vec<&str> = trimmed.split('/').collect();
+        let (spec, name, containers): (&Value, &str, &[&[&str]]) = match segs.as_slice() {
+            ["auth", name] => (&self.spec.raw, name, &[&["auth"], &["auth", "methods"]]),
+            ["data", key, name] => (&self.collections.get(*key)?.raw, name, &[&["methods"], &[]]),
+            _ => return None,
+        };
+        let name = name
+            .strip_suffix(".js")
+            .or_else(|| name.strip_suffix(".mjs"))
+            .unwrap_or(name);
+        for container in containers {
+            for key in [to_camel(name), to_kebab(name)] {
+                let mut path: Vec<&str> = container.to_vec();
+                path.push(&key);
+                let Some(decl) = crate::typed::lookup(spec, &path) else {
+                    continue;
+                };
+                // Membrane's newest form writes `type:` (not at a
+                // collection's top level, where `type` is its kind).
+                let mut keys = vec!["implementationType"];
+                if !container.is_empty() {
+                    keys.push("type");
+                }
+                if let Some(t) = keys
+                    .iter()
+                    .find_map(|k| decl.get(*k).and_then(Value::as_str))
+                {
+                    return Some(ImplementationType::parse(t));
+                }
+            }
+        }
+        None
+    }
+
+    /// The file implementing `function`, of the kind `want`, by the rules
+    /// of the module doc.
+    fn locate(&self, function: &str, want: Want) -> Result<Option<Implementation>, Problem> {
         let bad = |msg: String| Problem::new(function, msg);
         let trimmed = function.trim().trim_start_matches("./");
         let trimmed = trimmed
@@ -106,13 +344,7 @@ impl Connector {
                     let known: Vec<&str> = self.collections.keys().map(String::as_str).collect();
                     return Err(bad(format!("no collection `{key}` (collections: {})", known.join(", "))));
                 };
-                let mut containers = entries(rest, &[&["methods"], &["events"]]);
-                // Per-type event functions may also sit under their event type.
-                let last = to_kebab(rest.last().copied().unwrap_or_default());
-                if let (["events", _], Some(ty)) = (rest, per_type_prefix(&last)) {
-                    let func = &last[ty.len() + 1..];
-                    containers.extend(entries(&[func], &[&["events", ty]]));
-                }
+                let containers = event_entries(rest);
                 let places = c
                     .levels
                     .iter()
@@ -126,7 +358,7 @@ impl Connector {
                 };
                 let containers = entries(rest, &[&[], &["methods"]]);
                 let place = Place { dir: &g.dir, source: g.source.as_ref(), containers };
-                return self.resolve_in(&[place], rest);
+                return self.resolve_in(&[place], rest, want);
             }
             _ => {
                 return Err(bad(
@@ -135,14 +367,19 @@ impl Connector {
                 ))
             }
         };
-        self.resolve_in(&places, rest)
+        self.resolve_in(&places, rest, want)
     }
 
-    fn resolve_in(&self, places: &[Place], rest: &[&str]) -> Result<Option<FunctionFile>, Problem> {
-        let Some((name, subdirs)) = rest.split_last() else {
+    fn resolve_in(
+        &self,
+        places: &[Place],
+        rest: &[&str],
+        want: Want,
+    ) -> Result<Option<Implementation>, Problem> {
+        let stems = stems(rest);
+        let Some(first) = stems.first() else {
             return Ok(None);
         };
-        let (kebab, camel) = (to_kebab(name), to_camel(name));
         for place in places {
             if let Some(src) = place.source {
                 for entry in &place.containers {
@@ -150,18 +387,41 @@ impl Connector {
                     path.push("filePath");
                     if let Some(v) = crate::typed::lookup(&src.value, &path) {
                         let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
-                        return self.file_path_target(src, &path, v, &camel).map(Some);
+                        let f = self.file_path_target(src, &path, v, &first.export)?;
+                        // A filePath names the one file: of the other kind,
+                        // or empty, the function has none.
+                        let mapping = is_mapping_path(&f.path);
+                        return Ok(match (want, mapping) {
+                            _ if is_blank(&f.path) => None,
+                            (Want::Code, false) => Some(Implementation::JavaScript(f)),
+                            (Want::Mapping, true) => Some(Implementation::Mapping(MappingFile {
+                                path: f.path,
+                                rel: f.rel,
+                            })),
+                            _ => None,
+                        });
                     }
                 }
             }
-            let dir = subdirs
-                .iter()
-                .fold(place.dir.to_path_buf(), |d, s| d.join(s));
-            for stem in [&kebab, &camel] {
-                for ext in EXTENSIONS {
-                    let candidate = dir.join(format!("{stem}.{ext}"));
-                    if candidate.is_file() {
-                        return self.inside(&candidate, None, &camel).map(Some);
+            for stem in &stems {
+                let mut dir = place.dir.to_path_buf();
+                let Some((file, subdirs)) = stem.path.split_last() else {
+                    continue;
+                };
+                for s in subdirs {
+                    dir.push(s);
+                }
+                for ext in want.extensions() {
+                    let candidate = dir.join(format!("{file}.{ext}"));
+                    if candidate.is_file() && !is_blank(&candidate) {
+                        let f = self.inside(&candidate, None, &stem.export)?;
+                        return Ok(Some(match want {
+                            Want::Code => Implementation::JavaScript(f),
+                            Want::Mapping => Implementation::Mapping(MappingFile {
+                                path: f.path,
+                                rel: f.rel,
+                            }),
+                        }));
                     }
                 }
             }
@@ -180,8 +440,7 @@ impl Connector {
     ) -> Result<FunctionFile, Problem> {
         let keys: Vec<&str> = key.iter().map(String::as_str).collect();
         let at = |msg: String| {
-            Problem::new(&src.rel, format!("`{}`: {msg}", keys.join(".")))
-                .at(key_location(&src.text, &keys))
+            Problem::new(&src.rel, format!("`{}`: {msg}", keys.join("."))).at(src.location(&keys))
         };
         let Some(fp) = value.as_str() else {
             return Err(at("must be a string".into()));
@@ -318,7 +577,8 @@ impl Connector {
             .map(|k| to_camel(k))
             .unwrap_or_default();
         if let Ok(f) = self.file_path_target(src, key, value, &export) {
-            if !out.iter().any(|o| o.path == f.path) {
+            // A mapping is not a module: the parse checks must not load it.
+            if !is_mapping_path(&f.path) && !out.iter().any(|o| o.path == f.path) {
                 out.push(f);
             }
         }
@@ -367,6 +627,41 @@ fn entries(rest: &[&str], containers: &[&[&str]]) -> Vec<Vec<String>> {
             let mut path: Vec<String> = container.iter().map(|s| s.to_string()).collect();
             path.push(key);
             out.push(path);
+        }
+    }
+    out
+}
+
+/// Spec entries that may hold the `filePath` of `rest` in a collection:
+/// `methods.<fn>` and `events.<fn>`; for an event function also under each
+/// of its exports and in Membrane's nested `events[.<type>].methods.<fn>`,
+/// and for a per-type one `events.<type>.<fn>`.
+fn event_entries(rest: &[&str]) -> Vec<Vec<String>> {
+    let mut out = entries(rest, &[&["methods"], &["events"]]);
+    let last = to_kebab(rest.last().copied().unwrap_or_default());
+    let ["events", _] = rest else {
+        return out;
+    };
+    let (ty, func) = match per_type_prefix(&last) {
+        Some(t) => (Some(t), &last[t.len() + 1..]),
+        None => (None, last.as_str()),
+    };
+    let mut names = vec![func.to_string()];
+    if let Some(f) = crate::model::event_function(func) {
+        names.extend(f.files.iter().map(|(_, e)| e.to_string()));
+    }
+    let containers: Vec<Vec<&str>> = match ty {
+        Some(t) => vec![vec!["events", t], vec!["events", t, "methods"]],
+        None => vec![vec!["events", "methods"], vec!["events"]],
+    };
+    for name in &names {
+        for c in &containers {
+            let c: &[&str] = c;
+            for e in entries(&[name.as_str()], &[c]) {
+                if !out.contains(&e) {
+                    out.push(e);
+                }
+            }
         }
     }
     out

@@ -45,18 +45,20 @@ pub(crate) const PER_TYPE_KEYS: [&str; 11] = [
     "deletedTimeField",
 ];
 
-/// Functions under `events/`, whose `filePath` may sit at `events.<fn>` or
-/// `events.<type>.<fn>` (see functions.rs).
-pub(crate) const EVENT_FUNCTIONS: [&str; 8] = [
-    "subscribe",
-    "pull",
-    "collectEvents",
-    "pullLatestRecords",
-    "webhookSubscribe",
-    "webhookHandle",
-    "webhookUnsubscribe",
-    "webhookRefresh",
-];
+/// Event function names a spec key may use (for a `filePath` at
+/// `events.<fn>` or `events.<type>.<fn>`): the camelCase name and the
+/// exports of each entry of the one table, `model::EVENT_FUNCTIONS`.
+fn event_function_names() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for f in crate::model::EVENT_FUNCTIONS.iter() {
+        for (_, export) in f.files {
+            if !out.contains(export) {
+                out.push(export);
+            }
+        }
+    }
+    out
+}
 
 /// Method names a `methods` or `auth` mapping may declare.
 pub(crate) const METHOD_NAMES: [&str; 25] = [
@@ -120,11 +122,11 @@ fn names_per_type_function(key: &str) -> bool {
         return false;
     };
     let rest = &kebab[ty.len() + 1..];
-    (key == kebab || key == to_camel(&kebab)) && names_function(rest, &EVENT_FUNCTIONS)
+    (key == kebab || key == to_camel(&kebab)) && event_function_key(rest)
 }
 
 fn event_function_key(key: &str) -> bool {
-    names_function(key, &EVENT_FUNCTIONS)
+    names_function(key, &event_function_names()) || crate::model::event_function(key).is_some()
 }
 
 fn child<'a>(path: &[&'a str], key: &'a str) -> Vec<&'a str> {
@@ -137,7 +139,7 @@ fn child<'a>(path: &[&'a str], key: &'a str) -> Vec<&'a str> {
 /// then its per-type entries, method declarations and event functions.
 pub(crate) fn check_events(rep: &mut Reporter, raw: &Value) {
     let mut allowed: Vec<&str> = EVENTS_KEYS.to_vec();
-    allowed.extend(EVENT_FUNCTIONS);
+    allowed.extend(event_function_names());
     let accept = |k: &str| event_function_key(k) || names_per_type_function(k);
     if !rep.closed_mapping(raw, &["events"], &allowed, &accept) {
         return;
@@ -150,7 +152,7 @@ pub(crate) fn check_events(rep: &mut Reporter, raw: &Value) {
             continue;
         }
         let mut allowed: Vec<&str> = PER_TYPE_KEYS.to_vec();
-        allowed.extend(EVENT_FUNCTIONS);
+        allowed.extend(event_function_names());
         rep.closed_mapping(raw, &path, &allowed, &event_function_key);
         methods(rep, raw, &["events", ty, "methods"]);
         declarations(rep, raw, &path, &event_function_key);

@@ -6,7 +6,7 @@ use std::path::Path;
 use runtime_events::ChangeType;
 
 use crate::model::Strategy;
-use crate::problem::{key_location, Problem};
+use crate::problem::Problem;
 use crate::{Collection, Connector};
 
 impl Connector {
@@ -19,16 +19,16 @@ impl Connector {
 
     /// The functions `strategy` will call for `collection` (for one event
     /// type `only`, its own functions when they all exist): the first
-    /// complete set of [`Strategy::functions`], per-type first.
+    /// complete set of [`Strategy::functions`].
     pub fn function_set(
         &self,
         collection: &str,
         strategy: Strategy,
         only: Option<ChangeType>,
     ) -> Option<Vec<String>> {
-        let mut sets = strategy.functions(only);
-        sets.reverse();
-        sets.into_iter()
+        strategy
+            .functions(only)
+            .into_iter()
             .find(|set| set.iter().all(|f| self.has_function(collection, f)))
     }
 
@@ -40,6 +40,10 @@ impl Connector {
         let Some(c) = self.collections.get(collection) else {
             return out;
         };
+        // A directory lists collections, not records: nothing to subscribe.
+        if c.directory {
+            return out;
+        }
         for ty in ChangeType::ALL {
             let per = c.events.per_type.get(&ty);
             let interval = per
@@ -121,11 +125,23 @@ impl Connector {
             let Some(first) = missing_types.first() else {
                 continue;
             };
-            let generic = &strategy.functions(Some(*first))[0];
+            let generic = &strategy.functions(None)[0];
             let missing: Vec<String> = generic
                 .iter()
                 .filter(|f| !self.has_function(&c.key, f))
                 .map(|f| format!("data/{}/{f}.js", c.key))
+                .collect();
+            // A file that exists but is declared `not-supported` is the
+            // likelier mistake: say so rather than "missing".
+            let refused: Vec<String> = generic
+                .iter()
+                .filter(|f| {
+                    matches!(
+                        self.implementation_type(&format!("data/{}/{f}", c.key)),
+                        Some(crate::ImplementationType::NotSupported)
+                    )
+                })
+                .map(|f| format!("`{}`", crate::names::to_camel(f)))
                 .collect();
             let names: Vec<&str> = missing_types.iter().map(|t| t.as_str()).collect();
             let mut msg = format!(
@@ -135,6 +151,12 @@ impl Connector {
                 missing.join(" and "),
                 if missing.len() == 1 { "is" } else { "are" }
             );
+            if !refused.is_empty() {
+                msg.push_str(&format!(
+                    " ({} declared `implementationType: not-supported` under `methods`)",
+                    refused.join(", ")
+                ));
+            }
             match strategy {
                 Strategy::PullLatestRecords => {
                     msg.push_str(" (or events/<type>-pull-latest-records.js per type)")
@@ -174,7 +196,7 @@ impl Connector {
                 .find_map(|s| {
                     candidates
                         .iter()
-                        .find_map(|k| key_location(&s.text, k))
+                        .find_map(|k| s.location(k))
                         .map(|loc| (s.rel.clone(), loc))
                 });
             problems.push(match loc {

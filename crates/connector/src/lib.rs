@@ -25,9 +25,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use connection::{load_connection, CollectionConnection, Connection, ConnectionError};
-pub use functions::FunctionFile;
+pub use functions::{FunctionFile, Implementation, ImplementationType, MappingFile};
 pub use model::{
-    EventTypeSpec, EventsSpec, FullScanLimits, HttpSpec, LimitsSpec, Strategy, UnknownStrategy,
+    event_function, EventFunction, EventTypeSpec, EventsSpec, FullScanLimits, HttpSpec, LimitsSpec,
+    Strategy, UnknownStrategy, EVENT_FUNCTIONS,
 };
 pub use names::{to_camel, to_kebab};
 pub use params::{apply_defaults, FieldError, ParamError};
@@ -55,6 +56,9 @@ pub struct ConnectorSpec {
 pub struct Collection {
     pub key: String,
     pub name: String,
+    /// `type: directory`: a Membrane data location holding collections,
+    /// not records; never subscribed.
+    pub directory: bool,
     /// Absolute: `<connector>/data/<key>`.
     pub dir: PathBuf,
     /// Relative to the connector directory; `None` when the collection has no spec.
@@ -92,7 +96,8 @@ pub struct GlobalWebhook {
 
 #[derive(Debug, Clone)]
 pub struct Connector {
-    /// Canonical.
+    /// Canonical; the `src/` inside the directory given when that is where
+    /// the spec is. Function paths are relative to it.
     pub dir: PathBuf,
     pub spec: ConnectorSpec,
     pub collections: BTreeMap<String, Collection>,
@@ -127,6 +132,16 @@ pub fn load_lenient(dir: &Path) -> (Option<Connector>, Vec<Problem>) {
                 )],
             )
         }
+    };
+    // Membrane's file-based connectors keep everything under `src/`
+    // (beside package.json and the build output): a directory without a
+    // spec whose `src/` has one is entered.
+    let root = match (
+        specfile::find_spec(&root),
+        specfile::find_spec(&root.join("src")),
+    ) {
+        (None, Some(_)) => root.join("src"),
+        _ => root,
     };
     let mut problems = Vec::new();
     let source = match specfile::find_spec(&root) {

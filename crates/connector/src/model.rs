@@ -35,10 +35,16 @@ impl Strategy {
     }
 
     /// The functions the strategy needs, as alternatives (any one complete
-    /// set will do): the set for every type first, then, for one event type
-    /// `ty`, that type's own. Validation, strategy inference and the
-    /// strategies' own configs all read them here.
+    /// set will do), preferred first: for one event type `ty`, that type's
+    /// own set, then the sets for every type. Validation, strategy inference
+    /// and the strategies' own configs all read them here. Names are the
+    /// ones [`Connector::function_file`](crate::Connector::function_file)
+    /// takes; an event function (`events/<name>`, see [`EVENT_FUNCTIONS`])
+    /// is found under each of its file spellings.
     pub fn functions(self, ty: Option<ChangeType>) -> Vec<Vec<String>> {
+        let all = |names: &[&str]| -> Vec<String> {
+            names.iter().map(|n| format!("events/{n}")).collect()
+        };
         let own = |names: &[&str]| -> Option<Vec<String>> {
             ty.map(|t| {
                 names
@@ -47,26 +53,88 @@ impl Strategy {
                     .collect()
             })
         };
-        let (all, per_type): (Vec<String>, Option<Vec<String>>) = match self {
-            Strategy::Webhook => (
-                vec![
-                    "events/webhook-subscribe".into(),
-                    "events/webhook-handle".into(),
-                ],
-                None,
-            ),
+        let (per_type, every): (Option<Vec<String>>, Vec<Vec<String>>) = match self {
+            Strategy::Webhook => (None, vec![all(&["webhook-subscribe", "webhook-handle"])]),
             Strategy::PullLatestRecords => (
-                vec!["events/pull-latest-records".into()],
                 own(&["pull-latest-records"]),
+                vec![all(&["pull-latest-records"])],
             ),
             Strategy::CustomPull => (
-                vec!["events/subscribe".into(), "events/pull".into()],
                 own(&["subscribe", "pull"]),
+                vec![all(&["subscribe", "pull"])],
             ),
-            Strategy::FullScan => (vec!["list".into()], None),
+            // Membrane's own default: `list`, else `find` called without a
+            // query (a Pipedrive-style collection has no `list`).
+            Strategy::FullScan => (None, vec![vec!["list".into()], vec!["find".into()]]),
         };
-        std::iter::once(all).chain(per_type).collect()
+        per_type.into_iter().chain(every).collect()
     }
+}
+
+/// One event function as the strategies call it (`events/<name>`), and the
+/// file keys it is found under, preferred first: Membrane's SDK names, then
+/// the spellings of its docs. Each file key is looked for as
+/// `events-<key>` (every type) or `events-<type>-<key>` / `<type>-<key>`
+/// (one type) flat in the collection folder, then in the runtime's earlier
+/// `events/` subfolder (`events/<key>`, `events/<type>-<key>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventFunction {
+    /// The name after `events/` (or `events/<type>-`).
+    pub name: &'static str,
+    /// `(file key, export)`: the export is the camelCase name looked for
+    /// when the module has no default export.
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+/// The one table of event function names: [`Strategy::functions`] names
+/// them, the function resolver finds their files, and the spec checks
+/// accept their keys.
+pub const EVENT_FUNCTIONS: [EventFunction; 7] = [
+    EventFunction {
+        name: "webhook-subscribe",
+        files: &[("webhook-subscribe", "webhookSubscribe")],
+    },
+    EventFunction {
+        name: "webhook-handle",
+        files: &[("webhook-handle", "webhookHandle")],
+    },
+    EventFunction {
+        name: "webhook-unsubscribe",
+        files: &[("webhook-unsubscribe", "webhookUnsubscribe")],
+    },
+    EventFunction {
+        name: "webhook-refresh",
+        files: &[("webhook-refresh", "webhookRefresh")],
+    },
+    EventFunction {
+        name: "pull-latest-records",
+        files: &[("pull-latest-records", "pullLatestRecords")],
+    },
+    EventFunction {
+        name: "subscribe",
+        files: &[
+            ("custom-pull-subscribe", "subscribe"),
+            ("subscribe", "subscribe"),
+        ],
+    },
+    // The SDK calls it `collectEvents`, the docs `pull`.
+    EventFunction {
+        name: "pull",
+        files: &[
+            ("custom-pull-collect-events", "collectEvents"),
+            ("collect-events", "collectEvents"),
+            ("pull", "pull"),
+        ],
+    },
+];
+
+/// The entry of [`EVENT_FUNCTIONS`] for a name in any spelling
+/// (`pullLatestRecords`, `collect-events`, `custom-pull-subscribe`).
+pub fn event_function(name: &str) -> Option<&'static EventFunction> {
+    let kebab = crate::names::to_kebab(name);
+    EVENT_FUNCTIONS
+        .iter()
+        .find(|f| f.name == kebab || f.files.iter().any(|(k, _)| *k == kebab))
 }
 
 /// Error of `Strategy::from_str`, listing the valid names.
@@ -81,6 +149,12 @@ impl FromStr for Strategy {
     /// Kebab names, and the camelCase spellings a Membrane author may write.
     fn from_str(s: &str) -> Result<Strategy, UnknownStrategy> {
         let kebab = crate::names::to_kebab(s.trim());
+        // Membrane's docs write `pull-latest` where its SDK says `pull-latest-records`.
+        let kebab = if kebab == "pull-latest" {
+            "pull-latest-records".to_string()
+        } else {
+            kebab
+        };
         Strategy::ALL
             .into_iter()
             .find(|st| st.as_str() == kebab)

@@ -45,6 +45,16 @@ pub enum ParamError {
         file: PathBuf,
         message: String,
     },
+    /// An `extends.parameters` formula that failed over the collection's
+    /// own parameters.
+    #[error("{}{}: `{key}` (parameters for {target}): {message}", file.display(), location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Formula {
+        target: String,
+        file: PathBuf,
+        location: Option<(usize, usize)>,
+        key: String,
+        message: String,
+    },
     #[error("invalid parameters for {target}{}: {}", from_file(file), list(errors))]
     Invalid {
         target: String,
@@ -170,6 +180,45 @@ fn as_mapping(
     }
 }
 
+/// The collection's own parameters (`own`: connector, connection and call
+/// parameters), then what each `extends` passes down, nearest first: each
+/// level's `parameters` evaluated as formulas over the parameters so far
+/// (`{$var: $.parameters.path}` reads the extending collection's own), and
+/// merged over them, so a base sees what its extender passed it. Defaults
+/// of the collection's schema are applied first, so formulas see them.
+fn passed_down(
+    c: &crate::Collection,
+    own: Map<String, Value>,
+    target: &str,
+) -> Result<Map<String, Value>, ParamError> {
+    let mut acc = Value::Object(own);
+    if let Some(schema) = &c.parameters_schema {
+        apply_defaults(schema, &mut acc);
+    }
+    for level in c.levels.iter().skip(1) {
+        let Some(given) = &level.given else {
+            continue;
+        };
+        let context = serde_json::json!({ "parameters": acc });
+        let value = runtime_formulas::evaluate(&given.value, &context).map_err(|e| {
+            ParamError::Formula {
+                target: target.to_string(),
+                file: given.file.clone(),
+                location: given.location,
+                key: given.key.join("."),
+                message: e.to_string(),
+            }
+        })?;
+        if let (Value::Object(into), Value::Object(from)) = (&mut acc, value) {
+            into.extend(from);
+        }
+    }
+    match acc {
+        Value::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
+    }
+}
+
 /// Defaults, then validation; messages are masked because parameters may hold
 /// secrets (OAuth client secrets are connector parameters in Membrane).
 fn check(
@@ -241,6 +290,7 @@ impl Connector {
         if let Some(call) = call {
             merged.extend(as_mapping(call, &format!("{target} (call input)"), &None)?);
         }
+        let merged = passed_down(c, merged, &target)?;
         let spec_file = c
             .spec_file
             .clone()

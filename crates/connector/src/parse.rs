@@ -80,8 +80,9 @@ pub(crate) fn connector_spec(
 
 fn strategy(rep: &mut Reporter, raw: &Value, prefix: &[&str]) -> Option<Strategy> {
     let mut found = None;
-    // Membrane calls it `implementationType`; we also accept `strategy`.
-    for key in ["strategy", "implementationType"] {
+    // Membrane calls it `implementationType` (`method` in a 2023
+    // `events.yml`); the runtime first called it `strategy`.
+    for key in ["strategy", "implementationType", "method"] {
         let mut path = prefix.to_vec();
         path.push(key);
         let Some(name) = rep.string(raw, &path) else {
@@ -138,10 +139,21 @@ pub(crate) fn events_spec(rep: &mut Reporter, raw: &Value) -> EventsSpec {
         };
     }
     for ty in ChangeType::ALL {
-        let path = ["events", ty.as_str()];
-        let Some(v) = lookup(raw, &path) else {
+        // A type's own entry, else `all` (every type at once).
+        let Some((name, v)) = [ty.as_str(), "all"]
+            .into_iter()
+            .find_map(|k| lookup(raw, &["events", k]).map(|v| (k, v)))
+        else {
             continue;
         };
+        let path = ["events", name];
+        // Membrane's `{implementationType: full-scan, ignoredFields}`: the
+        // scan is one per collection, so its ignored fields are too.
+        for f in rep.strings(raw, &["events", name, "ignoredFields"]) {
+            if !spec.ignored_fields.contains(&f) {
+                spec.ignored_fields.push(f);
+            }
+        }
         let per = match v {
             // Shorthand: `created: webhook`.
             Value::String(s) => match s.parse::<Strategy>() {
@@ -156,11 +168,7 @@ pub(crate) fn events_spec(rep: &mut Reporter, raw: &Value) -> EventsSpec {
             },
             Value::Object(_) => EventTypeSpec {
                 strategy: strategy(rep, raw, &path),
-                pull_interval_seconds: rep.uint(
-                    raw,
-                    &["events", ty.as_str(), "pullIntervalSeconds"],
-                    1,
-                ),
+                pull_interval_seconds: rep.uint(raw, &["events", name, "pullIntervalSeconds"], 1),
             },
             other => {
                 rep.report(

@@ -50,8 +50,22 @@ impl std::error::Error for Problem {}
 pub(crate) struct Source {
     pub rel: PathBuf,
     pub text: String,
-    /// The file's own value, before any `extends` merge.
+    /// The file's own value, before any `extends` merge, at `mount`.
     pub value: serde_json::Value,
+    /// The key path the file's content sits at in the spec: empty for a
+    /// spec file, `["events"]` for an `events.yml` beside it.
+    pub mount: Vec<String>,
+}
+
+impl Source {
+    /// Line and column of the key at `path` (a path in the spec, so
+    /// through `mount`) in this file's text.
+    pub fn location(&self, path: &[&str]) -> Option<(usize, usize)> {
+        if path.len() < self.mount.len() || self.mount.iter().zip(path).any(|(m, p)| m != p) {
+            return None;
+        }
+        key_location(&self.text, &path[self.mount.len()..])
+    }
 }
 
 /// Reports problems about keys of a (possibly merged) spec, attributing each to
@@ -70,8 +84,9 @@ impl Reporter<'_> {
             .iter()
             .find(|s| lookup(&s.value, path).is_some());
         let problem = match found.or(self.sources.first()) {
-            Some(src) => Problem::new(&src.rel, format!("`{dotted}`: {message}"))
-                .at(key_location(&src.text, path)),
+            Some(src) => {
+                Problem::new(&src.rel, format!("`{dotted}`: {message}")).at(src.location(path))
+            }
             None => Problem::new(self.fallback, format!("`{dotted}`: {message}")),
         };
         self.problems.push(problem);
@@ -94,6 +109,47 @@ pub(crate) fn key_location(text: &str, path: &[&str]) -> Option<(usize, usize)> 
     let mut parent_indent: Option<usize> = None;
     let mut found = None;
     for key in path {
+        if let Ok(index) = key.parse::<usize>() {
+            // A list item: the `index`-th `- ` line of the parent's block
+            // (in a flow list, `[{...}]`, the parent's line stands for it).
+            let flow = found.is_some_and(|(line_no, _): (usize, usize)| {
+                lines
+                    .get(line_no - 1)
+                    .and_then(|l| l.split_once(':'))
+                    .is_some_and(|(_, tail)| tail.trim_start().starts_with('['))
+            });
+            if flow {
+                continue;
+            }
+            let mut seen = 0;
+            let mut hit = None;
+            for (i, line) in lines.iter().enumerate().skip(start) {
+                let trimmed = line.trim_start();
+                if trimmed.is_empty() || trimmed.starts_with('#') {
+                    continue;
+                }
+                let indent = line.len() - trimmed.len();
+                let dash = trimmed.starts_with("- ") || trimmed == "-";
+                // YAML lets a list sit at its key's own indent.
+                if parent_indent.is_some_and(|p| indent < p || (indent == p && !dash)) {
+                    break;
+                }
+                if dash {
+                    if seen == index {
+                        hit = Some((i, indent));
+                        break;
+                    }
+                    seen += 1;
+                }
+            }
+            let (i, col) = hit?;
+            found = Some((i + 1, col + 1));
+            parent_indent = Some(col);
+            // The item's first key is on the dash line (found above, as in
+            // a flow mapping); its others below it.
+            start = i + 1;
+            continue;
+        }
         // A flow mapping (`a: {b: 1}`) keeps the child on the parent's line.
         let mut hit = found.and_then(|(line_no, col): (usize, usize)| {
             let line = lines.get(line_no - 1)?;
@@ -151,6 +207,12 @@ mod tests {
         assert_eq!(key_location(text, &["events", "strategy"]), Some((4, 3)));
         assert_eq!(key_location(text, &["other", "strategy"]), Some((6, 3)));
         assert_eq!(key_location(text, &["name", "strategy"]), None);
+        let list = "extends:\n  - key: _a\n  - key: _b\n    parameters:\n      x: 1\n";
+        assert_eq!(key_location(list, &["extends", "1", "key"]), Some((3, 5)));
+        assert_eq!(
+            key_location(list, &["extends", "1", "parameters", "x"]),
+            Some((5, 7))
+        );
         let flow = "events:\n  fullScan: {maxRecords: 10, maxPage: 1}\n";
         assert_eq!(
             key_location(flow, &["events", "fullScan", "maxPage"]),

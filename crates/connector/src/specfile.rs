@@ -34,7 +34,12 @@ pub(crate) fn read_spec(root: &Path, path: &Path) -> Result<Source, Problem> {
             ))
         }
     };
-    Ok(Source { rel, text, value })
+    Ok(Source {
+        rel,
+        text,
+        value,
+        mount: Vec::new(),
+    })
 }
 
 type ParseError = (String, Option<(usize, usize)>);

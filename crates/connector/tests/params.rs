@@ -160,8 +160,8 @@ fn defaults_that_fail_their_own_schema_fail_load() {
         [
             format!("data/_object/spec.yml:5:26: `parametersSchema.properties.path.default`: the default 5 {pre}: 5 is not of type \"string\""),
             format!("data/deals/spec.yml:5:7: `parametersSchema.properties.limit.default`: the default 500 {pre}: 500 is greater than the maximum of 100"),
-            format!("data/nested/spec.yml: `parametersSchema.allOf.0.properties.mode.default`: the default \"c\" {pre}: \"c\" is not one of \"a\" or \"b\""),
             format!("data/nested/spec.yml:15:32: `parametersSchema.properties.filter.properties.status.default`: the default false {pre}: false is not of type \"string\""),
+            format!("data/nested/spec.yml:4:30: `parametersSchema.allOf.0.properties.mode.default`: the default \"c\" {pre}: \"c\" is not one of \"a\" or \"b\""),
             format!("spec.yml:9:7: `parametersSchema.properties.pageSize.default`: the default 0 {pre}: 0 is less than the minimum of 1"),
         ]
     );

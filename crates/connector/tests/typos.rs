@@ -19,9 +19,9 @@ fn assert_same(mut got: Vec<String>, expected: &[&str]) {
     assert_eq!(got, want);
 }
 
-const EVENTS_KNOWN: &str = "strategy, implementationType, method, pullIntervalSeconds, ignoredFields, createdTimeField, updatedTimeField, deletedTimeField, fullScan, created, updated, deleted, all, methods, subscribe, pull, collectEvents, pullLatestRecords, webhookSubscribe, webhookHandle, webhookUnsubscribe, webhookRefresh";
+const EVENTS_KNOWN: &str = "strategy, implementationType, method, pullIntervalSeconds, ignoredFields, createdTimeField, updatedTimeField, deletedTimeField, fullScan, created, updated, deleted, all, methods, webhookSubscribe, webhookHandle, webhookUnsubscribe, webhookRefresh, pullLatestRecords, subscribe, collectEvents, pull";
 
-const PER_TYPE_KNOWN: &str = "strategy, implementationType, method, type, pullIntervalSeconds, ignoredFields, methods, isFullScan, createdTimeField, updatedTimeField, deletedTimeField, subscribe, pull, collectEvents, pullLatestRecords, webhookSubscribe, webhookHandle, webhookUnsubscribe, webhookRefresh";
+const PER_TYPE_KNOWN: &str = "strategy, implementationType, method, type, pullIntervalSeconds, ignoredFields, methods, isFullScan, createdTimeField, updatedTimeField, deletedTimeField, webhookSubscribe, webhookHandle, webhookUnsubscribe, webhookRefresh, pullLatestRecords, subscribe, collectEvents, pull";
 
 #[test]
 fn unknown_event_keys_fail_load_with_a_suggestion() {
@@ -57,7 +57,7 @@ fn known_event_keys_and_membrane_top_level_keys_load() {
         ("data/c/list.js", JS),
         (
             "data/c/spec.yml",
-            "name: C\nfieldsSchema: {type: object}\nudm: contacts\nevents:\n  implementationType: full-scan\n  method: list\n  pullIntervalSeconds: 60\n  ignoredFields: [a]\n  createdTimeField: c\n  updatedTimeField: u\n  deletedTimeField: d\n  fullScan: {maxRecords: 5}\n  methods: {pull: {filePath: list.js}}\n  created: {type: created, isFullScan: true, methods: {}, ignoredFields: [], createdTimeField: c}\n  updated: webhook\n  all: {method: list}\nmethods:\n  list: {implementationType: javascript, parametersSchema: {}, type: list}\n  find-by-id: {filePath: list.js}\n  myCustomOperation: {implementationType: javascript, whatever: 1}\n",
+            "name: C\nfieldsSchema: {type: object}\nudm: contacts\nevents:\n  implementationType: full-scan\n  method: full-scan\n  pullIntervalSeconds: 60\n  ignoredFields: [a]\n  createdTimeField: c\n  updatedTimeField: u\n  deletedTimeField: d\n  fullScan: {maxRecords: 5}\n  methods: {pull: {filePath: list.js}}\n  created: {type: created, isFullScan: true, methods: {}, ignoredFields: [], createdTimeField: c}\n  updated: webhook\n  all: {method: full-scan}\nmethods:\n  list: {implementationType: javascript, parametersSchema: {}, type: list}\n  find-by-id: {filePath: list.js}\n  myCustomOperation: {implementationType: javascript, whatever: 1}\n",
         ),
     ]);
     load_ok(tmp.path());

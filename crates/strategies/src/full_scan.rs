@@ -1,4 +1,4 @@
-//! full-scan: page `list` to the end, write every record's fingerprint into
+//! full-scan: page `list` (or `find` without a query) to the end, write every record's fingerprint into
 //! a new snapshot generation in the store, and diff it against the previous
 //! generation. Nothing is emitted and the snapshot is not switched unless
 //! the scan completed: an interrupted scan can never produce false deletes.
@@ -43,6 +43,9 @@ pub struct FullScan {
     /// Snapshots with fewer records are not guarded (`deleteGuardMinRecords`,
     /// default 10): deleting 3 of 4 records is ordinary.
     pub delete_guard_min_records: u64,
+    /// The function paged: `list`, or `find` (called without a query)
+    /// when the collection has no `list` (`Strategy::functions`).
+    pub list: String,
 }
 
 impl Default for FullScan {
@@ -54,6 +57,7 @@ impl Default for FullScan {
             max_duration: Duration::from_secs(20 * 60),
             max_deleted_share: 0.5,
             delete_guard_min_records: 10,
+            list: LIST.into(),
         }
     }
 }
@@ -84,6 +88,10 @@ impl FullScan {
             delete_guard_min_records: l
                 .delete_guard_min_records
                 .unwrap_or(d.delete_guard_min_records),
+            list: connector
+                .function_set(collection, crate::Kind::FullScan, None)
+                .and_then(|set| set.into_iter().next())
+                .unwrap_or(d.list),
         }
     }
 
@@ -214,10 +222,10 @@ async fn scan(ctx: Ctx<'_>, config: &FullScan, gen: u64) -> Result<Finished, Str
     match stored {
         Err(StoreStop::Store(source)) => Err(store_err(source)),
         Err(StoreStop::NoId { page }) => {
-            Err(invoker.shape(LIST, on_page("a record without `id`", page)))
+            Err(invoker.shape(&config.list, on_page("a record without `id`", page)))
         }
         Err(StoreStop::Shape { page, problem }) => {
-            Err(invoker.shape(LIST, on_page(&problem, page)))
+            Err(invoker.shape(&config.list, on_page(&problem, page)))
         }
         Err(StoreStop::TooMany { count }) => Err(StrategyError::Limit {
             collection: invoker.collection.clone(),
@@ -281,7 +289,7 @@ async fn fetch_pages(
         if let Some(c) = &cursor {
             input.insert("cursor".into(), Value::clone(c));
         }
-        let raw = invoker.call_raw(LIST, input).await?;
+        let raw = invoker.call_raw(&config.list, input).await?;
         pages += 1;
         // The records are parsed by the store task, beside the next call.
         let (next, page) = match cursor_of(&raw) {
@@ -291,7 +299,7 @@ async fn fetch_pages(
                     .parse()
                     .map(|out| out.value)
                     .map_err(|source| invoker.call_error(raw.function(), source))?;
-                page_records(invoker, LIST, &result, pages)?;
+                page_records(invoker, &config.list, &result, pages)?;
                 (next_cursor(&result), Page::Parsed(pages, result))
             }
         };
@@ -314,7 +322,7 @@ async fn fetch_pages(
         };
         if !cursors.insert(c.to_string()) {
             return Err(invoker.shape(
-                LIST,
+                &config.list,
                 format!("the cursor {c} twice in one scan (pagination loop)"),
             ));
         }
