@@ -291,24 +291,20 @@ impl Connector {
             .or_else(|| name.strip_suffix(".mjs"))
             .unwrap_or(name);
         for container in containers {
-            for key in [to_camel(name), to_kebab(name)] {
-                let mut path: Vec<&str> = container.to_vec();
-                path.push(&key);
-                let Some(decl) = crate::typed::lookup(spec, &path) else {
-                    continue;
-                };
-                // Membrane's newest form writes `type:` (not at a
-                // collection's top level, where `type` is its kind).
-                let mut keys = vec!["implementationType"];
-                if !container.is_empty() {
-                    keys.push("type");
-                }
-                if let Some(t) = keys
-                    .iter()
-                    .find_map(|k| decl.get(*k).and_then(Value::as_str))
-                {
-                    return Some(ImplementationType::parse(t));
-                }
+            let Some((_, decl)) = crate::typed::lookup_loose(spec, container, name) else {
+                continue;
+            };
+            // Membrane's newest form writes `type:` (not at a collection's
+            // top level, where `type` is its kind).
+            let mut keys = vec!["implementationType"];
+            if !container.is_empty() {
+                keys.push("type");
+            }
+            if let Some(t) = keys
+                .iter()
+                .find_map(|k| decl.get(*k).and_then(Value::as_str))
+            {
+                return Some(ImplementationType::parse(t));
             }
         }
         None
@@ -383,8 +379,16 @@ impl Connector {
         for place in places {
             if let Some(src) = place.source {
                 for entry in &place.containers {
-                    let mut path: Vec<&str> = entry.iter().map(String::as_str).collect();
-                    path.push("filePath");
+                    let Some((name, container)) = entry.split_last() else {
+                        continue;
+                    };
+                    let container: Vec<&str> = container.iter().map(String::as_str).collect();
+                    let Some((key, _)) = crate::typed::lookup_loose(&src.value, &container, name)
+                    else {
+                        continue;
+                    };
+                    let mut path = container.clone();
+                    path.extend([key, "filePath"]);
                     if let Some(v) = crate::typed::lookup(&src.value, &path) {
                         let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
                         let f = self.file_path_target(src, &path, v, &first.export)?;

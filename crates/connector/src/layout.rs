@@ -62,8 +62,8 @@ impl Connector {
         out
     }
 
-    /// Missing files: functions each strategy needs, `auth/make-api-client.js`
-    /// (unless the spec has `baseUri`), and `filePath`s that point nowhere or
+    /// Missing files: functions each strategy needs, `auth/make-api-client`
+    /// as code or mapping (unless the spec has `baseUri`), and `filePath`s that point nowhere or
     /// outside the connector. Spec syntax and type problems come from `load`.
     pub fn layout_problems(&self) -> Vec<Problem> {
         self.layout_problems_for(|_| true)
@@ -77,7 +77,7 @@ impl Connector {
     pub fn layout_problems_for(&self, include: impl Fn(&str) -> bool) -> Vec<Problem> {
         let mut problems = Vec::new();
         if self.spec.base_uri.is_none()
-            && !matches!(self.function_file("auth/make-api-client"), Ok(Some(_)))
+            && !matches!(self.implementation("auth/make-api-client"), Ok(Some(_)))
         {
             problems.push(Problem::new(
                 "auth/make-api-client.js",

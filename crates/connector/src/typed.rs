@@ -12,6 +12,31 @@ pub(crate) fn lookup<'v>(root: &'v Value, path: &[&str]) -> Option<&'v Value> {
         .filter(|v| !v.is_null())
 }
 
+/// The entry of the mapping at `container` whose key names `name` in any
+/// spelling (case, `-` and `_` ignored: `getOAuthConfig` is
+/// `get-oauth-config`), with its actual key.
+pub(crate) fn lookup_loose<'v>(
+    root: &'v Value,
+    container: &[&str],
+    name: &str,
+) -> Option<(&'v str, &'v Value)> {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let want = norm(name);
+    let map = if container.is_empty() {
+        root.as_object()?
+    } else {
+        lookup(root, container)?.as_object()?
+    };
+    map.iter()
+        .find(|(k, v)| norm(k) == want && !v.is_null())
+        .map(|(k, v)| (k.as_str(), v))
+}
+
 impl Reporter<'_> {
     pub fn string(&mut self, root: &Value, path: &[&str]) -> Option<String> {
         match lookup(root, path)? {
