@@ -555,9 +555,14 @@ impl Connector {
         out
     }
 
-    /// Every JavaScript file under `dir` that stays inside the connector.
+    /// Every JavaScript file under `dir` that stays inside the connector
+    /// and is not empty (an empty file is absent, so it has no exports to
+    /// check).
     fn walk_into(&self, dir: &Path, out: &mut Vec<FunctionFile>) {
         walk_js(dir, &mut |p| {
+            if is_blank(p) {
+                return;
+            }
             if let Ok(f) = self.inside(p, None, &export_of(p)) {
                 if !out.iter().any(|o| o.path == f.path) {
                     out.push(f);
