@@ -15,8 +15,10 @@ use crate::session::{LimitArgs, Session};
 pub struct InvokeArgs {
     /// The connector directory.
     pub dir: PathBuf,
-    /// The function, as its path in the connector without `.js`:
-    /// `data/contacts/list`, `data/contacts/events/pull`, `auth/test`.
+    /// The function, as its path in the connector without `.js`
+    /// (`data/contacts/list`, `data/persons/events-webhook-subscribe`,
+    /// `auth/test`), or by collection and method key (`data/persons/find`,
+    /// also when `find` is inherited through `extends`).
     pub function: String,
     /// JSON object merged into the function's argument (`parameters` are
     /// merged over the connection's and validated).
@@ -40,14 +42,7 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
         .connector
         .function_file(&args.function)
         .map_err(|p| anyhow!("{p}"))?
-        .ok_or_else(|| {
-            anyhow!(
-                "connector {} has no function `{}` (looked for {}.js and its camelCase spelling)",
-                args.dir.display(),
-                args.function,
-                args.function.trim_end_matches(".js")
-            )
-        })?;
+        .ok_or_else(|| missing(&session.connector, &args.dir, &args.function))?;
     let collection = collection_of(&args.function);
     let call_params = input.remove("parameters");
     let connector_parameters = session
@@ -99,8 +94,40 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
     Ok(())
 }
 
-/// Whether the function is one whose answer is `{records, cursor}`: `list`
-/// and `pullLatestRecords` (any spelling, per event type too).
+/// Why `function` has no code to run: declared `not-supported` or of
+/// another implementation type, a mapping, or no file at all.
+fn missing(
+    connector: &runtime_connector::Connector,
+    dir: &std::path::Path,
+    function: &str,
+) -> anyhow::Error {
+    use runtime_connector::{Implementation, ImplementationType};
+    let head = format!("connector {} has no function `{function}`", dir.display());
+    match connector.implementation_type(function) {
+        Some(ImplementationType::NotSupported) => {
+            return anyhow!("{head}: it is declared `implementationType: not-supported`")
+        }
+        Some(ImplementationType::Other(t)) => {
+            return anyhow!(
+                "{head}: it is declared `implementationType: {t}`, which the runtime does not run"
+            )
+        }
+        _ => {}
+    }
+    if let Ok(Some(Implementation::Mapping(m))) = connector.implementation(function) {
+        return anyhow!(
+            "{head} in code: it is the mapping {}, which invoke does not run",
+            m.rel
+        );
+    }
+    anyhow!(
+        "{head} (looked for {}.js and its camelCase spelling, in the collection and the ones it extends)",
+        function.trim_end_matches(".js")
+    )
+}
+
+/// Whether the function is one whose answer is `{records, cursor}`: `list`,
+/// `find` and `pullLatestRecords` (any spelling, per event type too).
 fn returns_records(function: &str) -> bool {
     let name = function
         .trim_end_matches(".js")
@@ -108,7 +135,7 @@ fn returns_records(function: &str) -> bool {
         .next()
         .unwrap_or("");
     let name = runtime_connector::to_kebab(name);
-    name == "list" || name.ends_with("pull-latest-records")
+    name == "list" || name == "find" || name.ends_with("pull-latest-records")
 }
 
 /// `data/<collection>/...` names a collection; anything else does not.
