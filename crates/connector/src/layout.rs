@@ -164,6 +164,7 @@ impl Connector {
                 Strategy::CustomPull => msg.push_str(
                     " (or events/<type>-subscribe.js and events/<type>-pull.js per type)",
                 ),
+                Strategy::FullScan => msg.push_str(" (or find.js, called without a query)"),
                 _ => {}
             }
             let file = c

@@ -266,7 +266,7 @@ fn methods_by_key_with_file_path_and_not_supported() {
     let problems: Vec<String> = messages(&c.layout_problems());
     assert_eq!(
         problems,
-        ["data/reports/spec.yml:5:3: collection `reports`: strategy `full-scan` (for created, updated, deleted) needs data/reports/list.js, which is missing (`list` declared `implementationType: not-supported` under `methods`)"]
+        ["data/reports/spec.yml:5:3: collection `reports`: strategy `full-scan` (for created, updated, deleted) needs data/reports/list.js, which is missing (`list` declared `implementationType: not-supported` under `methods`) (or find.js, called without a query)"]
     );
 }
 
@@ -404,6 +404,28 @@ fn a_formula_passed_down_reads_the_child_s_own_parameters() {
     assert_eq!(
         c.collection_parameters("deals", &conn, None).unwrap()["filter"],
         "status=won"
+    );
+}
+
+#[test]
+fn a_formula_failing_on_real_values_names_file_line_and_key() {
+    let tmp = dir_with(&[
+        ROOT_SPEC,
+        MAKE_CLIENT,
+        ("data/_base/list.js", JS),
+        (
+            "data/deals/spec.yml",
+            "name: Deals\nextends:\n  path: _base\n  parameters:\n    filter: {$concat: 5}\n",
+        ),
+    ]);
+    let c = load_ok(tmp.path());
+    let err = c
+        .collection_parameters("deals", &Connection::empty(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("data/deals/spec.yml:4:3: `extends.parameters` (parameters for collection `deals`): `filter`: `$concat` needs a list"),
+        "{err}"
     );
 }
 

@@ -114,7 +114,7 @@ fn every_layout_problem_at_once() {
         "data/hooks/spec.yml:3:3: collection `hooks`: strategy `webhook` (for created, updated, deleted) needs data/hooks/events/webhook-handle.js, which is missing",
         "data/pulls/spec.yml:4:5: collection `pulls`: strategy `pull-latest-records` (for deleted) needs data/pulls/events/pull-latest-records.js, which is missing (or events/<type>-pull-latest-records.js per type)",
         "data/pulls/spec.yml:2:3: collection `pulls`: strategy `custom-pull` (for created, updated) needs data/pulls/events/subscribe.js and data/pulls/events/pull.js, which are missing (or events/<type>-subscribe.js and events/<type>-pull.js per type)",
-        "data/scans/spec.yml:2:3: collection `scans`: strategy `full-scan` (for created, updated, deleted) needs data/scans/list.js, which is missing",
+        "data/scans/spec.yml:2:3: collection `scans`: strategy `full-scan` (for created, updated, deleted) needs data/scans/list.js, which is missing (or find.js, called without a query)",
     ];
     let mut got_sorted = got.clone();
     got_sorted.sort();
