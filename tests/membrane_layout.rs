@@ -173,6 +173,15 @@ fn membrane_2025_layout_validates_invokes_and_scans() {
     assert_eq!(id_of(&out["record"]), some);
     let out = invoke_in(&work, "auth/test", &json!({})).json();
     assert_eq!(out, json!(true));
+    // makeApiClient is the mapping the root spec points at (`args:` form).
+    let requests = mock.requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("authorization") == Some("Bearer test-token")),
+        "{requests:?}"
+    );
     // Declared not-supported: there is no such function, though the base
     // has a file for it.
     let r = invoke_in(&work, "data/accounts/create", &json!({"fields": {}}));

@@ -51,6 +51,23 @@ pub enum Implementation {
     Mapping(MappingFile),
 }
 
+impl Implementation {
+    /// The file as the engine takes a helper function (makeApiClient,
+    /// refreshCredentials, the OAuth config, a record builder): the engine
+    /// tells a mapping from code by its suffix. `export` is the camelCase
+    /// name for code, empty for a mapping.
+    pub fn into_function_file(self) -> FunctionFile {
+        match self {
+            Implementation::JavaScript(f) => f,
+            Implementation::Mapping(m) => FunctionFile {
+                path: m.path,
+                rel: m.rel,
+                export: String::new(),
+            },
+        }
+    }
+}
+
 /// A method's declared `implementationType` (`methods.<key>`,
 /// `auth.<key>`, `auth.methods.<key>`, or a collection's top-level
 /// `recordFromFields: {...}`; the nearest spec of an `extends` chain wins).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runtime_api_client::{HttpClient, HttpConfig};
-use runtime_connector::{Connector, FunctionFile, HttpSpec, LimitsSpec, Problem};
+use runtime_connector::{Connector, FunctionFile, HttpSpec, Implementation, LimitsSpec, Problem};
 use runtime_engine::{Engine, EngineConfig, Limits};
 
 /// Limits given by the caller (the command line); they win over the
@@ -36,8 +36,13 @@ pub enum SetupError {
 
 /// Starts the engine for `connector`.
 pub fn engine_for(connector: &Connector, overrides: &LimitOverrides) -> Result<Engine, SetupError> {
-    let auth =
-        |name: &str| -> Result<Option<FunctionFile>, Problem> { connector.function_file(name) };
+    // Code or a mapping file (`auth/make-api-client.yml`, a `filePath` to
+    // one), as declared in the root spec; the engine runs either.
+    let auth = |name: &str| -> Result<Option<FunctionFile>, Problem> {
+        Ok(connector
+            .implementation(name)?
+            .map(Implementation::into_function_file))
+    };
     let config = EngineConfig {
         name: connector.spec.key.clone(),
         root: connector.dir.clone(),
