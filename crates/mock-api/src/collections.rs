@@ -37,9 +37,10 @@ pub(crate) fn collection(s: &Shared, req: &RecordedRequest, m: &str, c: &str) ->
 pub(crate) fn item(s: &Shared, req: &RecordedRequest, m: &str, c: &str, sub: &str) -> Reply {
     let r = match (m, sub) {
         ("GET", "by-page") => by_page(s, req, c),
+        ("GET", "query") => query(s, req, c),
         ("GET", "latest") => latest(s, req, c),
         ("GET", "delta") => delta(s, req, c),
-        (_, "by-page" | "latest" | "delta") => Ok(not_allowed(m, req)),
+        (_, "by-page" | "latest" | "delta" | "query") => Ok(not_allowed(m, req)),
         ("GET", id) => Ok(match lock(&s.store).get(c, id) {
             Some(r) => Reply::json(200, &r),
             None => missing(c, id),
@@ -135,6 +136,67 @@ fn by_page(s: &Shared, req: &RecordedRequest, c: &str) -> Result<Reply, Reply> {
         200,
         &json!({"records": records, "page": page, "pageSize": size, "totalPages": total_pages}),
     ))
+}
+
+/// QuickBooks Online's query shape: `startPosition` (from 1) and
+/// `maxResults`, the page under `QueryResponse.<Entity>` (the collection's
+/// name with a capital first letter) with each record's keys PascalCase
+/// (`Id`, `DisplayName` from `name`, `MetaData: {CreateTime,
+/// LastUpdatedTime}`, the other fields capitalized), and no page key past
+/// the end. For connectors that build records with a mapping.
+fn query(s: &Shared, req: &RecordedRequest, c: &str) -> Result<Reply, Reply> {
+    let q = Query::parse(&req.query);
+    let start = q.usize(&["startPosition"], 1)?.max(1);
+    let size = limit(s, &q, &["maxResults"])?;
+    let page = (start - 1) / size.max(1) + 1;
+    let (records, _) = lock(&s.store).page(c, page, size);
+    let entity = {
+        let mut chars = c.chars();
+        match chars.next() {
+            Some(f) => f.to_uppercase().chain(chars).collect::<String>(),
+            None => String::new(),
+        }
+    };
+    let mut response = serde_json::Map::new();
+    if !records.is_empty() {
+        response.insert(entity, Value::Array(records.iter().map(pascal).collect()));
+        response.insert("startPosition".into(), json!(start));
+        response.insert("maxResults".into(), json!(records.len()));
+    }
+    Ok(Reply::json(200, &json!({"QueryResponse": response})))
+}
+
+fn pascal(record: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    let mut meta = serde_json::Map::new();
+    if let Value::Object(map) = record {
+        for (k, v) in map {
+            match k.as_str() {
+                "id" => {
+                    out.insert("Id".into(), v.clone());
+                }
+                "name" => {
+                    out.insert("DisplayName".into(), v.clone());
+                }
+                "createdTime" => {
+                    meta.insert("CreateTime".into(), v.clone());
+                }
+                "updatedTime" => {
+                    meta.insert("LastUpdatedTime".into(), v.clone());
+                }
+                other => {
+                    let mut chars = other.chars();
+                    let key: String = match chars.next() {
+                        Some(f) => f.to_uppercase().chain(chars).collect(),
+                        None => continue,
+                    };
+                    out.insert(key, v.clone());
+                }
+            }
+        }
+    }
+    out.insert("MetaData".into(), Value::Object(meta));
+    Value::Object(out)
 }
 
 /// Newest first. Accepts Graph's `$orderby=createdDateTime desc` as well as

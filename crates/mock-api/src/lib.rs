@@ -18,6 +18,8 @@
 //! - `GET /{c}/latest[?$orderby=createdDateTime desc][&includeDeleted=true]`:
 //!   newest first, `{"records", "nextPageLink"?}` with an absolute link.
 //! - `GET /{c}/delta[?token=T]`: `{"value", "nextPageLink" | "deltaLink"}`.
+//! - `GET /{c}/query?startPosition=N&maxResults=M`: QuickBooks' shape,
+//!   `{"QueryResponse": {"<C>": [{"Id", "DisplayName", "MetaData", ...}]}}`.
 //! - `GET|PATCH|PUT|DELETE /{c}/{id}`, `POST /{c}`.
 //! - `/echo/...` (any method), `POST /auth/refresh`, `POST /auth/token`,
 //!   `POST|GET /webhooks`, `GET|DELETE /webhooks/{id}`.

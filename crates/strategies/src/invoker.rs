@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use runtime_connector::Connector;
-use runtime_engine::{Call, CallError, Engine, RawOutput};
+use runtime_engine::{Call, CallError, Engine, RawOutput, RecordBuilders};
 use serde_json::{Map, Value};
 
 use crate::StrategyError;
@@ -120,9 +120,34 @@ impl Invoker {
             input: Value::Object(input),
             credentials,
             connector_parameters: self.connector_parameters.clone(),
-            records: Default::default(),
+            records: self.record_builders(),
         };
         Ok((call, file.rel))
+    }
+
+    /// The collection's `recordFromApi` (code or mapping) and
+    /// `recordFromFields` (a mapping), as the engine applies them to every
+    /// call of the collection. A spec problem in finding them leaves them
+    /// out: `validate` and the call's own lookup report it.
+    fn record_builders(&self) -> RecordBuilders {
+        if self.collection.is_empty() {
+            return RecordBuilders::default();
+        }
+        let name = |key: &str| format!("data/{}/{key}", self.collection);
+        RecordBuilders {
+            from_api: self
+                .connector
+                .implementation(&name("record-from-api"))
+                .ok()
+                .flatten()
+                .map(|i| i.into_function_file()),
+            from_fields: self
+                .connector
+                .mapping_file(&name("record-from-fields"))
+                .ok()
+                .flatten()
+                .map(|m| runtime_connector::Implementation::Mapping(m).into_function_file()),
+        }
     }
 
     pub(crate) fn call_error(&self, function: &str, source: CallError) -> StrategyError {
