@@ -119,6 +119,18 @@ fn an_unknown_formula_in_the_mapping_names_file_and_key() {
         .join("data/_objects/record-from-fields.map.yml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replace("$firstNotEmpty", "$firstNonEmpty")).unwrap();
+    // `validate` finds it without calling anything, at its line.
+    let v = runtime(&["validate", fixture.path().to_str().unwrap()], &[]);
+    assert_ne!(v.code, Some(0), "{v}");
+    // The line of the key whose value is the unknown formula.
+    let line = line_of(&path, "email:");
+    assert!(
+        v.stdout
+            .contains(&format!("data/_objects/record-from-fields.map.yml:{line}:"))
+            || v.stderr
+                .contains(&format!("data/_objects/record-from-fields.map.yml:{line}:")),
+        "{v}"
+    );
     let r = invoke_in(&work, "data/customers/list");
     let err = r.failure();
     assert!(

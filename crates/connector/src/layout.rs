@@ -9,6 +9,16 @@ use crate::model::Strategy;
 use crate::problem::Problem;
 use crate::{Collection, Connector};
 
+/// Auth functions that may be mappings (checked by `validate`).
+const MAPPED_AUTH: [&str; 4] = [
+    "make-api-client",
+    "get-oauth-config",
+    "oauth-config",
+    "refresh-credentials",
+];
+/// A collection's record builders that may be mappings.
+const MAPPED_RECORDS: [&str; 2] = ["record-from-api", "record-from-fields"];
+
 impl Connector {
     fn provides(&self, collection: &str, strategy: Strategy, ty: ChangeType) -> bool {
         strategy
@@ -108,7 +118,52 @@ impl Connector {
         for c in self.collections.values().filter(|c| include(&c.key)) {
             self.collection_layout(c, &mut problems);
         }
+        let mut mappings: Vec<String> = MAPPED_AUTH.iter().map(|f| format!("auth/{f}")).collect();
+        for c in self.collections.values().filter(|c| include(&c.key)) {
+            mappings.extend(MAPPED_RECORDS.iter().map(|f| format!("data/{}/{f}", c.key)));
+        }
+        for function in mappings {
+            if let Some(p) = self.mapping_problem(&function) {
+                // A base's mapping is found once per collection extending it.
+                if !problems.contains(&p) {
+                    problems.push(p);
+                }
+            }
+        }
         problems
+    }
+
+    /// What is wrong with the mapping file implementing `function`, if it
+    /// has one: YAML that does not parse, or a formula or `$case`
+    /// condition the runtime does not know (a misspelling is wrong whatever
+    /// the values; other mistakes depend on them and fail the call). The
+    /// problem names the file and the line of the key.
+    fn mapping_problem(&self, function: &str) -> Option<Problem> {
+        let file = self.mapping_file(function).ok().flatten()?;
+        let source = match crate::specfile::read_spec(&self.dir, &file.path) {
+            Ok(s) => s,
+            Err(p) => return Some(p),
+        };
+        let empty = serde_json::json!({});
+        match runtime_formulas::evaluate(&source.value, &empty) {
+            Err(
+                e @ (runtime_formulas::FormulaError::UnknownFormula { .. }
+                | runtime_formulas::FormulaError::UnknownCondition { .. }),
+            ) => {
+                let keys: Vec<String> = e
+                    .path()
+                    .segments()
+                    .iter()
+                    .map(|s| match s {
+                        runtime_formulas::PathSegment::Key(k) => k.clone(),
+                        runtime_formulas::PathSegment::Index(i) => i.to_string(),
+                    })
+                    .collect();
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                Some(Problem::new(&source.rel, e.to_string()).at(source.location(&keys)))
+            }
+            _ => None,
+        }
     }
 
     fn collection_layout(&self, c: &Collection, problems: &mut Vec<Problem>) {
