@@ -23,7 +23,11 @@ pub struct FunctionFile {
     pub export: String,
 }
 
-const EXTENSIONS: [&str; 2] = ["js", "mjs"];
+/// Code files, in the order a function's file is looked for: JavaScript
+/// first (as before TypeScript was accepted), then TypeScript, which the
+/// engine strips of its types at load. `.d.ts` files are types only and
+/// never a function (see `walk_js`).
+const EXTENSIONS: [&str; 6] = ["js", "mjs", "cjs", "ts", "mts", "cts"];
 
 /// A place to look: a directory of files and the spec that may hold `filePath`s.
 struct Place<'a> {
@@ -81,9 +85,9 @@ impl Connector {
     pub fn function_file(&self, function: &str) -> Result<Option<FunctionFile>, Problem> {
         let bad = |msg: String| Problem::new(function, msg);
         let trimmed = function.trim().trim_start_matches("./");
-        let trimmed = trimmed
-            .strip_suffix(".js")
-            .or_else(|| trimmed.strip_suffix(".mjs"))
+        let trimmed = EXTENSIONS
+            .iter()
+            .find_map(|ext| trimmed.strip_suffix(&format!(".{ext}")))
             .unwrap_or(trimmed);
         let segs: Vec<&str> = trimmed.split('/').collect();
         if segs
@@ -400,6 +404,7 @@ pub(crate) fn walk_js(dir: &Path, f: &mut dyn FnMut(&Path)) {
         } else if p
             .extension()
             .is_some_and(|e| EXTENSIONS.iter().any(|x| e == *x))
+            && !p.to_string_lossy().ends_with(".d.ts")
         {
             f(&p);
         }
