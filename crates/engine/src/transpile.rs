@@ -339,6 +339,32 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_transpiles_a_file_once_until_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.ts");
+        std::fs::write(&path, "export default (a: number) => a\n").unwrap();
+        let cache = Cache::default();
+        let reads = std::cell::Cell::new(0);
+        let get = || {
+            cache
+                .get_or_prepare("file:///x.ts", &path, || {
+                    reads.set(reads.get() + 1);
+                    std::fs::read_to_string(&path)
+                })
+                .unwrap()
+                .unwrap()
+        };
+        let first = get();
+        let second = get();
+        assert_eq!((reads.get(), &first.code), (1, &second.code));
+        assert!(cache.source_map(&path).is_some());
+        // Another size: read and transpiled again.
+        std::fs::write(&path, "export default (a: number, b: number) => a + b\n").unwrap();
+        assert!(get().code.contains("a + b"));
+        assert_eq!(reads.get(), 2);
+    }
+
+    #[test]
     fn commonjs_is_found_only_without_module_syntax() {
         let js = |s: &str| prepare("file:///c/x.js", Path::new("/c/x.js"), s).unwrap();
         assert!(js("exports.list = () => 1;").code.contains(COMMONJS_MARK));
