@@ -28,7 +28,11 @@ pub struct FunctionFile {
     pub export: String,
 }
 
-const EXTENSIONS: [&str; 2] = ["js", "mjs"];
+/// Code files, in the order a function's file is looked for: JavaScript
+/// first (as before TypeScript was accepted), then TypeScript, which the
+/// engine strips of its types at load. `.d.ts` files are types only and
+/// never a function (see `walk_js`).
+const EXTENSIONS: [&str; 6] = ["js", "mjs", "cjs", "ts", "mts", "cts"];
 
 /// Suffixes of a mapping file (Membrane's `mapping` implementation type),
 /// preferred first.
@@ -332,9 +336,9 @@ impl Connector {
     fn locate(&self, function: &str, want: Want) -> Result<Option<Implementation>, Problem> {
         let bad = |msg: String| Problem::new(function, msg);
         let trimmed = function.trim().trim_start_matches("./");
-        let trimmed = trimmed
-            .strip_suffix(".js")
-            .or_else(|| trimmed.strip_suffix(".mjs"))
+        let trimmed = EXTENSIONS
+            .iter()
+            .find_map(|ext| trimmed.strip_suffix(&format!(".{ext}")))
             .unwrap_or(trimmed);
         let segs: Vec<&str> = trimmed.split('/').collect();
         if segs
@@ -721,6 +725,7 @@ pub(crate) fn walk_js(dir: &Path, f: &mut dyn FnMut(&Path)) {
         } else if p
             .extension()
             .is_some_and(|e| EXTENSIONS.iter().any(|x| e == *x))
+            && !p.to_string_lossy().ends_with(".d.ts")
         {
             f(&p);
         }

@@ -34,6 +34,11 @@ pub struct JsErrorInfo {
     pub location: Option<Location>,
     /// Stack frames inside the connector, innermost first.
     pub frames: Vec<Location>,
+    /// The `data` of an SDK error (`BadRequestError`, ..., from
+    /// `@integration-app/sdk`), whose `type` says what went wrong; `None`
+    /// for any other error. See [`JsErrorInfo::status`].
+    /// Boxed: a call's error travels in a `Result`, kept small.
+    pub data: Option<Box<serde_json::Value>>,
 }
 
 impl JsErrorInfo {
@@ -43,7 +48,28 @@ impl JsErrorInfo {
             message: message.into(),
             location: None,
             frames: Vec::new(),
+            data: None,
         }
+    }
+
+    /// The SDK error's `data.type` (`bad_request`, `not_found`, ...).
+    pub fn data_type(&self) -> Option<&str> {
+        self.data.as_ref()?.get("type")?.as_str()
+    }
+
+    /// The HTTP status an SDK error stands for, for a host answering a
+    /// request the function failed: `bad_request` 400, `not_authenticated`
+    /// 401, `access_denied` 403, `not_found` 404, any other type 500.
+    /// `None` when the error is not an SDK error.
+    pub fn status(&self) -> Option<u16> {
+        self.data.as_ref()?;
+        Some(match self.data_type() {
+            Some("bad_request") => 400,
+            Some("not_authenticated") => 401,
+            Some("access_denied") => 403,
+            Some("not_found") => 404,
+            _ => 500,
+        })
     }
 
     pub(crate) fn from_js(root: &Path, e: &JsError) -> Self {
@@ -72,12 +98,49 @@ impl JsErrorInfo {
         // Syntax errors have no frames; the engine puts the place in the
         // message as a file URL. Show it relative to the connector.
         let message = message.replace(&root_url, "");
+        // runtime-js/sdk/errors.js lists this property for deno_core to
+        // collect: the error's `data` as JSON.
+        let data = e
+            .additional_properties
+            .iter()
+            .find(|(k, _)| k == SDK_ERROR_DATA)
+            .and_then(|(_, v)| serde_json::from_str(v).ok())
+            .filter(|v: &serde_json::Value| !v.is_null())
+            .map(Box::new);
         JsErrorInfo {
             class,
             location: frames.first().cloned(),
             frames,
             message,
+            data,
         }
+    }
+}
+
+/// The property of an SDK error that holds its `data` as JSON
+/// (runtime-js/sdk/errors.js).
+const SDK_ERROR_DATA: &str = "runtimeErrorData";
+
+/// Splits `message` from a last line `    at <file>:<line>:<column>`, the
+/// place the loader gives a file that does not parse (loader.rs).
+fn located(text: &str) -> (String, Option<Location>) {
+    let Some((message, last)) = text.rsplit_once("\n    at ") else {
+        return (text.to_string(), None);
+    };
+    let mut parts = last.rsplitn(3, ':');
+    let (Some(column), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+        return (text.to_string(), None);
+    };
+    match (line.parse(), column.trim().parse()) {
+        (Ok(line), Ok(column)) => (
+            message.to_string(),
+            Some(Location {
+                file: file.to_string(),
+                line,
+                column,
+            }),
+        ),
+        _ => (text.to_string(), None),
     }
 }
 
@@ -135,7 +198,11 @@ impl CallError {
                     .map(|u| u.to_string())
                     .unwrap_or_default();
                 let (class, message) = split_exception(&text.replace(&root_url, ""));
-                CallError::Js(JsErrorInfo::plain(&class, &message))
+                let (message, location) = located(&message);
+                let mut info = JsErrorInfo::plain(&class, &message);
+                info.frames.extend(location.clone());
+                info.location = location;
+                CallError::Js(info)
             }
         }
     }

@@ -19,6 +19,8 @@ mod limits;
 mod loader;
 mod ops;
 mod pool;
+mod sdk;
+mod transpile;
 mod worker;
 
 use std::path::PathBuf;

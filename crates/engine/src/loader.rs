@@ -1,10 +1,18 @@
 //! Module loading confined to one connector directory.
 //!
-//! Connector code may `import` files of its own connector and nothing else:
-//! no absolute paths outside it, no `..` escapes (symlinks included, since
-//! paths are canonicalized), no `http:`, `npm:`, `node:` or `ext:` modules.
+//! Connector code may `import` files of its own connector and the built-in
+//! SDK modules (`sdk.rs`), and nothing else: no absolute paths outside it,
+//! no `..` escapes (symlinks included, since paths are canonicalized), no
+//! `http:`, `npm:`, `node:` or `ext:` modules, no other bare names.
+//!
+//! Owns resolution (including the extensions compiled TypeScript leaves
+//! out: `./api/fields` finds `./api/fields.ts`) and handing each file to
+//! `transpile` (TypeScript, CommonJS), whose source maps it gives deno_core
+//! so errors name the `.ts` file's own lines. It must not run code.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use deno_core::error::ModuleLoaderError;
 use deno_core::{
@@ -13,20 +21,68 @@ use deno_core::{
 };
 use deno_error::JsErrorBox;
 
+use crate::sdk;
+use crate::transpile::{self, Cache};
+
+/// Tried in this order when an import names no file that exists: what
+/// `tsc` and bundlers resolve (`./fields` for `./fields.ts`, a folder's
+/// `index`).
+const IMPLIED: [&str; 6] = ["ts", "js", "mjs", "cjs", "mts", "cts"];
+
 pub(crate) struct ConnectorLoader {
     root: PathBuf,
+    /// Shared by the engine's runtimes: each file is transpiled once.
+    cache: Arc<Cache>,
 }
 
 impl ConnectorLoader {
     /// `root` must already be canonical.
-    pub(crate) fn new(root: PathBuf) -> Self {
-        Self { root }
+    pub(crate) fn new(root: PathBuf, cache: Arc<Cache>) -> Self {
+        Self { root, cache }
+    }
+
+    /// The file an import means: the path itself, else with an implied
+    /// extension, else a `.js` import of a `.ts` file (TypeScript's own
+    /// spelling of ES imports), else the folder's `index`.
+    fn find_file(path: &Path) -> PathBuf {
+        if path.is_file() {
+            return path.to_path_buf();
+        }
+        let with = |p: &Path, ext: &str| {
+            let mut s = p.as_os_str().to_owned();
+            s.push(".");
+            s.push(ext);
+            PathBuf::from(s)
+        };
+        for ext in IMPLIED {
+            let candidate = with(path, ext);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+        if path.extension().is_some_and(|e| e == "js") {
+            let ts = path.with_extension("ts");
+            if ts.is_file() {
+                return ts;
+            }
+        }
+        if path.is_dir() {
+            for ext in IMPLIED {
+                let candidate = path.join(format!("index.{ext}"));
+                if candidate.is_file() {
+                    return candidate;
+                }
+            }
+        }
+        // Not found: canonicalize names the import that failed.
+        path.to_path_buf()
     }
 
     fn refuse(&self, what: &str, referrer: &str) -> ModuleLoaderError {
         JsErrorBox::type_error(format!(
-            "import of \"{what}\" refused in {}: connectors may only import files inside their own directory",
-            self.relative(referrer)
+            "import of \"{what}\" refused in {}: connectors may only import files inside their own directory and the built-in modules {}",
+            self.relative(referrer),
+            sdk::names().collect::<Vec<_>>().join(", ")
         ))
     }
 
@@ -75,8 +131,15 @@ impl ModuleLoader for ConnectorLoader {
         referrer: &str,
         _kind: ResolutionKind,
     ) -> Result<ModuleSpecifier, ModuleLoaderError> {
+        if let Some(builtin) = sdk::specifier(specifier) {
+            return Ok(builtin);
+        }
         // Bare names and other schemes never resolve: there is no package
-        // manager and no network inside a connector.
+        // manager and no network inside a connector. A built-in module
+        // imports only other built-in modules.
+        if referrer.starts_with(&format!("{}:", sdk::SCHEME)) {
+            return Err(self.refuse(specifier, referrer));
+        }
         let relative = specifier.starts_with("./") || specifier.starts_with("../");
         let is_file_url = specifier.starts_with("file:");
         if !relative && !is_file_url && !specifier.starts_with('/') {
@@ -90,7 +153,7 @@ impl ModuleLoader for ConnectorLoader {
         let path = resolved
             .to_file_path()
             .map_err(|_| self.refuse(specifier, referrer))?;
-        let canonical = self.check_inside(&path, specifier, referrer)?;
+        let canonical = self.check_inside(&Self::find_file(&path), specifier, referrer)?;
         ModuleSpecifier::from_file_path(&canonical).map_err(|_| self.refuse(specifier, referrer))
     }
 
@@ -101,30 +164,70 @@ impl ModuleLoader for ConnectorLoader {
         _options: ModuleLoadOptions,
     ) -> ModuleLoadResponse {
         let result = (|| {
+            if let Some(code) = sdk::source(specifier) {
+                return Ok(ModuleSource::new(
+                    ModuleType::JavaScript,
+                    ModuleSourceCode::String(code.into()),
+                    specifier,
+                    None,
+                ));
+            }
             let path = specifier
                 .to_file_path()
                 .map_err(|_| self.refuse(specifier.as_str(), specifier.as_str()))?;
             // Resolution already checked this; loading checks again so a
             // specifier that never went through `resolve` cannot escape.
             let path = self.check_inside(&path, specifier.as_str(), specifier.as_str())?;
-            let code = std::fs::read_to_string(&path).map_err(|e| {
+            let unreadable = |e: std::io::Error| {
                 JsErrorBox::generic(format!(
                     "cannot read {}: {e}",
                     self.relative(specifier.as_str())
                 ))
-            })?;
-            let module_type = if path.extension().is_some_and(|e| e == "json") {
-                ModuleType::Json
-            } else {
-                ModuleType::JavaScript
             };
+            if path.extension().is_some_and(|e| e == "json") {
+                let code = std::fs::read_to_string(&path).map_err(unreadable)?;
+                return Ok(ModuleSource::new(
+                    ModuleType::Json,
+                    ModuleSourceCode::String(code.into()),
+                    specifier,
+                    None,
+                ));
+            }
+            let prepared = self
+                .cache
+                .get_or_prepare(specifier.as_str(), &path, || std::fs::read_to_string(&path))
+                .map_err(unreadable)?
+                .map_err(|p| syntax_error(specifier.as_str(), &p))?;
             Ok(ModuleSource::new(
-                module_type,
-                ModuleSourceCode::String(code.into()),
+                ModuleType::JavaScript,
+                ModuleSourceCode::String(prepared.code.to_string().into()),
                 specifier,
                 None,
             ))
         })();
         ModuleLoadResponse::Sync(result)
     }
+
+    fn get_source_map(&self, file_name: &str) -> Option<Cow<'_, [u8]>> {
+        let path = ModuleSpecifier::parse(file_name)
+            .ok()?
+            .to_file_path()
+            .ok()?;
+        let map = self.cache.source_map(&path)?;
+        Some(Cow::Owned(map.to_vec()))
+    }
+}
+
+/// A file that does not parse, as a SyntaxError whose last line is the
+/// place, in the form of a stack frame (`error.rs` reads it back).
+fn syntax_error(specifier: &str, p: &transpile::SyntaxProblem) -> ModuleLoaderError {
+    JsErrorBox::new(
+        "SyntaxError",
+        // The class is in the text too: the host reads a loader error's
+        // class from its message (error.rs, `split_exception`).
+        format!(
+            "SyntaxError: {}\n    at {specifier}:{}:{}",
+            p.message, p.line, p.column
+        ),
+    )
 }

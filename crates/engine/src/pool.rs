@@ -26,6 +26,8 @@ pub(crate) struct Pool {
     host: tokio::runtime::Handle,
     queue: Jobs,
     started: AtomicUsize,
+    /// Transpiled connector files, shared by every thread of the pool.
+    sources: Arc<crate::transpile::Cache>,
 }
 
 /// The queue, shared by the pool and its engine threads.
@@ -133,6 +135,7 @@ impl Pool {
                 inner: Arc::new((Mutex::new(Queue::default()), Condvar::new())),
             },
             started: AtomicUsize::new(0),
+            sources: Arc::default(),
         };
         pool.spawn_thread()?;
         Ok(pool)
@@ -171,6 +174,7 @@ impl Pool {
         self.queue.count_idle(1);
         let spawned = Watchdog::spawn(&name).and_then(|dog| {
             let (config, host, jobs) = (self.config.clone(), self.host.clone(), self.queue.clone());
+            let sources = self.sources.clone();
             let own = dog.clone();
             std::thread::Builder::new()
                 .name(format!("js-{name}"))
@@ -178,7 +182,7 @@ impl Pool {
                 // (but bounded) connector recursion room to hit the JS stack
                 // limit first.
                 .stack_size(64 << 20)
-                .spawn(move || worker::run(config, host, jobs, dog))
+                .spawn(move || worker::run(config, host, jobs, dog, sources))
                 .inspect_err(|_| own.shutdown())
         });
         if spawned.is_err() {

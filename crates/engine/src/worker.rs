@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::future::poll_fn;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Poll;
 
 use deno_core::{v8, JsRuntime, ModuleSpecifier, PollEventLoopOptions, RuntimeOptions};
@@ -20,6 +21,7 @@ use crate::limits::{LimitKind, Watchdog};
 use crate::loader::ConnectorLoader;
 use crate::ops::{connector_runtime, is_mapping, ApiContext, CallTags, Mappings};
 use crate::pool::Jobs;
+use crate::transpile::Cache;
 use crate::{Call, EngineConfig, FunctionFile, RawOutput};
 
 pub(crate) enum Job {
@@ -27,7 +29,13 @@ pub(crate) enum Job {
     Check(FunctionFile, oneshot::Sender<Result<(), CallError>>),
 }
 
-pub(crate) fn run(config: EngineConfig, host: tokio::runtime::Handle, jobs: Jobs, dog: Watchdog) {
+pub(crate) fn run(
+    config: EngineConfig,
+    host: tokio::runtime::Handle,
+    jobs: Jobs,
+    dog: Watchdog,
+    sources: Arc<Cache>,
+) {
     dog.watch_current_thread();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -49,7 +57,7 @@ pub(crate) fn run(config: EngineConfig, host: tokio::runtime::Handle, jobs: Jobs
     // Created before any call arrives: the first caller waits only for
     // what is left of it. A failure here is reported to that call, which
     // tries again.
-    let mut js: Option<Js> = match Js::new(&config, &host, &dog) {
+    let mut js: Option<Js> = match Js::new(&config, &host, &dog, &sources) {
         Ok(fresh) => Some(fresh),
         Err(e) => {
             tracing::debug!(connector = %config.name, "creating the JavaScript runtime ahead of the first call failed: {e}");
@@ -61,7 +69,7 @@ pub(crate) fn run(config: EngineConfig, host: tokio::runtime::Handle, jobs: Jobs
     while let Some(job) = jobs.next(counted) {
         counted = false;
         if js.is_none() {
-            match Js::new(&config, &host, &dog) {
+            match Js::new(&config, &host, &dog, &sources) {
                 Ok(fresh) => js = Some(fresh),
                 Err(e) => {
                     job.fail(e);
@@ -98,7 +106,7 @@ pub(crate) fn run(config: EngineConfig, host: tokio::runtime::Handle, jobs: Jobs
             // Dropping the runtime frees its heap; the next job starts clean,
             // on a runtime made before it arrives.
             drop(js.take());
-            js = Js::new(&config, &host, &dog).ok();
+            js = Js::new(&config, &host, &dog, &sources).ok();
         }
     }
     dog.shutdown();
@@ -134,10 +142,14 @@ impl Js {
         config: &EngineConfig,
         host: &tokio::runtime::Handle,
         dog: &Watchdog,
+        sources: &Arc<Cache>,
     ) -> Result<Js, CallError> {
         let heap = config.limits.heap_bytes;
         let mut runtime = JsRuntime::try_new(RuntimeOptions {
-            module_loader: Some(Rc::new(ConnectorLoader::new(config.root.clone()))),
+            module_loader: Some(Rc::new(ConnectorLoader::new(
+                config.root.clone(),
+                sources.clone(),
+            ))),
             extensions: vec![connector_runtime::init()],
             create_params: Some(v8::CreateParams::default().heap_limits(0, heap)),
             ..Default::default()
@@ -348,6 +360,30 @@ impl Js {
                     if let Ok(func) = v8::Local::<v8::Function>::try_from(v) {
                         found = Some(v8::Global::new(scope, func));
                         break;
+                    }
+                }
+            }
+            // A CommonJS file's default export is its `module.exports`
+            // (transpile.rs): an object holding the function under its
+            // name (`exports.list = ...`) or under `default` (what
+            // TypeScript compiles `export default` to). An ES module's
+            // default object is read the same way.
+            if found.is_none() {
+                let exports = v8::String::new(scope, "default")
+                    .and_then(|k| ns.get(scope, k.into()))
+                    .and_then(|v| v8::Local::<v8::Object>::try_from(v).ok());
+                if let Some(exports) = exports {
+                    for name in [f.export.as_str(), "default"] {
+                        let Some(key) = v8::String::new(scope, name) else {
+                            continue;
+                        };
+                        let value = exports.get(scope, key.into());
+                        if let Some(func) =
+                            value.and_then(|v| v8::Local::<v8::Function>::try_from(v).ok())
+                        {
+                            found = Some(v8::Global::new(scope, func));
+                            break;
+                        }
                     }
                 }
             }
