@@ -73,13 +73,19 @@ fn membrane_2023_layout_validates_invokes_and_scans() {
     assert_eq!(id_of(&out["record"]), *first);
     let out = invoke_in(&work, "data/stages/find", &json!({})).json();
     assert_eq!(out["records"].as_array().unwrap().len(), 5, "{out}");
-    // The flat webhook file is found by its Membrane name too.
+    // The flat webhook file is found by its Membrane name too; its record
+    // is built by the inherited record-from-api.yml.
     let r = invoke_in(
         &work,
         "data/persons/events-webhook-handle",
-        &json!({"data": {"type": "created", "record": {"id": "x"}}}),
+        &json!({"body": {"type": "created", "record": {"id": "x", "name": "X", "email": "x@e"}},
+                "subscription": {"id": "s", "events": {"created": {}}}}),
     );
-    assert_eq!(r.json()["events"][0]["record"]["id"], "x");
+    assert_eq!(
+        r.json()["events"][0]["record"],
+        json!({"id": "x", "name": "X", "updatedTime": null, "fields": {"name": "X", "email": "x@e", "phone": null}}),
+        "{r}"
+    );
 
     // First cycle: stages takes its baseline; persons is a webhook
     // collection (the `all` of its base replaced the inherited full
@@ -147,6 +153,11 @@ fn membrane_2023_webhooks_deliver_events() {
         (!e.is_empty()).then_some(e)
     })
     .expect("the delivery became an event");
+    // A thrown BadRequestError answers 400 and stores nothing.
+    let url = format!("http://127.0.0.1:{port}/webhooks/persons/all");
+    let status = post(&url, r#"{"type": "exploded", "record": {"id": "z"}}"#, &[]);
+    assert_eq!(status, 400);
+    std::thread::sleep(Duration::from_millis(300));
     signal(&child, 15);
     let code = wait_timeout(&mut child, Duration::from_secs(10));
     assert_eq!(code, Some(0));
@@ -154,6 +165,16 @@ fn membrane_2023_webhooks_deliver_events() {
         of(&events, "pipeline", "persons", "webhook"),
         pairs(&[("created", &person)])
     );
+    let all: Vec<Value> = read_events(&sink)
+        .into_iter()
+        .filter(|e| e["collection"] == "persons")
+        .collect();
+    assert_eq!(
+        all.len(),
+        1,
+        "nothing stored for the refused request: {all:?}"
+    );
+    assert_eq!(all[0]["record"]["fields"]["name"], "Ada", "{all:?}");
 }
 
 #[test]

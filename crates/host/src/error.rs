@@ -32,3 +32,15 @@ pub enum CycleError {
     #[error("commit task failed: {0}")]
     Task(String),
 }
+
+impl CycleError {
+    /// The status to answer a webhook request this error failed: what an
+    /// SDK error thrown by the handler stands for (BadRequestError 400,
+    /// ...), else 500 so the sender retries. Nothing was stored either way.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            CycleError::Strategy(e) => e.status().unwrap_or(500),
+            _ => 500,
+        }
+    }
+}

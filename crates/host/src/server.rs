@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 
 use crate::cycle::{self, Outcome, Work};
+use crate::error::CycleError;
 use crate::shared::Shared;
 use crate::HostError;
 
@@ -74,6 +75,20 @@ pub(crate) async fn start(
         }
     });
     Ok(())
+}
+
+/// The answer to a request whose cycle failed (nothing was stored): the
+/// status an SDK error thrown by the handler stands for (a 4xx tells the
+/// sender not to retry a request it got wrong), else 500 so it retries.
+fn failed(path: &str, subscription: Option<&str>, e: &CycleError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let subscription = subscription.unwrap_or("-");
+    if status.is_client_error() {
+        tracing::warn!(%subscription, path = %path, status = status.as_u16(), "webhook request refused by its handler, nothing stored: {e}");
+    } else {
+        tracing::error!(%subscription, path = %path, status = status.as_u16(), "webhook request failed, nothing stored (the sender should retry): {e}");
+    }
+    error(status, e.to_string())
 }
 
 fn error(status: StatusCode, message: String) -> Response {
@@ -175,11 +190,7 @@ async fn receive(
             StatusCode::SERVICE_UNAVAILABLE,
             "subscription not set up yet".into(),
         ),
-        Err(e) => {
-            tracing::error!(subscription = %sub.plan.id, path = %path, status = 500, "webhook request failed, nothing stored (the sender should retry): {e}");
-            // 5xx so the sender retries: nothing was stored.
-            error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        }
+        Err(e) => failed(&path, Some(&sub.plan.id), &e),
     }
 }
 
@@ -229,10 +240,7 @@ async fn receive_global(
     let path = format!("/global-webhooks/{key}");
     let (routed, response) = match webhook::handle_global(&global, &key, &request).await {
         Ok(r) => r,
-        Err(e) => {
-            tracing::error!(path = %path, status = 500, "global webhook request failed, nothing stored: {e}");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-        }
+        Err(e) => return failed(&path, None, &CycleError::Strategy(e)),
     };
     let mut events = 0;
     for event in routed {
@@ -253,10 +261,7 @@ async fn receive_global(
                     events += n;
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(path = %path, subscription = %sub.plan.id, status = 500, "global webhook request failed: {e}");
-                    return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-                }
+                Err(e) => return failed(&path, Some(&sub.plan.id), &e),
             }
         }
         if matched == 0 {

@@ -89,6 +89,21 @@ pub enum StrategyError {
     },
 }
 
+impl StrategyError {
+    /// The HTTP status the connector's code asked for by throwing an SDK
+    /// error (`BadRequestError` 400, ...; `JsErrorInfo::status`), for a
+    /// host answering the request the call served. `None` otherwise.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            StrategyError::Call { source, .. } => match source.as_ref() {
+                runtime_engine::CallError::Js(info) => info.status(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// What one cycle produced, to be committed in one atomic write.
 #[derive(Debug)]
 pub struct Cycle {
