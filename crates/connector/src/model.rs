@@ -54,7 +54,10 @@ impl Strategy {
             })
         };
         let (per_type, every): (Option<Vec<String>>, Vec<Vec<String>>) = match self {
-            Strategy::Webhook => (None, vec![all(&["webhook-subscribe", "webhook-handle"])]),
+            Strategy::Webhook => (
+                own(&["webhook-subscribe", "webhook-handle"]),
+                vec![all(&["webhook-subscribe", "webhook-handle"])],
+            ),
             Strategy::PullLatestRecords => (
                 own(&["pull-latest-records"]),
                 vec![all(&["pull-latest-records"])],

@@ -471,3 +471,30 @@ fn bad_extends_name_file_line_and_key() {
         ]
     );
 }
+
+/// A collection whose only webhook files are one type's
+/// (`events-created-webhook-*`) gets a webhook for that type, and
+/// `validate` has nothing to say about it.
+#[test]
+fn per_type_webhook_files_alone_give_that_type_a_webhook() {
+    let tmp = dir_with(&[
+        ("spec.yml", "key: acme\nname: Acme\nbaseUri: https://api.example.com\n"),
+        (
+            "data/deals/spec.yml",
+            "name: Deals\nevents:\n  created: {implementationType: webhook}\n  updated: {implementationType: full-scan}\n  deleted: {implementationType: full-scan}\n",
+        ),
+        ("data/deals/events-created-webhook-subscribe.js", JS),
+        ("data/deals/events-created-webhook-handle.js", JS),
+        ("data/deals/list.js", JS),
+    ]);
+    let c = load_ok(tmp.path());
+    assert_eq!(
+        strategies(&c, "deals"),
+        [
+            (ChangeType::Created, Strategy::Webhook),
+            (ChangeType::Updated, Strategy::FullScan),
+            (ChangeType::Deleted, Strategy::FullScan),
+        ]
+    );
+    assert_eq!(c.layout_problems(), []);
+}

@@ -18,10 +18,24 @@ pub use runtime_webhook::{Routed, WebhookRequest};
 use crate::{advanced, read_data, Ctx, Cycle, Handled, Invoker, StrategyError};
 
 const NAME: &str = "webhook";
-const SUBSCRIBE: &str = "events/webhook-subscribe";
-const REFRESH: &str = "events/webhook-refresh";
-const HANDLE: &str = "events/webhook-handle";
-const UNSUBSCRIBE: &str = "events/webhook-unsubscribe";
+const SUBSCRIBE: &str = "webhook-subscribe";
+const REFRESH: &str = "webhook-refresh";
+const HANDLE: &str = "webhook-handle";
+const UNSUBSCRIBE: &str = "webhook-unsubscribe";
+
+/// The function `base` of subscription `sub`: for a subscription of one
+/// event type (per-type strategies split the collection), that type's own
+/// file when it has one (`events-created-webhook-subscribe`), else the
+/// every-type one (`events-webhook-subscribe`).
+fn function(invoker: &Invoker, sub: &SubscriptionState, base: &str) -> String {
+    if let Some(t) = ChangeType::parse(&sub.scope) {
+        let own = format!("events/{}-{base}", t.as_str());
+        if invoker.has(&own) {
+            return own;
+        }
+    }
+    format!("events/{base}")
+}
 
 /// The webhook strategy: its function names are fixed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -89,9 +103,10 @@ impl Webhook {
         let mut own: WebhookState = read_data(invoker, NAME, state)?;
         let mut input = request_input(request, payload.unwrap_or_else(|| request.data()));
         registration_input(&mut input, state, &own.state);
-        let result = invoker.call(HANDLE, input).await?;
+        let handle = function(invoker, state, HANDLE);
+        let result = invoker.call(&handle, input).await?;
         let events: Vec<NewEvent> =
-            runtime_events::decode_handle(&result).map_err(|p| invoker.shape(HANDLE, p))?;
+            runtime_events::decode_handle(&result).map_err(|p| invoker.shape(&handle, p))?;
         if let Some(s) = result.get("state").filter(|s| !s.is_null()) {
             own.state = s.clone();
         }
@@ -132,9 +147,10 @@ async fn subscribe(
     old: Option<&WebhookState>,
     webhook_uri: &str,
 ) -> Result<Cycle, StrategyError> {
-    let function = match old.is_some() && invoker.has(REFRESH) {
-        true => REFRESH,
-        false => SUBSCRIBE,
+    let refresh = function(invoker, state, REFRESH);
+    let function = match old.is_some() && invoker.has(&refresh) {
+        true => refresh,
+        false => function(invoker, state, SUBSCRIBE),
     };
     let mut input = Map::new();
     let uri = Value::String(webhook_uri.to_string());
@@ -150,7 +166,7 @@ async fn subscribe(
         input.remove("state");
         input.remove("subscriptionState");
     }
-    let result = invoker.call(function, input).await?;
+    let result = invoker.call(&function, input).await?;
     // Membrane's subscribe returns {state, nextRefreshTimestamp}; a bare
     // object without `state` is taken as the state itself.
     let own = WebhookState {
@@ -280,10 +296,11 @@ async fn call_unsubscribe(
     sub: &SubscriptionState,
     registration: &Value,
 ) -> Result<(), StrategyError> {
-    if !invoker.has(UNSUBSCRIBE) {
+    let unsubscribe = function(invoker, sub, UNSUBSCRIBE);
+    if !invoker.has(&unsubscribe) {
         return Ok(());
     }
     let mut input = Map::new();
     registration_input(&mut input, sub, registration);
-    invoker.call(UNSUBSCRIBE, input).await.map(|_| ())
+    invoker.call(&unsubscribe, input).await.map(|_| ())
 }

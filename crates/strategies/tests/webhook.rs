@@ -184,3 +184,56 @@ async fn the_platforms_argument_names_and_a_bare_state_work() {
         "unsubscribed with subscriptionState"
     );
 }
+
+/// A subscription of one event type (per-type strategies split the
+/// collection) uses that type's own flat files when it has them
+/// (`events-created-webhook-*`), and the every-type ones otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_type_subscription_uses_its_own_files() {
+    let mock = MockApi::start();
+    let own_subscribe = "export default async ({ apiClient, webhookUri }) => {\n  const hook = await apiClient.post('/webhooks', { url: webhookUri })\n  return { hookId: hook.id, by: 'created-file' }\n}\n";
+    let own_handle = "export default async ({ body }) => ({ events: [{ type: 'created', record: { ...body.record, by: 'created-file' } }] })\n";
+    let every_handle = "export default async ({ body }) => ({ events: [{ type: 'created', record: { ...body.record, by: 'every-type-file' } }] })\n";
+    let files = [
+        (
+            "data/tickets/events-created-webhook-subscribe.js",
+            own_subscribe,
+        ),
+        ("data/tickets/events-created-webhook-handle.js", own_handle),
+        ("data/tickets/events-webhook-subscribe.js", SDK2_SUBSCRIBE),
+        ("data/tickets/events-webhook-handle.js", every_handle),
+        (
+            "data/tickets/events-webhook-unsubscribe.js",
+            SDK2_UNSUBSCRIBE,
+        ),
+    ];
+    let mut t = setup(&files, &mock.base_url(), "tickets", Kind::Webhook);
+    t.sub = runtime_store::sub_id("t", "tickets", "created");
+    t.cycle().await;
+    let state = t.state().await;
+    assert_eq!(state.data["state"]["by"], "created-file", "{state:?}");
+    let handled = t
+        .strategy
+        .handle(
+            t.ctx(),
+            &state,
+            &request(json!({"record": {"id": "t1"}})),
+            None,
+        )
+        .await
+        .unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(handled.cycle.events[0].record.get()).unwrap();
+    assert_eq!(record["by"], "created-file");
+    // No per-type unsubscribe: the every-type one undoes the registration.
+    runtime_strategies::retire(&t.invoker, &state)
+        .await
+        .unwrap();
+    assert!(mock.webhooks().is_empty());
+
+    // The every-type subscription uses the every-type files.
+    let mut all = setup(&files, &mock.base_url(), "tickets", Kind::Webhook);
+    all.sub = runtime_store::sub_id("t", "tickets", "all");
+    all.cycle().await;
+    assert!(all.state().await.data["state"]["by"].is_null());
+}
