@@ -140,3 +140,44 @@ fn an_unknown_formula_in_the_mapping_names_file_and_key() {
         "{r}"
     );
 }
+
+/// `invoke` of a mapping evaluates it over the argument a function would
+/// get: `--input`, `parameters`, `credentials`, `connectorParameters`.
+#[test]
+fn invoke_evaluates_a_mapping() {
+    let (mock, _fixture, work) = setup();
+    let conn = work.connection.display().to_string();
+    let out = invoke_with(
+        &[],
+        &work.connector,
+        "auth/make-api-client",
+        &json!({}),
+        &["--connection", &conn],
+    )
+    .json();
+    assert_eq!(out["args"]["baseUri"], mock.base_url());
+    assert_eq!(out["args"]["headers"]["Authorization"], "Bearer old-token");
+    assert_eq!(out["args"]["headers"]["X-Realm"], "9130");
+    let sandbox = invoke_with(
+        &[],
+        &work.connector,
+        "auth/make-api-client",
+        &json!({"credentials": {"isSandbox": true}}),
+        &["--connection", &conn],
+    )
+    .json();
+    assert_eq!(
+        sandbox["args"]["baseUri"], "http://127.0.0.1:9",
+        "the $case"
+    );
+    let record = invoke_with(
+        &[],
+        &work.connector,
+        "data/customers/record-from-fields",
+        &json!({"fields": {"Id": "42", "DisplayName": "Ada", "PrimaryEmailAddr": {"Address": "a@x"}}}),
+        &["--connection", &conn],
+    )
+    .json();
+    assert_eq!(record["id"], "42");
+    assert_eq!(record["fields"]["email"], "a@x", "the $firstNotEmpty");
+}

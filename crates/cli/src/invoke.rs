@@ -18,7 +18,10 @@ pub struct InvokeArgs {
     /// The function, as its path in the connector without `.js`
     /// (`data/contacts/list`, `data/persons/events-webhook-subscribe`,
     /// `auth/test`), or by collection and method key (`data/persons/find`,
-    /// also when `find` is inherited through `extends`).
+    /// also when `find` is inherited through `extends`). A mapping
+    /// (`auth/make-api-client` as a `.yml`, `data/c/record-from-api`) is
+    /// evaluated over the argument a function would get: `--input` plus
+    /// `parameters`, `credentials` and `connectorParameters`.
     pub function: String,
     /// JSON object merged into the function's argument (`parameters` are
     /// merged over the connection's and validated).
@@ -38,11 +41,10 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
         bail!("--input must be a JSON object, e.g. '{{\"cursor\": \"abc\"}}'");
     };
     let session = Session::open(&args.dir, args.connection.as_deref(), limits)?;
-    let file = session
+    let code = session
         .connector
         .function_file(&args.function)
-        .map_err(|p| anyhow!("{p}"))?
-        .ok_or_else(|| missing(&session.connector, &args.dir, &args.function))?;
+        .map_err(|p| anyhow!("{p}"))?;
     let collection = collection_of(&args.function);
     let call_params = input.remove("parameters");
     let connector_parameters = session
@@ -61,6 +63,22 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
         }
     };
     let credentials = session.connection.credentials.clone();
+    let Some(file) = code else {
+        let mapping = match session.connector.implementation(&args.function) {
+            Ok(Some(runtime_connector::Implementation::Mapping(m))) => m,
+            _ => return Err(missing(&session.connector, &args.dir, &args.function)),
+        };
+        // The mapping over the argument a function would get.
+        input.insert("parameters".into(), parameters);
+        input
+            .entry("credentials")
+            .or_insert_with(|| credentials.clone());
+        input.insert("connectorParameters".into(), connector_parameters);
+        let value = mapping.read().map_err(|p| anyhow!("{p}"))?;
+        let out = runtime_formulas::evaluate(&value, &Value::Object(input))
+            .map_err(|e| anyhow!("{}: {e}", mapping.rel))?;
+        return print(&out, args.compact);
+    };
     let invoker = Invoker {
         engine: session.engine.clone(),
         connector: Arc::new(session.connector.clone()),
@@ -85,10 +103,14 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
             bail!("{} returned {problem}", file.rel);
         }
     }
-    let text = if args.compact {
-        serde_json::to_string(&value)
+    print(&value, args.compact)
+}
+
+fn print(value: &Value, compact: bool) -> Result<()> {
+    let text = if compact {
+        serde_json::to_string(value)
     } else {
-        serde_json::to_string_pretty(&value)
+        serde_json::to_string_pretty(value)
     }?;
     println!("{text}");
     Ok(())
@@ -101,7 +123,7 @@ fn missing(
     dir: &std::path::Path,
     function: &str,
 ) -> anyhow::Error {
-    use runtime_connector::{Implementation, ImplementationType};
+    use runtime_connector::ImplementationType;
     let head = format!("connector {} has no function `{function}`", dir.display());
     match connector.implementation_type(function) {
         Some(ImplementationType::NotSupported) => {
@@ -113,12 +135,6 @@ fn missing(
             )
         }
         _ => {}
-    }
-    if let Ok(Some(Implementation::Mapping(m))) = connector.implementation(function) {
-        return anyhow!(
-            "{head} in code: it is the mapping {}, which invoke does not run",
-            m.rel
-        );
     }
     anyhow!(
         "{head} (looked for {}.js and its camelCase spelling, in the collection and the ones it extends)",

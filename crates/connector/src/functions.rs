@@ -48,6 +48,19 @@ pub struct MappingFile {
     pub rel: String,
 }
 
+impl MappingFile {
+    /// The mapping's value: YAML (or JSON); a problem names the file, and
+    /// the line and column of a syntax error. The one reader of mapping
+    /// files (`validate`, the engine, `invoke`).
+    pub fn read(&self) -> Result<Value, Problem> {
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| Problem::new(&self.rel, format!("cannot read: {e}")))?;
+        let json = self.path.extension().is_some_and(|e| e == "json");
+        crate::specfile::parse_text(&text, json)
+            .map_err(|(msg, loc)| Problem::new(&self.rel, msg).at(loc))
+    }
+}
+
 /// What implements a function: a code file or a mapping file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Implementation {

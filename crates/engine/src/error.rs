@@ -181,8 +181,9 @@ pub enum CallError {
     /// The engine thread is gone (it only stops when the Engine is dropped).
     #[error("the JavaScript engine has stopped")]
     Stopped,
-    /// A mapping file (`make-api-client.yml`, ...) could not be read.
-    #[error("{file}: {problem}")]
+    /// A mapping file (`make-api-client.yml`, ...) could not be read;
+    /// `problem` names the file (and the line of a syntax error).
+    #[error("{problem}")]
     Mapping { file: String, problem: String },
     #[error("internal error: {0}")]
     Internal(String),

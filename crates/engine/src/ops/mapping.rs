@@ -9,7 +9,6 @@
 //! result means (client options, a record) is the caller's business.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use deno_core::{op2, OpState};
@@ -38,9 +37,13 @@ impl Mappings {
         if self.0.contains_key(&f.rel) {
             return Ok(());
         }
-        let value = read(&f.path).map_err(|problem| CallError::Mapping {
+        let file = runtime_connector::MappingFile {
+            path: f.path.clone(),
+            rel: f.rel.clone(),
+        };
+        let value = file.read().map_err(|problem| CallError::Mapping {
             file: f.rel.clone(),
-            problem,
+            problem: problem.to_string(),
         })?;
         self.0.insert(f.rel.clone(), Arc::new(value));
         Ok(())
@@ -54,14 +57,6 @@ impl Mappings {
         runtime_formulas::evaluate(mapping, context)
             .map_err(|e| JsErrorBox::type_error(format!("{name}: {e}")))
     }
-}
-
-/// A mapping file's value: YAML (JSON is YAML too).
-fn read(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let value: Value =
-        serde_yaml_ng::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
-    Ok(value)
 }
 
 /// The mapping `name` evaluated over `context`.
