@@ -174,3 +174,30 @@ async fn make_api_client_as_a_mapping() {
     assert!(message.contains("127.0.0.1:9/r42/items"), "{out}");
     assert!(!message.contains("tok-1"), "{out}");
 }
+
+/// `recordFromApi` as code (`record-from-api.js`) reaches the function the
+/// same way: an async function of the raw record.
+#[tokio::test]
+async fn record_from_api_as_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "data/c/record-from-api.js",
+        "export default function recordFromApi(raw) { return { id: String(raw.Id), name: raw.First } }\n",
+    );
+    write(
+        root,
+        "data/find.js",
+        "export default async ({ recordFromApi }) => ({ records: await Promise.all([{ Id: 1, First: 'A' }].map(recordFromApi)) })\n",
+    );
+    let e = common::engine(root, "mappings", Limits::default(), false);
+    let mut code = file(root, "data/c/record-from-api.js");
+    code.export = "recordFromApi".into();
+    let records = RecordBuilders {
+        from_api: Some(code),
+        from_fields: None,
+    };
+    let out = e.call(call(root, "find", records)).await.unwrap().value;
+    assert_eq!(out, json!({"records": [{"id": "1", "name": "A"}]}));
+}
