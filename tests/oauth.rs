@@ -127,6 +127,8 @@ fn a_refused_refresh_is_one_clear_error() {
         !err.contains("stale-refresh") && !err.contains("secret-shh"),
         "{run}"
     );
+    // Where the failed request was made.
+    assert!(err.contains("data/contacts/list.js:2:"), "{run}");
     assert_eq!(mock.request_count("/auth/token"), 1, "no loop");
     assert_eq!(mock.request_count("/contacts"), 1, "not retried");
 }
