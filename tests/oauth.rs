@@ -213,3 +213,75 @@ fn the_refreshed_token_is_kept_for_the_next_run() {
         last.headers
     );
 }
+
+/// `state reset` unregisters with the credentials a run refreshed and
+/// kept, not the connection file's (whose refresh token a rotating server
+/// has retired): no second refresh, and the registration is gone.
+#[test]
+fn state_reset_uses_the_kept_credentials() {
+    let mock = mock("refresh-1");
+    let dir = oauth_connector();
+    write(
+        dir.path(),
+        "data/hooks/events-webhook-subscribe.js",
+        "export default async ({ apiClient, webhookUri }) => ({ state: { id: (await apiClient.post('/webhooks', { url: webhookUri })).id } })\n",
+    );
+    write(
+        dir.path(),
+        "data/hooks/events-webhook-handle.js",
+        "export default async () => null\n",
+    );
+    write(
+        dir.path(),
+        "data/hooks/events-webhook-unsubscribe.js",
+        "export default async ({ apiClient, state }) => { await apiClient.delete(`/webhooks/${state.id}`) }\n",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let conn = connection_file(
+        dir.path(),
+        &json!({
+            "credentials": {"access_token": "old-token", "refresh_token": "refresh-1"},
+            "parameters": {"baseUri": mock.base_url(), "clientId": "c", "clientSecret": "s"},
+            "collections": {"contacts": {"enabled": false}},
+        }),
+    );
+    let (dir_s, conn_s, data_s) = (
+        dir.path().to_str().unwrap(),
+        conn.to_str().unwrap(),
+        data.path().to_str().unwrap(),
+    );
+    mock.expire_token();
+    let run = runtime(
+        &[
+            "run",
+            dir_s,
+            "--connection",
+            conn_s,
+            "--data-dir",
+            data_s,
+            "--once",
+            "--once-webhooks",
+            "--public-url",
+            "https://hooks.example.com",
+        ],
+        &[],
+    );
+    assert!(run.ok(), "{run}");
+    assert_eq!(mock.webhooks().len(), 1, "{run}");
+    assert_eq!(mock.request_count("/auth/token"), 1);
+    let reset = runtime(
+        &[
+            "state",
+            "reset",
+            dir_s,
+            "--connection",
+            conn_s,
+            "--data-dir",
+            data_s,
+        ],
+        &[],
+    );
+    assert!(reset.ok(), "{reset}");
+    assert!(mock.webhooks().is_empty(), "{reset}");
+    assert_eq!(mock.request_count("/auth/token"), 1, "no second refresh");
+}

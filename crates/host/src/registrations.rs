@@ -64,6 +64,10 @@ pub async fn reset(
     collection: Option<&str>,
 ) -> Result<Vec<String>, HostError> {
     let base = base_invoker(&connector, &connection, engine)?;
+    // Unregistering calls the app: with the credentials a run refreshed
+    // and kept, not the file's (a rotated refresh token is dead).
+    let credentials =
+        crate::credentials::restore(&connection, base.credentials.clone(), store.as_ref()).await?;
     let mut done = Vec::new();
     for (id, state) in store.list().await? {
         if state.connector != connector.spec.key
@@ -74,6 +78,7 @@ pub async fn reset(
         retire_and_reset(&base, &connection, store.as_ref(), &id, &state).await?;
         done.push(id);
     }
+    credentials.keep(store.as_ref()).await;
     Ok(done)
 }
 
