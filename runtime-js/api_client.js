@@ -3,7 +3,9 @@
 // result through op_rt_api_configure (crates/engine/src/ops/api_client.rs);
 // the HTTP, the origin allow-list, retries and redaction are in
 // crates/api-client. Here: the request's shape, the 401 refresh of the
-// credentials, and turning an answer into data or an ApiError.
+// credentials (refreshCredentials, or the OAuth2 refresh_token grant, which
+// runs in Rust through op_rt_oauth_refresh), and turning an answer into
+// data or an ApiError.
 
 import { op_rt_api_configure, op_rt_api_request, op_rt_oauth_refresh } from "ext:core/ops";
 import { defineGlobals } from "ext:runtime-js/global.js";
