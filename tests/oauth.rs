@@ -37,6 +37,21 @@ fn mock(refresh_token: &str) -> MockApi {
     mock
 }
 
+/// The last request for contacts carried `Bearer <token>`.
+fn assert_last_bearer(mock: &MockApi, token: &str) {
+    let last = mock
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/contacts")
+        .expect("a request for contacts");
+    assert_eq!(
+        last.header("authorization"),
+        Some(format!("Bearer {token}").as_str()),
+        "{:?}",
+        last.headers
+    );
+}
+
 fn list(dir: &std::path::Path, mock: &MockApi, refresh_token: &str) -> Run {
     let conn = connection_file(
         dir,
@@ -95,18 +110,7 @@ fn a_401_refreshes_the_access_token_with_the_refresh_token_grant() {
     // base64("client-1:secret-shh")
     assert_eq!(basic, "Basic Y2xpZW50LTE6c2VjcmV0LXNoaA==");
     // The retried request carried the new token.
-    let last = mock
-        .requests()
-        .into_iter()
-        .rfind(|r| r.path == "/contacts")
-        .unwrap();
-    assert!(
-        last.headers
-            .iter()
-            .any(|(k, v)| k == "authorization" && v == "Bearer token-1"),
-        "{:?}",
-        last.headers
-    );
+    assert_last_bearer(&mock, "token-1");
 }
 
 #[test]
@@ -200,18 +204,7 @@ fn the_refreshed_token_is_kept_for_the_next_run() {
     mock.set_token("operator-token");
     run_once("operator-token");
     assert_eq!(mock.request_count("/auth/token"), 1);
-    let last = mock
-        .requests()
-        .into_iter()
-        .rfind(|r| r.path == "/contacts")
-        .unwrap();
-    assert!(
-        last.headers
-            .iter()
-            .any(|(k, v)| k == "authorization" && v == "Bearer operator-token"),
-        "{:?}",
-        last.headers
-    );
+    assert_last_bearer(&mock, "operator-token");
 }
 
 /// `state reset` unregisters with the credentials a run refreshed and

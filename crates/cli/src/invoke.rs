@@ -86,6 +86,7 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
         parameters,
         connector_parameters,
         credentials: Arc::new(Mutex::new(credentials.clone())),
+        record_builders: Default::default(),
     };
     let value = match invoker.call_path(&args.function, input).await {
         Ok(value) => value,

@@ -84,6 +84,7 @@ pub(crate) fn base_invoker(
         parameters: connector_parameters.clone(),
         connector_parameters,
         credentials: Arc::new(Mutex::new(connection.credentials.clone())),
+        record_builders: Default::default(),
     })
 }
 

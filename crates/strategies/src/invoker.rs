@@ -4,6 +4,7 @@
 //! calls, and the result read. Strategies and the host call connector code
 //! only through an [`Invoker`].
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use runtime_connector::Connector;
@@ -25,7 +26,15 @@ pub struct Invoker {
     /// Shared by every collection of the connector: a refresh in one call
     /// is used by all later calls.
     pub credentials: Arc<Mutex<Value>>,
+    /// Each collection's record builders, looked up once (finding them
+    /// takes dozens of file lookups, too many for every call of a scan).
+    pub record_builders: RecordBuilderCache,
 }
+
+/// [`Invoker::record_builders`] by collection; clones share it, so it
+/// is keyed by collection rather than held per invoker.
+#[derive(Clone, Default)]
+pub struct RecordBuilderCache(Arc<Mutex<HashMap<String, RecordBuilders>>>);
 
 impl Invoker {
     /// Whether the collection has `events/<name>.js` (any spelling).
@@ -133,6 +142,23 @@ impl Invoker {
         if self.collection.is_empty() {
             return RecordBuilders::default();
         }
+        let cached = self
+            .record_builders
+            .0
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&self.collection).cloned());
+        if let Some(found) = cached {
+            return found;
+        }
+        let found = self.find_record_builders();
+        if let Ok(mut c) = self.record_builders.0.lock() {
+            c.insert(self.collection.clone(), found.clone());
+        }
+        found
+    }
+
+    fn find_record_builders(&self) -> RecordBuilders {
         let name = |key: &str| format!("data/{}/{key}", self.collection);
         RecordBuilders {
             from_api: self

@@ -39,7 +39,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use fingerprint::{fingerprint, split_paths};
-pub use invoker::Invoker;
+pub use invoker::{Invoker, RecordBuilderCache};
 /// The strategy names of the connector spec: the one spelling of a name.
 pub use runtime_connector::Strategy as Kind;
 pub use runtime_events::MAX_EVENTS_PER_CALL;

@@ -84,6 +84,7 @@ pub async fn run(
         connector_parameters: connector.connector_parameters(&connection)?,
         // Shared by every collection's invoker: a token refresh is kept.
         credentials: Arc::new(Mutex::new(connection.credentials.clone())),
+        record_builders: Default::default(),
     };
 
     // 6. The store. A data dir belongs to one connection.

@@ -58,6 +58,7 @@ pub fn setup(files: &[(&str, &str)], base_url: &str, collection: &str, kind: Kin
         parameters,
         connector_parameters,
         credentials: Arc::new(Mutex::new(json!({}))),
+        record_builders: Default::default(),
     };
     let data = tempfile::tempdir().unwrap();
     Setup {
