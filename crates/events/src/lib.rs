@@ -135,6 +135,9 @@ pub fn raw(value: &Value) -> Box<RawValue> {
 pub struct Event {
     pub id: String,
     pub connector: String,
+    /// The connection's id in `runtime serve`; absent in `runtime run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
     pub collection: String,
     #[serde(rename = "type")]
     pub change: ChangeType,
@@ -191,6 +194,7 @@ mod tests {
         let e = Event {
             id: "e1".into(),
             connector: "acme".into(),
+            connection: None,
             collection: "contacts".into(),
             change: ChangeType::Updated,
             record_id: "7".into(),

@@ -38,6 +38,8 @@ impl EventLine {
 pub struct LineRef<'a> {
     pub id: &'a str,
     pub connector: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<&'a str>,
     pub collection: &'a str,
     #[serde(rename = "type")]
     pub change: ChangeType,
@@ -56,6 +58,7 @@ mod tests {
         let event = Event {
             id: "i-1".into(),
             connector: "acme".into(),
+            connection: Some("tenant-1".into()),
             collection: "deals".into(),
             change: ChangeType::Deleted,
             record_id: "7".into(),
@@ -67,6 +70,7 @@ mod tests {
         let parts = LineRef {
             id: &event.id,
             connector: &event.connector,
+            connection: event.connection.as_deref(),
             collection: &event.collection,
             change: event.change,
             record_id: &event.record_id,

@@ -32,6 +32,10 @@ pub enum StoreError {
         owner: String,
         connection: String,
     },
+    /// A sealed value that cannot be opened: the key differs, or it was
+    /// altered. Names the value, never its content.
+    #[error("cannot open the sealed {what}: {detail}")]
+    Sealed { what: String, detail: String },
     #[error("the store's worker task failed: {0}")]
     Task(String),
 }

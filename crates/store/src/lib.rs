@@ -54,6 +54,11 @@ pub fn sub_id(connector: &str, collection: &str, scope: &str) -> SubId {
 #[serde(from = "StoredState")]
 pub struct SubscriptionState {
     pub connector: String,
+    /// The connection the subscription belongs to in `runtime serve` (set
+    /// by the store's view of that connection, [`Store::tenant`]); its
+    /// events' lines carry it. `None` in `runtime run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
     pub collection: String,
     /// `"all"`, or an event type when per-type strategies split a collection.
     pub scope: String,
@@ -76,6 +81,7 @@ pub struct SubscriptionState {
 #[serde(default)]
 struct StoredState {
     connector: String,
+    connection: Option<String>,
     collection: String,
     scope: String,
     strategy: String,
@@ -116,6 +122,7 @@ impl From<StoredState> for SubscriptionState {
         });
         SubscriptionState {
             connector: s.connector,
+            connection: s.connection,
             collection: s.collection,
             scope: s.scope,
             strategy: s.strategy,

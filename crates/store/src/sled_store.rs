@@ -8,7 +8,7 @@ use sled::transaction::{TransactionError, Transactional};
 
 use crate::outbox::{self, Chunk, Item};
 use crate::snapshot::{self, Kind};
-use crate::{now_rfc3339, Claim, RefreshedCredentials, StoreError, SubId, SubscriptionState};
+use crate::{now_rfc3339, Claim, StoreError, SubId, SubscriptionState};
 
 /// At most this much of the outbox is handed out at once (but always one
 /// event), so a large `pending` limit cannot pull huge records into memory.
@@ -27,18 +27,19 @@ const CACHE_BYTES: u64 = 4 * 1024 * 1024;
 const INSTANCE_KEY: &[u8] = b"instance";
 const NEXT_SEQ_KEY: &[u8] = b"next_seq";
 const CONNECTION_KEY: &[u8] = b"connection";
-const CREDENTIALS_KEY: &[u8] = b"refreshed_credentials";
 
 /// The store on sled: trees `meta` (instance id, event sequence), `subs`
 /// (sub id -> JSON state), `outbox` (big-endian sequence of the first event
-/// -> a run of events as their sink lines, see `outbox`), and the
-/// full-scan snapshot trees.
+/// -> a run of events as their sink lines, see `outbox`), `connections`
+/// (the records of `runtime serve`'s connections, as the caller gives them:
+/// [`crate::Sled`] seals them), and the full-scan snapshot trees.
 pub struct SledStore {
     pub(crate) db: sled::Db,
     pub(crate) dir: PathBuf,
     meta: sled::Tree,
     subs: sled::Tree,
     outbox: sled::Tree,
+    connections: sled::Tree,
     instance: String,
     /// Events with a lower sequence are on disk. A commit's events sit in
     /// sled's memory from its transaction until its flush; `pending` hands
@@ -106,12 +107,14 @@ impl SledStore {
             })
         };
         let (meta, subs, outbox) = (tree("meta")?, tree("subs")?, tree("outbox")?);
+        let connections = tree("connections")?;
         let mut store = SledStore {
             db,
             dir,
             meta,
             subs,
             outbox,
+            connections,
             instance: String::new(),
             durable: AtomicU64::new(0),
             failed: Failure::default(),
@@ -192,33 +195,6 @@ impl SledStore {
             .get(CONNECTION_KEY)
             .map_err(|e| self.storage(e))?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
-    }
-
-    /// The credentials last refreshed, if any.
-    pub fn refreshed_credentials(&self) -> Result<Option<RefreshedCredentials>, StoreError> {
-        match self
-            .meta
-            .get(CREDENTIALS_KEY)
-            .map_err(|e| self.storage(e))?
-        {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| self.corrupt("meta", format!("refreshed credentials: {e}"))),
-        }
-    }
-
-    /// Keeps `credentials` (durable when this returns).
-    pub fn save_refreshed_credentials(
-        &self,
-        credentials: &RefreshedCredentials,
-    ) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(credentials)
-            .map_err(|e| self.corrupt("meta", format!("refreshed credentials: {e}")))?;
-        self.meta
-            .insert(CREDENTIALS_KEY, bytes)
-            .map_err(|e| self.storage(e))?;
-        self.flush()
     }
 
     /// Random id made once per data dir; prefixes every event id so ids
@@ -434,6 +410,7 @@ impl SledStore {
                 let line = LineRef {
                     id: &id,
                     connector: &state.connector,
+                    connection: state.connection.as_deref(),
                     collection: &state.collection,
                     change: e.change,
                     record_id: &e.record_id,
@@ -556,6 +533,79 @@ impl SledStore {
             n += outbox::count(&v.map_err(|e| self.storage(e))?);
         }
         Ok(n)
+    }
+
+    /// Undelivered events of the subscriptions `keep` selects (by stored
+    /// sub id). A scan of the outbox: for status pages, not for hot paths.
+    pub fn pending_count_where(&self, keep: impl Fn(&str) -> bool) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for kv in self.outbox.iter() {
+            let (k, v) = kv.map_err(|e| self.storage(e))?;
+            n += self
+                .decode_entry(&k, &v)?
+                .iter()
+                .filter(|i| keep(&i.sub))
+                .count() as u64;
+        }
+        Ok(n)
+    }
+
+    /// Forgets a subscription's state and snapshots but keeps its
+    /// undelivered events: they were committed, and will be delivered.
+    pub fn forget(&self, sub: &str) -> Result<(), StoreError> {
+        self.subs
+            .remove(sub.as_bytes())
+            .map_err(|e| self.storage(e))?;
+        for name in self.db.tree_names() {
+            if let Some((s, kind)) = snapshot::parse_tree_name(&name).filter(|(s, _)| s == sub) {
+                self.clear_tree(&s, kind)?;
+            }
+        }
+        self.flush()
+    }
+
+    /// A value of the `meta` tree, as stored.
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .meta
+            .get(key.as_bytes())
+            .map_err(|e| self.storage(e))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Sets a value of the `meta` tree; durable when this returns.
+    pub fn meta_put(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        self.meta
+            .insert(key.as_bytes(), value)
+            .map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
+    /// Stores a connection record under `id`, replacing any; durable when
+    /// this returns.
+    pub fn put_connection(&self, id: &str, record: Vec<u8>) -> Result<(), StoreError> {
+        self.connections
+            .insert(id.as_bytes(), record)
+            .map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
+    /// Every connection record, by id.
+    pub fn connection_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.connections.iter() {
+            let (k, v) = kv.map_err(|e| self.storage(e))?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Removes a connection record (absent: nothing happens).
+    pub fn delete_connection(&self, id: &str) -> Result<(), StoreError> {
+        self.connections
+            .remove(id.as_bytes())
+            .map_err(|e| self.storage(e))?;
+        self.flush()
     }
 
     pub fn reset(&self, sub: &str) -> Result<(), StoreError> {

@@ -23,6 +23,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use runtime_secrets::Cipher;
 use serde_json::Value;
 
 use crate::{
@@ -85,6 +87,29 @@ pub trait Store: Send + Sync {
     /// Why the store cannot write any more, if it cannot (a full disk): the
     /// run must stop rather than retry cycles that cannot commit.
     fn failure(&self) -> Option<String>;
+
+    // ---- runtime serve: one store, many connections ----
+
+    /// The store as one connection of `runtime serve` sees it: its own
+    /// subscriptions (ids and `list` are the view's own), its own
+    /// refreshed credentials, and states committed through it carry
+    /// `connection`, so their events' lines do. The outbox is the whole
+    /// store's: one deliverer delivers every connection's events in commit
+    /// order. A view of a view is a view of the same store.
+    fn tenant(&self, connection: &str) -> Arc<dyn Store>;
+    /// Forgets a subscription's state and snapshots, keeping its
+    /// undelivered events (they were committed: a deleted connection's
+    /// events are still delivered).
+    async fn forget(&self, sub: &str) -> Result<(), StoreError>;
+    /// Undelivered events of one subscription.
+    async fn pending_of(&self, sub: &str) -> Result<u64, StoreError>;
+    /// Stores the record of a `runtime serve` connection (sealed at rest
+    /// when the store has a cipher), replacing any; durable on return.
+    async fn save_connection_record(&self, id: &str, record: &Value) -> Result<(), StoreError>;
+    /// Every stored connection record, by id.
+    async fn connection_records(&self) -> Result<Vec<(String, Value)>, StoreError>;
+    /// Removes a connection record.
+    async fn delete_connection_record(&self, id: &str) -> Result<(), StoreError>;
 }
 
 /// Where a full scan writes one generation's records (see the module doc).
@@ -115,23 +140,107 @@ impl SnapshotSink for SnapshotWriter {
     }
 }
 
-/// [`Store`] on a sled data dir ([`SledStore`]).
+/// [`Store`] on a sled data dir ([`SledStore`]): the whole store, or one
+/// connection's view of it ([`Store::tenant`]), optionally sealing
+/// credentials at rest ([`Sled::with_cipher`]).
 #[derive(Clone)]
 pub struct Sled {
     inner: Arc<SledStore>,
+    /// A connection's view: its subscriptions are stored under
+    /// `@<connection>/<sub>`, which no `run` sub id can start with (they
+    /// start with the connector's key).
+    tenant: Option<Arc<str>>,
+    /// Seals refreshed credentials and connection records.
+    cipher: Option<Cipher>,
 }
+
+/// Where a view's subscriptions are kept.
+fn tenant_prefix(connection: &str) -> String {
+    format!("{TENANT_MARK}{connection}/")
+}
+const TENANT_MARK: char = '@';
+/// Sealed values are stored as this prefix and base64.
+const SEALED_PREFIX: &str = "sealed:v1:";
 
 impl Sled {
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Sled, StoreError> {
         Ok(Sled {
             inner: Arc::new(SledStore::open(dir)?),
+            tenant: None,
+            cipher: None,
         })
+    }
+
+    /// Seals refreshed credentials and connection records with `cipher`
+    /// from now on (values stored before stay readable: they open as they
+    /// were written, sealed or not).
+    pub fn with_cipher(mut self, cipher: Cipher) -> Sled {
+        self.cipher = Some(cipher);
+        self
     }
 
     /// The sled store itself, for what only it has (its data dir, tests).
     pub fn sled(&self) -> &SledStore {
         &self.inner
+    }
+
+    /// `sub` as stored: under the view's prefix.
+    fn key(&self, sub: &str) -> String {
+        match &self.tenant {
+            Some(t) => format!("{}{sub}", tenant_prefix(t)),
+            None => sub.to_string(),
+        }
+    }
+
+    fn credentials_key(&self) -> String {
+        match &self.tenant {
+            Some(t) => format!("refreshed_credentials/{t}"),
+            None => "refreshed_credentials".to_string(),
+        }
+    }
+
+    /// JSON, sealed for `context` when there is a cipher.
+    fn seal(&self, context: &str, value: &impl serde::Serialize) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_vec(value)
+            .map_err(|e| self.inner.corrupt(context, format!("cannot encode: {e}")))?;
+        Ok(match &self.cipher {
+            Some(c) => {
+                let sealed =
+                    base64::engine::general_purpose::STANDARD.encode(c.seal(context, &json));
+                format!("{SEALED_PREFIX}{sealed}").into_bytes()
+            }
+            None => json,
+        })
+    }
+
+    /// What [`Sled::seal`] stored for `context`.
+    fn open_sealed<T: serde::de::DeserializeOwned>(
+        &self,
+        context: &str,
+        bytes: &[u8],
+    ) -> Result<T, StoreError> {
+        let plain;
+        let json = match bytes.strip_prefix(SEALED_PREFIX.as_bytes()) {
+            Some(b64) => {
+                let Some(c) = &self.cipher else {
+                    return Err(StoreError::Sealed {
+                        what: context.to_string(),
+                        detail: "it is sealed and no secret key was given".into(),
+                    });
+                };
+                let sealed = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|e| self.inner.corrupt(context, e))?;
+                plain = c.open(context, &sealed).map_err(|e| StoreError::Sealed {
+                    what: context.to_string(),
+                    detail: e.to_string(),
+                })?;
+                plain.as_slice()
+            }
+            None => bytes,
+        };
+        serde_json::from_slice(json).map_err(|e| self.inner.corrupt(context, e))
     }
 
     /// Runs `f` on the blocking pool: sled's writes end in an fsync.
@@ -150,20 +259,35 @@ impl Sled {
 #[async_trait]
 impl Store for Sled {
     async fn get(&self, sub: &str) -> Result<Option<SubscriptionState>, StoreError> {
-        self.inner.get(sub)
+        self.inner.get(&self.key(sub))
     }
 
     async fn list(&self) -> Result<Vec<(SubId, SubscriptionState)>, StoreError> {
-        self.inner.list()
+        let all = self.inner.list()?;
+        Ok(match &self.tenant {
+            Some(t) => {
+                let prefix = tenant_prefix(t);
+                all.into_iter()
+                    .filter_map(|(id, s)| Some((id.strip_prefix(&prefix)?.to_string(), s)))
+                    .collect()
+            }
+            None => all
+                .into_iter()
+                .filter(|(id, _)| !id.starts_with(TENANT_MARK))
+                .collect(),
+        })
     }
 
     async fn commit(
         &self,
         sub: &str,
-        state: SubscriptionState,
+        mut state: SubscriptionState,
         events: Vec<NewEvent>,
     ) -> Result<Vec<String>, StoreError> {
-        let sub = sub.to_string();
+        let sub = self.key(sub);
+        if let Some(t) = &self.tenant {
+            state.connection = Some(t.to_string());
+        }
         self.blocking(move |s| {
             let before = s.get(&sub)?.and_then(|old| old.snapshot_gen);
             let ids = s.commit(&sub, &state, events)?;
@@ -186,11 +310,18 @@ impl Store for Sled {
     }
 
     async fn pending_count(&self) -> Result<u64, StoreError> {
-        self.inner.pending_count()
+        match &self.tenant {
+            Some(t) => {
+                let prefix = tenant_prefix(t);
+                self.inner
+                    .pending_count_where(|sub| sub.starts_with(&prefix))
+            }
+            None => self.inner.pending_count(),
+        }
     }
 
     async fn reset(&self, sub: &str) -> Result<(), StoreError> {
-        let sub = sub.to_string();
+        let sub = self.key(sub);
         self.blocking(move |s| s.reset(&sub)).await
     }
 
@@ -199,47 +330,101 @@ impl Store for Sled {
         sub: &str,
         gen: u64,
     ) -> Result<Box<dyn SnapshotSink>, StoreError> {
-        let sub = sub.to_string();
+        let sub = self.key(sub);
         let writer = self.blocking(move |s| s.snapshot_writer(&sub, gen)).await?;
         Ok(Box::new(writer))
     }
 
     async fn snapshot_diff(&self, sub: &str, gen: u64) -> Result<Vec<NewEvent>, StoreError> {
-        let sub = sub.to_string();
+        let sub = self.key(sub);
         self.blocking(move |s| s.snapshot_diff(&sub, gen)?.collect())
             .await
     }
 
     async fn drop_snapshot(&self, sub: &str, gen: u64) -> Result<(), StoreError> {
-        let sub = sub.to_string();
+        let sub = self.key(sub);
         self.blocking(move |s| s.drop_snapshot(&sub, gen)).await
     }
 
     async fn snapshot_len(&self, sub: &str) -> Result<u64, StoreError> {
-        self.inner.snapshot_len(sub)
+        self.inner.snapshot_len(&self.key(sub))
     }
 
     async fn claim_connection(&self, connection: &str) -> Result<Claim, StoreError> {
-        self.inner.claim_connection(connection)
+        match &self.tenant {
+            // A view is its connection's by construction.
+            Some(t) if t.as_ref() == connection => Ok(Claim::Same),
+            Some(t) => Err(StoreError::OtherConnection {
+                dir: self.inner.dir.clone(),
+                owner: t.to_string(),
+                connection: connection.to_string(),
+            }),
+            None => self.inner.claim_connection(connection),
+        }
     }
 
     async fn connection(&self) -> Result<Option<String>, StoreError> {
-        self.inner.connection()
+        match &self.tenant {
+            Some(t) => Ok(Some(t.to_string())),
+            None => self.inner.connection(),
+        }
     }
 
     async fn refreshed_credentials(&self) -> Result<Option<RefreshedCredentials>, StoreError> {
-        self.inner.refreshed_credentials()
+        let key = self.credentials_key();
+        match self.inner.meta_get(&key)? {
+            None => Ok(None),
+            Some(bytes) => self.open_sealed(&key, &bytes).map(Some),
+        }
     }
 
     async fn save_refreshed_credentials(
         &self,
         credentials: RefreshedCredentials,
     ) -> Result<(), StoreError> {
-        self.blocking(move |s| s.save_refreshed_credentials(&credentials))
-            .await
+        let key = self.credentials_key();
+        let bytes = self.seal(&key, &credentials)?;
+        self.blocking(move |s| s.meta_put(&key, bytes)).await
     }
 
     fn failure(&self) -> Option<String> {
         self.inner.failure()
+    }
+
+    fn tenant(&self, connection: &str) -> Arc<dyn Store> {
+        Arc::new(Sled {
+            tenant: Some(Arc::from(connection)),
+            ..self.clone()
+        })
+    }
+
+    async fn forget(&self, sub: &str) -> Result<(), StoreError> {
+        let sub = self.key(sub);
+        self.blocking(move |s| s.forget(&sub)).await
+    }
+
+    async fn pending_of(&self, sub: &str) -> Result<u64, StoreError> {
+        let sub = self.key(sub);
+        self.inner.pending_count_where(|s| s == sub)
+    }
+
+    async fn save_connection_record(&self, id: &str, record: &Value) -> Result<(), StoreError> {
+        let bytes = self.seal(&format!("connection/{id}"), record)?;
+        let id = id.to_string();
+        self.blocking(move |s| s.put_connection(&id, bytes)).await
+    }
+
+    async fn connection_records(&self) -> Result<Vec<(String, Value)>, StoreError> {
+        let mut out = Vec::new();
+        for (id, bytes) in self.inner.connection_records()? {
+            let record = self.open_sealed(&format!("connection/{id}"), &bytes)?;
+            out.push((id, record));
+        }
+        Ok(out)
+    }
+
+    async fn delete_connection_record(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.blocking(move |s| s.delete_connection(&id)).await
     }
 }

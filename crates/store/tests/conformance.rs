@@ -34,6 +34,179 @@ async fn sled_conforms() {
     reset_forgets_a_subscription_entirely(sled).await;
     a_store_belongs_to_one_connection(sled).await;
     refreshed_credentials_outlive_the_store(sled).await;
+    connections_views_keep_apart(sled).await;
+    forget_keeps_committed_events(sled).await;
+    connection_records_round_trip(sled).await;
+}
+
+/// On sled with a cipher: the same checks, plus nothing sealed is in the
+/// clear on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_sled_conforms() {
+    fn sealed(dir: &Path) -> Arc<dyn Store> {
+        // One key per directory, kept beside it: reopening must open.
+        let key_file = dir.join("test.key");
+        let key = match std::fs::read_to_string(&key_file) {
+            Ok(text) => runtime_secrets::SecretKey::parse(&text, "test key").unwrap(),
+            Err(_) => {
+                let key = runtime_secrets::SecretKey::random();
+                std::fs::write(&key_file, key.to_hex()).unwrap();
+                key
+            }
+        };
+        let cipher = runtime_secrets::Cipher::new(&key);
+        Arc::new(Sled::open(&dir.join("db")).unwrap().with_cipher(cipher))
+    }
+    refreshed_credentials_outlive_the_store(sealed).await;
+    connection_records_round_trip(sealed).await;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = sealed(dir.path());
+        let record = json!({"id": "c1", "credentials": {"apiKey": "plain-secret-4711"}});
+        store.save_connection_record("c1", &record).await.unwrap();
+        store
+            .tenant("c1")
+            .save_refreshed_credentials(RefreshedCredentials {
+                given: "fp".into(),
+                value: json!({"access_token": "plain-token-4712"}),
+            })
+            .await
+            .unwrap();
+    }
+    for entry in walk(&dir.path().join("db")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        for secret in [&b"plain-secret-4711"[..], b"plain-token-4712"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "{} holds a secret in the clear",
+                entry.display()
+            );
+        }
+    }
+    // Another key cannot open them, and says which value.
+    let other = runtime_secrets::Cipher::new(&runtime_secrets::SecretKey::random());
+    let store = Sled::open(&dir.path().join("db"))
+        .unwrap()
+        .with_cipher(other);
+    let err = store.connection_records().await.unwrap_err().to_string();
+    assert!(err.contains("connection/c1"), "{err}");
+    assert!(!err.contains("4711"), "{err}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Two connections' views of one store: their own states, ids and
+/// credentials; their events in the one outbox, each line naming its
+/// connection; the whole store's `list` sees neither.
+pub async fn connections_views_keep_apart(open: Open) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (a, b) = (store.tenant("tenant-a"), store.tenant("tenant-b"));
+    let sub = sub_id("acme", "contacts", "all");
+    a.commit(
+        &sub,
+        state(&sub, json!({"cursor": "a"})),
+        vec![event(ChangeType::Created, "1")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(b.get(&sub).await.unwrap(), None);
+    b.commit(
+        &sub,
+        state(&sub, json!({"cursor": "b"})),
+        vec![event(ChangeType::Created, "1")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        a.get(&sub).await.unwrap().unwrap().data,
+        json!({"cursor": "a"})
+    );
+    assert_eq!(
+        b.get(&sub).await.unwrap().unwrap().data,
+        json!({"cursor": "b"})
+    );
+    let listed: Vec<String> = a
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(listed, vec![sub.clone()]);
+    assert!(store.list().await.unwrap().is_empty());
+    let lines = store.pending_lines(10).await.unwrap();
+    let connections: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(&l.json).unwrap()["connection"].clone())
+        .collect();
+    assert_eq!(connections, vec![json!("tenant-a"), json!("tenant-b")]);
+    assert_ne!(lines[0].id, lines[1].id);
+    assert_eq!(a.pending_count().await.unwrap(), 1);
+    assert_eq!(a.pending_of(&sub).await.unwrap(), 1);
+    assert_eq!(store.pending_count().await.unwrap(), 2);
+    a.save_refreshed_credentials(RefreshedCredentials {
+        given: "fp".into(),
+        value: json!({"token": "a"}),
+    })
+    .await
+    .unwrap();
+    assert_eq!(b.refreshed_credentials().await.unwrap(), None);
+    assert_eq!(store.refreshed_credentials().await.unwrap(), None);
+    assert_eq!(a.connection().await.unwrap().as_deref(), Some("tenant-a"));
+    assert!(a.claim_connection("tenant-b").await.is_err());
+}
+
+/// `forget` drops state and snapshots but not the committed events.
+pub async fn forget_keeps_committed_events(open: Open) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).tenant("t");
+    let sub = sub_id("acme", "contacts", "all");
+    scan(store.as_ref(), &sub, 1, &[json!({"id": "1"})]).await;
+    commit_gen(
+        store.as_ref(),
+        &sub,
+        1,
+        vec![event(ChangeType::Created, "1")],
+    )
+    .await;
+    assert_eq!(store.snapshot_len(&sub).await.unwrap(), 1);
+    store.forget(&sub).await.unwrap();
+    assert_eq!(store.get(&sub).await.unwrap(), None);
+    assert_eq!(store.snapshot_len(&sub).await.unwrap(), 0);
+    assert_eq!(store.pending_of(&sub).await.unwrap(), 1);
+}
+
+pub async fn connection_records_round_trip(open: Open) {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        for id in ["b", "a"] {
+            let record = json!({"id": id, "credentials": {"k": id}});
+            store.save_connection_record(id, &record).await.unwrap();
+        }
+        store.delete_connection_record("b").await.unwrap();
+        store.delete_connection_record("never-there").await.unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(
+        store.connection_records().await.unwrap(),
+        vec![(
+            "a".to_string(),
+            json!({"id": "a", "credentials": {"k": "a"}})
+        )]
+    );
 }
 
 fn state(sub: &str, data: Value) -> SubscriptionState {

@@ -7,6 +7,7 @@ pub fn event(i: usize) -> Event {
     Event {
         id: format!("evt-{i:04}"),
         connector: "acme".into(),
+        connection: None,
         collection: "contacts".into(),
         change: ChangeType::Updated,
         record_id: i.to_string(),
