@@ -6,6 +6,7 @@
 mod demo;
 mod invoke;
 mod run;
+mod serve;
 mod session;
 mod state;
 mod validate;
@@ -26,6 +27,16 @@ struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `debug` or `connector=debug`.
     #[arg(long, global = true, env = "RUNTIME_LOG", default_value = "info")]
     log: String,
+    /// Log lines as `text` or `json` (one object per line, with the
+    /// connector, connection and collection of the call as fields).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +47,9 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Subscribe every enabled collection and emit its change events.
     Run(run::RunArgs),
+    /// Serve many connections of the connectors in a directory, managed
+    /// through an admin API (docs/serve.md).
+    Serve(serve::ServeArgs),
     /// Inspect or reset stored subscription state.
     #[command(subcommand)]
     State(state::StateCommand),
@@ -51,11 +65,19 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,6 +94,9 @@ pub fn main() -> ExitCode {
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Command::Run(args) => run::run(args, &cli.limits).await.map(|_| ExitCode::SUCCESS),
+            Command::Serve(args) => serve::run(args, &cli.limits)
+                .await
+                .map(|_| ExitCode::SUCCESS),
             Command::State(cmd) => state::run(cmd, &cli.limits)
                 .await
                 .map(|_| ExitCode::SUCCESS),

@@ -9,26 +9,30 @@
 //! must not interpret connector results itself (strategies do), nor ask
 //! which strategy a subscription has (it asks the strategy what it needs).
 //!
-//! Files, one job each: `plan` (which subscriptions), `shared` (what a run
-//! shares), `cycle` (the one cycle path), `schedule` (when cycles run),
+//! Files, one job each: `plan` (which subscriptions), `connection` (one
+//! connection's subscriptions set up and run: used by `run` and by
+//! `runtime serve`), `shared` (what a connection's cycles share), `cycle` (the one cycle path), `schedule` (when cycles run),
 //! `server` (webhook requests), `delivery` (outbox to sink), `stop`
 //! (signals), `registrations` (undoing what subscribing left at the app),
 //! `data_dir` (where a connection's state lives), `error`.
 
+mod connection;
 mod credentials;
 mod cycle;
 mod data_dir;
-mod delivery;
+pub mod delivery;
 mod error;
 pub mod plan;
 mod registrations;
 mod schedule;
-mod server;
+pub mod server;
 mod shared;
 mod stop;
 
+pub use stop::wait_for_signal;
+
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,12 +42,13 @@ use runtime_sinks::{Sink, SinkConfig};
 use runtime_store::Store;
 use tokio::sync::{watch, Notify};
 
+pub use connection::{paused_statuses, ConnectionOptions, ConnectionRun, SubscriptionStatus};
 pub use data_dir::{connection_identity, connector_data_root, default_data_dir, is_old_default};
 pub use error::{CycleError, HostError};
 pub use registrations::reset;
 
 use cycle::{Outcome, Work};
-use shared::{base_invoker, collection_invoker, Shared, Subscription};
+use shared::Shared;
 
 /// How long a stopping run waits for the sink to take the last events.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -87,63 +92,37 @@ pub async fn run(
     store: Arc<dyn Store>,
     options: RunOptions,
 ) -> Result<RunReport, HostError> {
-    let mut plans = plan::plan(&connector, &connection);
-    if let Some(every) = options.interval_override {
-        for p in &mut plans {
-            p.interval = every;
-        }
-    }
     let public_url = options
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", options.listen))
         .trim_end_matches('/')
         .to_string();
-    let base = base_invoker(&connector, &connection, engine)?;
-    // Before any call: unregistering removed subscriptions needs them too.
-    let credentials =
-        credentials::restore(&connection, base.credentials.clone(), store.as_ref()).await?;
-    let mut subs = Vec::new();
-    for p in plans {
-        tracing::info!(
-            collection = %p.collection,
-            scope = %p.scope,
-            strategy = p.strategy.name(),
-            interval_s = p.interval.as_secs_f64(),
-            "subscription"
-        );
-        let path = runtime_webhook::webhook_path(&p.collection, &p.scope);
-        subs.push(Arc::new(Subscription {
-            invoker: collection_invoker(&base, &connection, &p.collection)?,
-            webhook_uri: format!("{public_url}{path}"),
-            plan: p,
-            lock: tokio::sync::Mutex::new(()),
-        }));
-    }
+    let setup = ConnectionOptions {
+        public_url: public_url.clone(),
+        interval_override: options.interval_override,
+        intervals: Default::default(),
+        delivered: Arc::new(Notify::new()),
+        tenant: None,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = connection::prepare(
+        connector.clone(),
+        &connection,
+        engine,
+        store,
+        &setup,
+        stop_tx.clone(),
+    )
+    .await?;
     let serves_requests = !connector.global_webhooks.is_empty()
-        || subs.iter().any(|s| s.plan.strategy.receives_requests());
+        || shared
+            .subs
+            .iter()
+            .any(|s| s.plan.strategy.receives_requests());
     if serves_requests {
         registrations::warn_unreachable(&public_url, options.public_url.is_none());
     }
-    let removed = registrations::retire_removed(&base, &connection, store.as_ref(), &subs).await?;
-    if !removed.is_empty() {
-        tracing::info!(
-            ?removed,
-            "subscriptions no longer enabled were unregistered at the app and reset"
-        );
-    }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let shared = Arc::new(Shared {
-        connector: connector.clone(),
-        store,
-        subs,
-        delivered: Notify::new(),
-        base,
-        stop: stop_tx.clone(),
-        webhook_requests: AtomicU64::new(0),
-        webhook_events: AtomicU64::new(0),
-        credentials,
-    });
     let mut sink = runtime_sinks::build(&options.sink)?;
     tracing::info!(
         connector = %connector.spec.key,
@@ -155,7 +134,7 @@ pub async fn run(
         return run_once(&shared, sink.as_mut(), options.once_webhooks).await;
     }
 
-    tokio::spawn(stop::wait_for_signal(stop_tx, options.stop.clone()));
+    tokio::spawn(stop::wait_for_signal(stop_tx.clone(), options.stop.clone()));
     if serves_requests {
         server::start(
             shared.clone(),
@@ -179,7 +158,14 @@ pub async fn run(
     // The deliverer outlives the subscriptions: it stops only after the
     // cycles in flight at a stop signal have committed, so it can deliver them.
     let (done_tx, done_rx) = watch::channel(false);
-    let deliverer = tokio::spawn(delivery::deliver_loop(shared.clone(), sink, done_rx));
+    let deliverer = tokio::spawn(delivery::deliver_loop(
+        shared.store.clone(),
+        shared.delivered.clone(),
+        stop_tx.clone(),
+        sink,
+        done_rx,
+        Default::default(),
+    ));
     let mut report = RunReport::default();
     for t in tasks {
         if let Ok((cycles, events)) = t.await {

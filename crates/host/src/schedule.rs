@@ -78,9 +78,15 @@ pub(crate) async fn schedule(
             }
         }
         let every = sub.plan.strategy.wake_every(sub.plan.interval);
-        due = tokio::time::Instant::now() + next_delay(every, failures);
+        let delay = next_delay(every, failures);
+        due = tokio::time::Instant::now() + delay;
+        if let Ok(mut next) = sub.next_run.lock() {
+            *next = Some(std::time::SystemTime::now() + delay);
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(due) => {}
+            // Asked to run now: the cycle counts as due now.
+            _ = sub.run_now.notified() => due = tokio::time::Instant::now(),
             _ = stop.changed() => break,
         }
     }

@@ -33,16 +33,27 @@ const MAX_CONCURRENT: usize = 64;
 
 /// What one webhook request may cost the server.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
+pub struct Limits {
     /// Larger bodies get 413, before any of them is read when announced.
     pub max_body: usize,
     /// A sender that has not delivered its whole body by then gets 408.
     pub read_timeout: Duration,
 }
 
-struct Gate {
+/// The turns and body limits of a server's webhook requests, for
+/// [`read_body`].
+pub struct Gate {
     limits: Limits,
     permits: Semaphore,
+}
+
+impl Gate {
+    pub fn new(limits: Limits) -> Arc<Gate> {
+        Arc::new(Gate {
+            limits,
+            permits: Semaphore::new(MAX_CONCURRENT),
+        })
+    }
 }
 
 pub(crate) async fn start(
@@ -51,10 +62,7 @@ pub(crate) async fn start(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HostError> {
-    let gate = Arc::new(Gate {
-        limits,
-        permits: Semaphore::new(MAX_CONCURRENT),
-    });
+    let gate = Gate::new(limits);
     // route_layer: unknown paths get their 404 without a body being read.
     let app = Router::new()
         .route(WEBHOOK_ROUTE, any(receive))
@@ -91,7 +99,7 @@ fn failed(path: &str, subscription: Option<&str>, e: &CycleError) -> Response {
     error(status, e.to_string())
 }
 
-fn error(status: StatusCode, message: String) -> Response {
+pub(crate) fn error(status: StatusCode, message: String) -> Response {
     (status, axum::Json(json!({"error": message}))).into_response()
 }
 
@@ -99,7 +107,7 @@ fn error(status: StatusCode, message: String) -> Response {
 /// before the handler sees the request. Without this a sender announcing a
 /// huge body, or stalling after its headers, would hold a task and a
 /// connection for as long as it liked.
-async fn read_body(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+pub async fn read_body(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
     let Ok(_turn) = gate.permits.acquire().await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into());
     };
@@ -163,6 +171,28 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    receive_for(
+        &shared,
+        &collection,
+        &scope,
+        &method,
+        query.as_deref(),
+        &headers,
+        &body,
+    )
+    .await
+}
+
+/// A request for one webhook subscription of `shared`'s connection.
+pub(crate) async fn receive_for(
+    shared: &Shared,
+    collection: &str,
+    scope: &str,
+    method: &Method,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
     let Some(sub) = shared.subs.iter().find(|s| {
         s.plan.collection == collection
             && s.plan.scope == scope
@@ -173,7 +203,7 @@ async fn receive(
             format!("no webhook subscription for {collection}/{scope}"),
         );
     };
-    let request = request_of(&method, query.as_deref(), &headers, &body);
+    let request = request_of(method, query, headers, body);
     crash_point!("webhook-after-receive");
     let path = format!("/webhooks/{collection}/{scope}");
     let work = Work::Request {
@@ -181,10 +211,10 @@ async fn receive(
         payload: None,
         selector: None,
     };
-    match cycle::run(&shared, sub, work).await {
+    match cycle::run(shared, sub, work).await {
         Ok(Outcome::Committed { events, response }) => {
             crash_point!("webhook-before-answer");
-            answered(&shared, &path, events, respond(response))
+            answered(shared, &path, events, respond(response))
         }
         Ok(_) => error(
             StatusCode::SERVICE_UNAVAILABLE,

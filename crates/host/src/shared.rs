@@ -25,13 +25,17 @@ pub(crate) struct Subscription {
     /// never read-modify-write its state at once. Pipelined pull cycles
     /// (see `schedule`) do without: their loop is the state's only writer.
     pub lock: tokio::sync::Mutex<()>,
+    /// Rung to start a cycle now (the admin API's `run`).
+    pub run_now: Notify,
+    /// When the schedule's next cycle is due, for status pages.
+    pub next_run: Mutex<Option<std::time::SystemTime>>,
 }
 
 pub(crate) struct Shared {
     pub connector: Arc<Connector>,
     pub store: Arc<dyn Store>,
     pub subs: Vec<Arc<Subscription>>,
-    pub delivered: Notify,
+    pub delivered: Arc<Notify>,
     /// Connector-level calls (global webhooks).
     pub base: Invoker,
     /// Stops the run like SIGTERM.
@@ -49,14 +53,7 @@ impl Shared {
     /// process that went on would retry cycles that cannot commit and keep
     /// a state in memory that is not on disk. Returns whether it stopped.
     pub(crate) fn stop_if_store_failed(&self) -> bool {
-        let Some(failure) = self.store.failure() else {
-            return false;
-        };
-        if !*self.stop.borrow() {
-            tracing::error!("{failure}: stopping the run");
-        }
-        let _ = self.stop.send(true);
-        true
+        stop_if_failed(self.store.as_ref(), &self.stop)
     }
 
     /// What `sub`'s strategy runs against.
@@ -68,6 +65,18 @@ impl Shared {
             webhook_uri: &sub.webhook_uri,
         }
     }
+}
+
+/// [`Shared::stop_if_store_failed`] for any store and stop signal.
+pub(crate) fn stop_if_failed(store: &dyn Store, stop: &watch::Sender<bool>) -> bool {
+    let Some(failure) = store.failure() else {
+        return false;
+    };
+    if !*stop.borrow() {
+        tracing::error!("{failure}: stopping the run");
+    }
+    let _ = stop.send(true);
+    true
 }
 
 /// An invoker for connector-level functions (no collection parameters).

@@ -4,10 +4,7 @@
 use tokio::sync::watch;
 
 /// Waits for a signal (or `external` turning true), then sets `stop`.
-pub(crate) async fn wait_for_signal(
-    stop: watch::Sender<bool>,
-    external: Option<watch::Receiver<bool>>,
-) {
+pub async fn wait_for_signal(stop: watch::Sender<bool>, external: Option<watch::Receiver<bool>>) {
     let external = async move {
         match external {
             Some(mut rx) => {

@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 
 /// The route of a subscription's endpoint (axum syntax).
 pub const WEBHOOK_ROUTE: &str = "/webhooks/{collection}/{scope}";
+/// The route of one connection's webhook subscription in `runtime serve`.
+pub const CONNECTION_WEBHOOK_ROUTE: &str = "/webhooks/{connection}/{collection}/{scope}";
 /// The route of a connector's `global-webhooks/<key>` endpoint.
 pub const GLOBAL_WEBHOOK_ROUTE: &str = "/global-webhooks/{key}";
 
@@ -26,6 +28,15 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// The path of [`WEBHOOK_ROUTE`] for one subscription, each part escaped:
 /// a collection is a directory name and may hold ` `, `?`, `#` or `%`.
+/// The path of one connection's webhook subscription in `runtime serve`.
+pub fn connection_webhook_path(connection: &str, collection: &str, scope: &str) -> String {
+    format!(
+        "/webhooks/{}{}",
+        utf8_percent_encode(connection, SEGMENT),
+        &webhook_path(collection, scope)["/webhooks".len()..]
+    )
+}
+
 pub fn webhook_path(collection: &str, scope: &str) -> String {
     format!(
         "/webhooks/{}/{}",

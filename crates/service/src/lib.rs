@@ -1,0 +1,81 @@
+//! `runtime serve`: one process serving many connections of many
+//! connectors (../shared/SERVICE.md is the contract).
+//!
+//! Owns the service around the host's machinery: the connectors loaded
+//! from `--connectors` (`connectors`), the connection records the admin
+//! API creates and their validation (`record`), the running connections
+//! and what the API asks of them (`service`), and the HTTP surface: admin
+//! API, webhooks, health (`api`). Each connection runs as
+//! `runtime_host::ConnectionRun` over its own view of the one store
+//! (`Store::tenant`); one deliverer delivers every connection's events.
+//!
+//! It must not run a cycle, interpret connector answers or touch state
+//! itself: the host and the strategies do; nor keep credentials anywhere
+//! but the store (sealed) and the running invokers.
+
+mod api;
+mod connectors;
+mod record;
+mod service;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use runtime_sinks::SinkConfig;
+use runtime_store::Store;
+use runtime_strategies::LimitOverrides;
+use tokio::sync::watch;
+
+pub use connectors::{load_connectors, Loaded};
+pub use service::Service;
+
+/// How `runtime serve` was started.
+#[derive(Clone)]
+pub struct ServeOptions {
+    pub connectors_dir: PathBuf,
+    pub store: Arc<dyn Store>,
+    /// What `--store` named, for messages (`sled:.runtime/serve`).
+    pub store_name: String,
+    pub listen: SocketAddr,
+    /// Base of every webhookUri (default `http://<listen>`).
+    pub public_url: Option<String>,
+    pub sink: SinkConfig,
+    /// Compared in constant time; never logged.
+    pub admin_token: String,
+    pub limits: LimitOverrides,
+    /// Largest request body (admin API and webhooks).
+    pub max_body: usize,
+    pub webhook_read_timeout: Duration,
+    /// Replaces every subscription's pull interval (demos, tests).
+    pub interval_override: Option<Duration>,
+    pub instance_id: String,
+    /// Stops the service like SIGTERM when it turns true.
+    pub stop: Option<watch::Receiver<bool>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Host(#[from] runtime_host::HostError),
+    #[error("{0}")]
+    Store(#[from] runtime_store::StoreError),
+    #[error("{0}")]
+    Sink(#[from] runtime_sinks::SinkError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("--connectors {dir}: {message}")]
+    Connectors { dir: PathBuf, message: String },
+    #[error("stored connection `{id}`: {message}")]
+    Stored { id: String, message: String },
+}
+
+/// Runs the service until SIGINT/SIGTERM (or `options.stop`): stops taking
+/// cycles, lets those in flight commit, delivers, and returns.
+pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    service::run(options).await
+}
