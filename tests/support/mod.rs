@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod changes;
+pub mod serve;
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -424,7 +425,8 @@ pub fn read_events(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Asserts the line has exactly the contract's keys, in order, and that
+/// Asserts the line has exactly the contract's keys, in order (those of
+/// `runtime serve` add `connection` after `connector`), and that
 /// `recordId` is `record.id`.
 pub fn assert_contract(e: &Value) {
     let keys: Vec<&str> = e
@@ -432,8 +434,13 @@ pub fn assert_contract(e: &Value) {
         .unwrap_or_else(|| panic!("not an object: {e}"))
         .keys()
         .map(String::as_str)
+        .filter(|k| *k != "connection" || e["connection"].is_string())
         .collect();
-    assert_eq!(keys, EVENT_KEYS, "line keys of {e}");
+    let mut expected = EVENT_KEYS.to_vec();
+    if e.get("connection").is_some() {
+        expected.insert(2, "connection");
+    }
+    assert_eq!(keys, expected, "line keys of {e}");
     let id = &e["record"]["id"];
     let id = id
         .as_str()

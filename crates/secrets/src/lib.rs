@@ -24,7 +24,9 @@ const NONCE_LEN: usize = 24;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SecretError {
-    #[error("{what} must be 32 bytes, given as 64 hex digits or as base64 (it decodes to {len} bytes)")]
+    #[error(
+        "{what} must be 32 bytes, given as 64 hex digits or as base64 (it decodes to {len} bytes)"
+    )]
     KeyLength { what: String, len: usize },
     #[error("{what} must be 32 bytes, given as 64 hex digits or as base64")]
     KeyFormat { what: String },
@@ -196,7 +198,10 @@ mod tests {
             Err(SecretError::Format { .. })
         ));
         // Two seals of one value differ (random nonces).
-        assert_ne!(sealed, cipher.seal("connection:a", b"{\"token\":\"s3cret\"}"));
+        assert_ne!(
+            sealed,
+            cipher.seal("connection:a", b"{\"token\":\"s3cret\"}")
+        );
     }
 
     #[test]

@@ -1,0 +1,366 @@
+//! `runtime serve` through the binary: the admin API (every route, auth
+//! failures, 400/404/409 naming the field), two tenants' events kept apart
+//! (records, `connection`, the credentials each upstream saw), restart
+//! persistence, and no token or credential in the store or the logs.
+
+mod support;
+
+use std::time::Duration;
+
+use mock_api::MockApi;
+use serde_json::{json, Value};
+use support::serve::{request, Service, KEY, TOKEN};
+use support::*;
+
+fn tenant(id: Option<&str>, mock: &MockApi, token: &str) -> Value {
+    let mut body = json!({
+        "connector": "demo-crm",
+        "credentials": {"accessToken": token, "refreshToken": "r"},
+        "parameters": {"baseUri": mock.base_url()},
+        "collections": {
+            "contacts": {"enabled": true},
+            "deals": {"enabled": false},
+            "companies": {"enabled": false},
+            "tickets": {"enabled": false},
+        },
+    });
+    if let Some(id) = id {
+        body["id"] = json!(id);
+    }
+    body
+}
+
+fn wait_status(service: &Service, id: &str, status: &str) -> Value {
+    let path = format!("/v1/connections/{id}/subscriptions");
+    wait_for(Duration::from_secs(30), || {
+        let (code, body) = service.admin("GET", &path, None);
+        (code == 200 && body["subscriptions"][0]["status"] == status).then_some(body)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{id} never reached {status}: {:?}\n{}",
+            service.admin("GET", &path, None),
+            service.logs()
+        )
+    })
+}
+
+#[test]
+fn the_admin_api_runs_two_tenants_apart_and_survives_a_restart() {
+    let (mock_a, mock_b) = (MockApi::start(), MockApi::start());
+    mock_a.seed("contacts", 3);
+    mock_b.seed("contacts", 3);
+    let mut service = Service::new(&[("demo-crm", &demo_crm())]);
+    service.extra = vec!["--interval".into(), "0.3".into()];
+    service.start();
+    let base = service.base();
+
+    // Authentication: nothing without the token, and no detail.
+    for auth in [None, Some("Bearer wrong"), Some(TOKEN)] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        let (code, body) = request("GET", &format!("{base}/v1/connections"), None, &headers);
+        assert_eq!(code, 401, "{auth:?}");
+        assert_eq!(body, r#"{"error":"unauthorized"}"#);
+    }
+
+    // Bad requests name the field at fault.
+    let mut unknown_field = tenant(Some("x"), &mock_a, "t");
+    unknown_field["colections"] = json!({});
+    let mut bad_collection = tenant(Some("x"), &mock_a, "t");
+    bad_collection["collections"]["nope"] = json!({"enabled": true});
+    let mut bad_parameters = tenant(Some("x"), &mock_a, "t");
+    bad_parameters["parameters"]["baseUri"] = json!(7);
+    let mut bad_type = tenant(Some("x"), &mock_a, "t");
+    bad_type["collections"]["contacts"]["enabled"] = json!("yes");
+    let mut bad_id = tenant(Some("a/b"), &mock_a, "t");
+    bad_id["id"] = json!("a/b");
+    let mut bad_interval = tenant(Some("x"), &mock_a, "t");
+    bad_interval["collections"]["contacts"]["pullIntervalSeconds"] = json!(-1);
+    let mut no_connector = tenant(Some("x"), &mock_a, "t");
+    no_connector["connector"] = json!("not-loaded");
+    for (body, field) in [
+        (&unknown_field, "colections"),
+        (&bad_collection, "collections.nope"),
+        (&bad_parameters, "parameters"),
+        (&bad_type, "collections.contacts.enabled"),
+        (&bad_id, "id"),
+        (&bad_interval, "collections.contacts.pullIntervalSeconds"),
+        (&no_connector, "connector"),
+    ] {
+        let (code, answer) = service.admin("POST", "/v1/connections", Some(body));
+        assert_eq!(code, 400, "{field}: {answer}");
+        let message = answer["error"].as_str().unwrap_or_default();
+        assert!(message.contains(field), "{field}: {message}");
+    }
+    let (code, answer) = request(
+        "POST",
+        &format!("{base}/v1/connections"),
+        Some("{not json"),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+    );
+    assert_eq!(code, 400, "{answer}");
+
+    // Two tenants, one with a generated id.
+    let (code, a) = service.admin(
+        "POST",
+        "/v1/connections",
+        Some(&tenant(Some("tenant-a"), &mock_a, "tok-a-secret")),
+    );
+    assert_eq!(code, 201, "{a}");
+    assert_eq!(a["id"], "tenant-a");
+    assert_eq!(a["subscriptions"][0]["collection"], "contacts");
+    let (code, taken) = service.admin(
+        "POST",
+        "/v1/connections",
+        Some(&tenant(Some("tenant-a"), &mock_b, "t")),
+    );
+    assert_eq!(code, 409, "{taken}");
+    assert!(taken["error"].as_str().unwrap().contains("tenant-a"));
+    let (code, b) = service.admin(
+        "POST",
+        "/v1/connections",
+        Some(&tenant(None, &mock_b, "tok-b-secret")),
+    );
+    assert_eq!(code, 201, "{b}");
+    let b_id = b["id"].as_str().unwrap().to_string();
+    assert!(b_id.starts_with("conn-"), "{b_id}");
+
+    let (code, list) = service.admin("GET", "/v1/connections", None);
+    assert_eq!(code, 200);
+    let ids: Vec<&str> = list["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&"tenant-a") && ids.contains(&b_id.as_str()));
+    let (code, shown) = service.admin("GET", "/v1/connections/tenant-a", None);
+    assert_eq!(code, 200);
+    assert_eq!(shown["parameters"]["baseUri"], mock_a.base_url());
+    assert!(shown.get("credentials").is_none(), "{shown}");
+    assert!(!shown.to_string().contains("tok-a-secret"));
+    assert_eq!(service.admin("GET", "/v1/connections/nobody", None).0, 404);
+
+    wait_status(&service, "tenant-a", "ok");
+    wait_status(&service, &b_id, "ok");
+
+    // Changes at each tenant's app become that tenant's events only.
+    let created = mock_a.create("contacts", json!({"name": "only-in-a"}));
+    let a_record = id_of(&created);
+    let b_target = id_of(&mock_b.records("contacts")[0]);
+    mock_b.update("contacts", &b_target, json!({"name": "only-in-b"}));
+    let (code, started) = service.admin(
+        "POST",
+        "/v1/connections/tenant-a/subscriptions/contacts/run",
+        None,
+    );
+    assert_eq!(code, 202, "{started}");
+    assert_eq!(
+        service
+            .admin(
+                "POST",
+                "/v1/connections/tenant-a/subscriptions/nope/run",
+                None
+            )
+            .0,
+        404
+    );
+    let events = wait_for(Duration::from_secs(30), || {
+        let e = service.events();
+        (e.iter().any(|e| e["connection"] == "tenant-a")
+            && e.iter().any(|e| e["connection"] == b_id.as_str()))
+        .then_some(e)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no events of both tenants: {:?}\n{}",
+            service.events(),
+            service.logs()
+        )
+    });
+    for e in &events {
+        assert_contract(e);
+        match e["connection"].as_str() {
+            Some("tenant-a") => {
+                assert_eq!(
+                    (e["type"].as_str(), e["recordId"].as_str()),
+                    (Some("created"), Some(a_record.as_str()))
+                );
+                assert_eq!(e["record"]["name"], "only-in-a");
+            }
+            Some(other) if other == b_id => {
+                assert_eq!(
+                    (e["type"].as_str(), e["recordId"].as_str()),
+                    (Some("updated"), Some(b_target.as_str()))
+                );
+                assert_eq!(e["record"]["name"], "only-in-b");
+            }
+            other => panic!("event of no tenant: {other:?} {e}"),
+        }
+    }
+    assert_eq!(unique_ids(&events).len(), events.len());
+    // Each app saw only its own tenant's token.
+    for (mock, own, other) in [
+        (&mock_a, "tok-a-secret", "tok-b-secret"),
+        (&mock_b, "tok-b-secret", "tok-a-secret"),
+    ] {
+        let auth: Vec<String> = mock
+            .requests()
+            .iter()
+            .flat_map(|r| {
+                r.headers
+                    .iter()
+                    .filter(|(k, _)| k == "authorization")
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        assert!(!auth.is_empty());
+        assert!(
+            auth.iter().all(|v| v == &format!("Bearer {own}")),
+            "{auth:?} (not {other})"
+        );
+    }
+    let subs = wait_status(&service, "tenant-a", "ok");
+    let sub = &subs["subscriptions"][0];
+    assert_eq!(sub["strategy"], "pull-latest-records");
+    assert_eq!(sub["eventTypes"], json!(["created", "updated", "deleted"]));
+    assert!(sub["cycles"].as_u64().unwrap() >= 2, "{sub}");
+    assert!(
+        sub["nextRunAt"].is_string() && sub["lastCycleAt"].is_string(),
+        "{sub}"
+    );
+    assert_eq!(sub["pendingEvents"], 0);
+
+    // PATCH: disabled pauses; a run is refused while paused.
+    let (code, patched) = service.admin(
+        "PATCH",
+        &format!("/v1/connections/{b_id}"),
+        Some(&json!({"enabled": false})),
+    );
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(patched["enabled"], false);
+    assert_eq!(patched["subscriptions"][0]["status"], "paused");
+    assert_eq!(
+        service
+            .admin(
+                "POST",
+                &format!("/v1/connections/{b_id}/subscriptions/contacts/run"),
+                None
+            )
+            .0,
+        409
+    );
+    assert_eq!(
+        service
+            .admin(
+                "PATCH",
+                &format!("/v1/connections/{b_id}"),
+                Some(&json!({"enabeld": true}))
+            )
+            .0,
+        400
+    );
+
+    // DELETE, then a restart keeps what is left.
+    assert_eq!(
+        service.admin("DELETE", "/v1/connections/tenant-a", None).0,
+        204
+    );
+    assert_eq!(
+        service.admin("GET", "/v1/connections/tenant-a", None).0,
+        404
+    );
+    assert_eq!(
+        service.admin("DELETE", "/v1/connections/tenant-a", None).0,
+        404
+    );
+    assert_eq!(service.stop(), Some(0), "{}", service.logs());
+    service.start();
+    let (_, list) = service.admin("GET", "/v1/connections", None);
+    assert_eq!(
+        list["connections"],
+        json!([{"id": b_id, "connector": "demo-crm", "enabled": false, "createdAt": b_created(&list)}])
+    );
+    let (code, _) = service.admin(
+        "PATCH",
+        &format!("/v1/connections/{b_id}"),
+        Some(&json!({"enabled": true})),
+    );
+    assert_eq!(code, 200);
+    wait_status(&service, &b_id, "ok");
+    assert_eq!(service.stop(), Some(0), "{}", service.logs());
+
+    // Nothing secret at rest or in the logs.
+    let logs = service.logs();
+    for secret in ["tok-a-secret", "tok-b-secret", TOKEN, KEY] {
+        assert!(!logs.contains(secret), "the logs hold {secret}");
+        for file in files_under(&service.store) {
+            let bytes = std::fs::read(&file).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds {secret}",
+                file.display()
+            );
+        }
+    }
+}
+
+fn b_created(list: &Value) -> Value {
+    list["connections"][0]["createdAt"].clone()
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn serve_refuses_to_start_without_its_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().display().to_string();
+    let store = format!("sled:{}/store", dir);
+    let args = [
+        "serve",
+        "--connectors",
+        &dir,
+        "--store",
+        &store,
+        "--listen",
+        "127.0.0.1:1",
+    ];
+    let out = runtime(&args, &[("RUNTIME_SECRET_KEY", KEY)]);
+    assert!(!out.ok());
+    assert!(
+        out.failure().contains("RUNTIME_ADMIN_TOKEN"),
+        "{}",
+        out.failure()
+    );
+    let out = runtime(&args, &[("RUNTIME_ADMIN_TOKEN", TOKEN)]);
+    assert!(
+        out.failure().contains("RUNTIME_SECRET_KEY"),
+        "{}",
+        out.failure()
+    );
+    let out = runtime(
+        &args,
+        &[
+            ("RUNTIME_ADMIN_TOKEN", TOKEN),
+            ("RUNTIME_SECRET_KEY", "short"),
+        ],
+    );
+    assert!(
+        out.failure().contains("RUNTIME_SECRET_KEY") && out.failure().contains("32 bytes"),
+        "{}",
+        out.failure()
+    );
+    assert!(!out.failure().contains("short"), "{}", out.failure());
+}
