@@ -364,3 +364,119 @@ fn serve_refuses_to_start_without_its_secrets() {
     );
     assert!(!out.failure().contains("short"), "{}", out.failure());
 }
+
+fn webhook_tenant(id: &str, mock: &MockApi, secret: &str) -> Value {
+    json!({
+        "id": id,
+        "connector": "demo-crm",
+        "credentials": {"accessToken": format!("tok-{id}"), "webhookSecret": secret},
+        "parameters": {"baseUri": mock.base_url()},
+        "collections": {
+            "contacts": {"enabled": false},
+            "deals": {"enabled": false},
+            "companies": {"enabled": false},
+            "tickets": {"enabled": true},
+        },
+    })
+}
+
+/// Webhooks by connection: each tenant's registration points at its own
+/// path, deliveries become that tenant's events, unknown paths are 404
+/// and store nothing, and deleting a connection unsubscribes it.
+#[test]
+fn webhooks_are_routed_by_connection_and_delete_unsubscribes() {
+    let secrets = ["whsec-a", "whsec-b"];
+    let mocks: Vec<MockApi> = secrets
+        .iter()
+        .map(|s| {
+            MockApi::start_with(mock_api::MockOptions {
+                webhook_secret: Some(s.to_string()),
+                ..Default::default()
+            })
+        })
+        .collect();
+    let mut service = Service::new(&[("demo-crm", &demo_crm())]);
+    service.start();
+    let base = service.base();
+    for (i, id) in ["wa", "wb"].iter().enumerate() {
+        let (code, body) = service.admin(
+            "POST",
+            "/v1/connections",
+            Some(&webhook_tenant(id, &mocks[i], secrets[i])),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+    for (i, id) in ["wa", "wb"].iter().enumerate() {
+        let hooks = wait_for(Duration::from_secs(20), || {
+            let h = mocks[i].webhooks();
+            (!h.is_empty()).then_some(h)
+        })
+        .unwrap_or_else(|| panic!("{id} never registered:\n{}", service.logs()));
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0].url, format!("{base}/webhooks/{id}/tickets/all"));
+        wait_status(&service, id, "ok");
+    }
+    let a_ticket = id_of(&mocks[0].create("tickets", json!({"subject": "for a"})));
+    let b_ticket = id_of(&mocks[1].create("tickets", json!({"subject": "for b"})));
+    let events = wait_for(Duration::from_secs(20), || {
+        let e = service.events();
+        (e.len() >= 2).then_some(e)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no webhook events: {:?}\n{}",
+            service.events(),
+            service.logs()
+        )
+    });
+    let mut seen: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["connection"].as_str().unwrap().to_string(),
+                e["recordId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![("wa".to_string(), a_ticket), ("wb".to_string(), b_ticket)]
+    );
+    assert!(events.iter().all(|e| e["strategy"] == "webhook"));
+
+    // Unknown connection, collection or scope: 404, nothing stored. A
+    // delivery signed for one tenant is refused at the other's path.
+    let body =
+        json!({"type": "created", "collection": "tickets", "record": {"id": "x"}}).to_string();
+    let ts = "1700000000";
+    let sig = mock_api::sign_webhook("whsec-a", ts, body.as_bytes());
+    let signed = [("x-mock-timestamp", ts), ("x-mock-signature", sig.as_str())];
+    for path in [
+        "/webhooks/nobody/tickets/all",
+        "/webhooks/wa/nope/all",
+        "/webhooks/wa/tickets/nope",
+    ] {
+        assert_eq!(
+            post(&format!("{base}{path}"), &body, &signed),
+            404,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        post(&format!("{base}/webhooks/wb/tickets/all"), &body, &signed),
+        401
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(service.events().len(), 2, "{:?}", service.events());
+
+    // Delete unsubscribes at that tenant's app only.
+    assert_eq!(service.admin("DELETE", "/v1/connections/wa", None).0, 204);
+    assert!(mocks[0].webhooks().is_empty(), "{:?}", mocks[0].webhooks());
+    assert_eq!(mocks[1].webhooks().len(), 1);
+    assert_eq!(
+        post(&format!("{base}/webhooks/wa/tickets/all"), &body, &signed),
+        404
+    );
+    assert_eq!(service.stop(), Some(0), "{}", service.logs());
+}
