@@ -51,7 +51,12 @@ fn the_admin_api_runs_two_tenants_apart_and_survives_a_restart() {
     mock_a.seed("contacts", 3);
     mock_b.seed("contacts", 3);
     let mut service = Service::new(&[("demo-crm", &demo_crm())]);
-    service.extra = vec!["--interval".into(), "0.3".into()];
+    service.extra = vec![
+        "--interval".into(),
+        "0.3".into(),
+        "--log-format".into(),
+        "json".into(),
+    ];
     service.start();
     let base = service.base();
 
@@ -221,6 +226,35 @@ fn the_admin_api_runs_two_tenants_apart_and_survives_a_restart() {
             "{auth:?} (not {other})"
         );
     }
+    // Health, readiness and metrics need no token.
+    assert_eq!(request("GET", &format!("{base}/healthz"), None, &[]).0, 200);
+    assert_eq!(request("GET", &format!("{base}/readyz"), None, &[]).0, 200);
+    let (code, metrics) = request("GET", &format!("{base}/metrics"), None, &[]);
+    assert_eq!(code, 200);
+    for needle in [
+        r#"runtime_cycles_total{connector="demo-crm",collection="contacts"}"#,
+        r#"runtime_events_total{type="created"}"#,
+        r#"runtime_events_total{type="updated"}"#,
+        "runtime_schedule_lag_seconds_bucket",
+        "runtime_outbox_depth",
+        r#"runtime_connections{state="running"} 2"#,
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "{needle} not in /metrics:\n{metrics}"
+        );
+    }
+    assert!(!metrics.contains("tok-a-secret") && !metrics.contains("tenant-a"));
+    // JSON logs: each line of a cycle names connector, connection, collection.
+    let logs = service.logs();
+    let tagged = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["span"]["connection"] == "tenant-a")
+        .unwrap_or_else(|| panic!("no JSON log line of tenant-a's calls:\n{logs}"));
+    assert_eq!(tagged["span"]["connector"], "demo-crm", "{tagged}");
+    assert_eq!(tagged["span"]["collection"], "contacts", "{tagged}");
+
     let subs = wait_status(&service, "tenant-a", "ok");
     let sub = &subs["subscriptions"][0];
     assert_eq!(sub["strategy"], "pull-latest-records");
@@ -478,5 +512,47 @@ fn webhooks_are_routed_by_connection_and_delete_unsubscribes() {
         post(&format!("{base}/webhooks/wa/tickets/all"), &body, &signed),
         404
     );
+    assert_eq!(service.stop(), Some(0), "{}", service.logs());
+}
+
+/// `/readyz` answers 503 naming the sink while deliveries fail, and 200
+/// again once the sink takes them (nothing lost meanwhile).
+#[test]
+fn readiness_names_a_failing_sink() {
+    let mock = MockApi::start();
+    mock.seed("contacts", 2);
+    let mut service = Service::new(&[("demo-crm", &demo_crm())]);
+    let port = free_port();
+    service.extra = vec!["--interval".into(), "0.3".into()];
+    // An HTTP sink nobody listens on yet.
+    let sink_arg = format!("http://127.0.0.1:{port}/events");
+    service.start_with_sink(&sink_arg);
+    let base = service.base();
+    let (code, _) = service.admin(
+        "POST",
+        "/v1/connections",
+        Some(&tenant(Some("r1"), &mock, "t")),
+    );
+    assert_eq!(code, 201);
+    wait_status(&service, "r1", "ok");
+    mock.create("contacts", json!({"name": "waits in the outbox"}));
+    let answer = wait_for(Duration::from_secs(30), || {
+        let (code, body) = request("GET", &format!("{base}/readyz"), None, &[]);
+        (code == 503).then_some(body)
+    })
+    .unwrap_or_else(|| panic!("readyz never 503:\n{}", service.logs()));
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert!(
+        answer["error"].as_str().unwrap().contains("sink"),
+        "{answer}"
+    );
+    assert!(answer["sink"].is_string(), "{answer}");
+    assert_eq!(request("GET", &format!("{base}/healthz"), None, &[]).0, 200);
+    let (_, metrics) = request("GET", &format!("{base}/metrics"), None, &[]);
+    assert!(
+        metrics.contains("runtime_delivery_failures_total"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("runtime_outbox_depth 0\n"), "{metrics}");
     assert_eq!(service.stop(), Some(0), "{}", service.logs());
 }

@@ -53,6 +53,12 @@ impl Service {
 
     /// Starts it and waits for /healthz.
     pub fn start(&mut self) {
+        let sink = format!("file:{}", self.sink.display());
+        self.start_with_sink(&sink);
+    }
+
+    /// [`Service::start`] with another `--sink`.
+    pub fn start_with_sink(&mut self, sink: &str) {
         let mut args = vec![
             "serve".to_string(),
             "--connectors".into(),
@@ -62,7 +68,7 @@ impl Service {
             "--listen".into(),
             format!("127.0.0.1:{}", self.port),
             "--sink".into(),
-            format!("file:{}", self.sink.display()),
+            sink.to_string(),
         ];
         args.extend(self.extra.iter().cloned());
         let stderr = std::fs::OpenOptions::new()

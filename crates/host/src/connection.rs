@@ -107,6 +107,7 @@ pub(crate) async fn prepare(
         webhook_requests: AtomicU64::new(0),
         webhook_events: AtomicU64::new(0),
         credentials,
+        tenant: options.tenant.clone(),
     }))
 }
 

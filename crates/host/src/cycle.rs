@@ -184,6 +184,15 @@ pub(crate) async fn commit(
 ) -> Result<usize, CycleError> {
     let plan = &sub.plan;
     cycle.events.retain(|e| plan.types.contains(&e.change));
+    let mut by_type = [0u64; 3];
+    for e in &cycle.events {
+        if let Some(i) = runtime_events::ChangeType::ALL
+            .iter()
+            .position(|t| *t == e.change)
+        {
+            by_type[i] += 1;
+        }
+    }
     crash_point!("before-commit");
     let stored = shared
         .store
@@ -194,6 +203,11 @@ pub(crate) async fn commit(
             shared.stop_if_store_failed();
             CycleError::Commit(e)
         })?;
+    for (t, n) in runtime_events::ChangeType::ALL.iter().zip(by_type) {
+        if n > 0 {
+            runtime_metrics::events(t.as_str(), n);
+        }
+    }
     if !stored.is_empty() {
         tracing::info!(subscription = %plan.id, events = stored.len(), "cycle committed");
         shared.delivered.notify_one();

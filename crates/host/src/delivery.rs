@@ -19,22 +19,52 @@ const RETRY: Backoff = Backoff::new(Duration::from_millis(200), Duration::MAX)
     .with_max_exponent(8)
     .with_jitter(Jitter::None);
 
+/// A delivery still unfinished after this long counts as failing: the
+/// HTTP sink retries inside one delivery without end.
+const STALLED: Duration = Duration::from_secs(5);
+
 /// Whether the sink is taking events, for readiness checks.
 #[derive(Debug, Default)]
 pub struct DeliveryHealth {
-    failing: std::sync::Mutex<Option<String>>,
+    state: std::sync::Mutex<Health>,
+}
+
+#[derive(Debug, Default)]
+struct Health {
+    /// The last delivery failed with this.
+    failed: Option<String>,
+    /// A delivery of pending events began then and has not ended.
+    busy_since: Option<std::time::Instant>,
 }
 
 impl DeliveryHealth {
-    /// The last delivery error, while deliveries keep failing.
+    /// Why the sink does not take events, while it does not: the last
+    /// delivery failed, or one has been retrying for [`STALLED`].
     pub fn failing(&self) -> Option<String> {
-        self.failing.lock().ok().and_then(|f| f.clone())
+        let h = self.state.lock().ok()?;
+        if let Some(e) = &h.failed {
+            return Some(e.clone());
+        }
+        let busy = h.busy_since?.elapsed();
+        (busy >= STALLED).then(|| {
+            format!(
+                "a delivery has not completed for {} s (the sink is retrying; see the log)",
+                busy.as_secs()
+            )
+        })
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Health)) {
+        if let Ok(mut h) = self.state.lock() {
+            f(&mut h);
+        }
     }
 
     fn set(&self, error: Option<String>) {
-        if let Ok(mut f) = self.failing.lock() {
-            *f = error;
-        }
+        self.update(|h| {
+            h.failed = error;
+            h.busy_since = None;
+        });
     }
 }
 
@@ -50,15 +80,20 @@ pub async fn deliver_loop(
 ) -> Result<(), HostError> {
     let mut failures = 0u32;
     loop {
+        health.update(|h| {
+            h.busy_since.get_or_insert_with(std::time::Instant::now);
+        });
         match drain(store.as_ref(), sink.as_mut()).await {
-            Ok(_) => {
+            Ok(n) => {
                 failures = 0;
                 health.set(None);
+                runtime_metrics::delivery(Ok(n as u64));
             }
             Err(_) if crate::shared::stop_if_failed(store.as_ref(), &stop) => return Ok(()),
             Err(e) => {
                 failures += 1;
                 health.set(Some(e.to_string()));
+                runtime_metrics::delivery(Err(()));
                 tracing::error!(failures, "delivery failed, will retry: {e}");
             }
         }

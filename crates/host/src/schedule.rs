@@ -18,6 +18,7 @@ use runtime_retry::{Backoff, Jitter};
 use runtime_store::SubscriptionState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::cycle::{self, Outcome, Produced, Work};
 use crate::shared::{Shared, Subscription};
@@ -45,7 +46,7 @@ pub(crate) async fn schedule(
         }
         cycles += 1;
         let started = tokio::time::Instant::now();
-        let result =
+        let work = async {
             match pipelined {
                 true => pipelined_cycle(&shared, &sub, &mut in_flight).await,
                 false => cycle::run(&shared, &sub, Work::Scheduled)
@@ -54,7 +55,16 @@ pub(crate) async fn schedule(
                         Outcome::Committed { events, .. } => events,
                         _ => 0,
                     }),
-            };
+            }
+        };
+        // Every log line of the cycle (the engine's included) names it.
+        let result = work.instrument(shared.span(&sub.plan.collection)).await;
+        runtime_metrics::cycle(
+            &shared.connector.spec.key,
+            &sub.plan.collection,
+            result.is_ok(),
+            started.saturating_duration_since(due),
+        );
         // For bench/subs.sh (`--log info,runtime_host::schedule=debug`):
         // how late the cycle started against its due time, and how long it
         // took (a pipelined cycle: until the previous commit was durable).
@@ -128,8 +138,10 @@ async fn pipelined_cycle(
     {
         let (shared, sub) = (shared.clone(), sub.clone());
         let state = cycle.state.clone();
-        let task =
-            tokio::spawn(async move { cycle::commit(&shared, &sub, *cycle, baseline).await });
+        // The commit logs as part of the cycle's span.
+        let task = tokio::spawn(
+            async move { cycle::commit(&shared, &sub, *cycle, baseline).await }.in_current_span(),
+        );
         *in_flight = Some(InFlight { task, state });
     }
     Ok(committed)

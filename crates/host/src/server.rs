@@ -21,6 +21,7 @@ use runtime_strategies::webhook::{self, WebhookRequest};
 use runtime_webhook::{GLOBAL_WEBHOOK_ROUTE, WEBHOOK_ROUTE};
 use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
+use tracing::Instrument;
 
 use crate::cycle::{self, Outcome, Work};
 use crate::error::CycleError;
@@ -91,6 +92,7 @@ pub(crate) async fn start(
 fn failed(path: &str, subscription: Option<&str>, e: &CycleError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let subscription = subscription.unwrap_or("-");
+    runtime_metrics::webhook_request(status.as_u16());
     if status.is_client_error() {
         tracing::warn!(%subscription, path = %path, status = status.as_u16(), "webhook request refused by its handler, nothing stored: {e}");
     } else {
@@ -211,7 +213,10 @@ pub(crate) async fn receive_for(
         payload: None,
         selector: None,
     };
-    match cycle::run(shared, sub, work).await {
+    match cycle::run(shared, sub, work)
+        .instrument(shared.span(collection))
+        .await
+    {
         Ok(Outcome::Committed { events, response }) => {
             crash_point!("webhook-before-answer");
             answered(shared, &path, events, respond(response))
@@ -226,6 +231,7 @@ pub(crate) async fn receive_for(
 
 /// Counts and logs a request whose events are stored, and answers it.
 fn answered(shared: &Shared, path: &str, events: usize, response: Response) -> Response {
+    runtime_metrics::webhook_request(response.status().as_u16());
     shared.webhook_requests.fetch_add(1, Ordering::Relaxed);
     shared
         .webhook_events

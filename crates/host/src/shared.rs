@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub webhook_events: AtomicU64,
     /// Refreshed credentials, kept in the store for the next run.
     pub credentials: crate::credentials::KeptCredentials,
+    /// The connection's id in `runtime serve`, for log lines.
+    pub tenant: Option<String>,
 }
 
 impl Shared {
@@ -54,6 +56,17 @@ impl Shared {
     /// a state in memory that is not on disk. Returns whether it stopped.
     pub(crate) fn stop_if_store_failed(&self) -> bool {
         stop_if_failed(self.store.as_ref(), &self.stop)
+    }
+
+    /// The span of a call for `collection`: its log lines carry the
+    /// connector, connection and collection.
+    pub(crate) fn span(&self, collection: &str) -> tracing::Span {
+        tracing::info_span!(
+            "call",
+            connector = %self.connector.spec.key,
+            connection = self.tenant.as_deref().unwrap_or("-"),
+            collection = %collection,
+        )
     }
 
     /// What `sub`'s strategy runs against.

@@ -67,6 +67,7 @@ pub(crate) fn router(service: Arc<Service>, max_body: usize, read_timeout: Durat
         .merge(webhooks)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(unknown)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(service)
@@ -174,4 +175,15 @@ async fn readyz(State(service): State<Arc<Service>>) -> Answer {
     let error = format!("not ready: {}", names.join(" and "));
     problems.insert("error".into(), json!(error));
     ok(StatusCode::SERVICE_UNAVAILABLE, Value::Object(problems))
+}
+
+/// Prometheus (OpenMetrics) text; no token, as scrapers expect (put the
+/// admin port behind the network boundary you trust, docs/serve.md).
+async fn metrics(State(service): State<Arc<Service>>) -> Answer {
+    let snapshot = service.metrics_snapshot().await;
+    Ok((
+        [(header::CONTENT_TYPE, runtime_metrics::CONTENT_TYPE)],
+        runtime_metrics::render(snapshot),
+    )
+        .into_response())
 }

@@ -321,6 +321,24 @@ impl Service {
         }
     }
 
+    /// What `/metrics` needs beyond the counters.
+    pub(crate) async fn metrics_snapshot(&self) -> runtime_metrics::Snapshot {
+        let (running, paused) = self
+            .connections
+            .read()
+            .map(|m| {
+                let running = m.values().filter(|e| e.run.is_some()).count() as u64;
+                (running, m.len() as u64 - running)
+            })
+            .unwrap_or_default();
+        runtime_metrics::Snapshot {
+            outbox_depth: self.store.pending_count().await.unwrap_or(0),
+            connections_running: running,
+            connections_paused: paused,
+            ..Default::default()
+        }
+    }
+
     fn runs(&self) -> Vec<Arc<ConnectionRun>> {
         self.connections
             .read()
