@@ -32,13 +32,21 @@ pub struct DemoArgs {
     /// `stdout`, `file:PATH` or `http(s)://URL`.
     #[arg(long, default_value = "stdout")]
     pub sink: String,
+    /// Show `runtime serve` instead: one mock API per tenant, a service
+    /// with the demo connector, and a connection per tenant created
+    /// through the admin API.
+    #[arg(long)]
+    pub serve: bool,
+    /// With `--serve`: how many tenants.
+    #[arg(long, default_value_t = 3, requires = "serve")]
+    pub tenants: usize,
 }
 
-const SECRET: &str = "demo-webhook-secret";
+pub(crate) const SECRET: &str = "demo-webhook-secret";
 
 /// `connectors/demo-crm` of the working directory, else of the repository
 /// this binary was built from, so `runtime demo` works from anywhere.
-fn demo_connector() -> PathBuf {
+pub(crate) fn demo_connector() -> PathBuf {
     let here = PathBuf::from("connectors/demo-crm");
     if here.join("spec.yml").is_file() {
         return here;
@@ -47,6 +55,9 @@ fn demo_connector() -> PathBuf {
 }
 
 pub async fn run(args: DemoArgs, limits: &LimitArgs) -> Result<()> {
+    if args.serve {
+        return crate::demo_serve::run(args, limits).await;
+    }
     let mock = MockApi::try_start_with(MockOptions {
         require_auth: true,
         token: "demo-token".into(),
@@ -115,7 +126,7 @@ pub async fn run(args: DemoArgs, limits: &LimitArgs) -> Result<()> {
 
 /// Creates, updates and deletes records in every collection while the
 /// demo runs (the first cycle only sets baselines, so wait for it).
-async fn change_data(mock: Arc<MockApi>, every: Duration, seconds: u64) {
+pub(crate) async fn change_data(mock: Arc<MockApi>, every: Duration, seconds: u64) {
     tokio::time::sleep(every.mul_f64(1.5)).await;
     let rounds = (seconds as f64 / every.as_secs_f64()) as usize;
     for round in 0..rounds {
@@ -146,12 +157,12 @@ async fn change_data(mock: Arc<MockApi>, every: Duration, seconds: u64) {
     }
 }
 
-fn free_port() -> Result<SocketAddr> {
+pub(crate) fn free_port() -> Result<SocketAddr> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?)
 }
 
-fn tempdir() -> Result<PathBuf> {
+pub(crate) fn tempdir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("runtime-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

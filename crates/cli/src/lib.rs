@@ -4,6 +4,7 @@
 //! wiring the other crates together.
 
 mod demo;
+mod demo_serve;
 mod invoke;
 mod run;
 mod serve;
