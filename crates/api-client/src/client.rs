@@ -11,6 +11,7 @@ use url::Url;
 use crate::body::{decode, headers_to_json, read_capped, Body, BodyFailure};
 use crate::config::HttpConfig;
 use crate::error::ApiClientError;
+use crate::guard::{AddressGuard, GuardedResolver, Refused};
 use crate::log_limit::LogLimiter;
 use crate::redact::{body_excerpt, redact_url, SentSecrets};
 use crate::retry::{backoff, is_idempotent};
@@ -73,22 +74,50 @@ pub struct ApiResponse {
 /// distinct `connect_timeout` in use; with default configs that is one pool
 /// shared by every connector. Redirects are followed here, not by reqwest, so
 /// each hop can be checked against the caller's allow-list before connecting.
+///
+/// The address guard is a property of the client, not of an [`HttpConfig`]:
+/// it is the operator's policy for the whole process (`runtime serve` has
+/// one, `runtime run` none), never something a connector's spec sets, and
+/// the resolver enforcing it is fixed when a reqwest client is built, so a
+/// guarded `HttpClient` owns only guarded pools and can never share a
+/// connection with an unguarded one. It covers every request the client
+/// sends, OAuth token requests included.
 #[derive(Clone)]
 pub struct HttpClient {
     pools: Arc<Mutex<Vec<(Duration, reqwest::Client)>>>,
     /// Keyed by (method, host): a storm of retries writes one line per 5 s.
     retry_log: Arc<Mutex<LogLimiter<(String, String)>>>,
+    /// Refuses non-public addresses when set.
+    guard: Option<Arc<AddressGuard>>,
 }
 
 impl HttpClient {
+    /// A client that connects to any address (`runtime run`: one trusted user).
     pub fn new() -> Result<HttpClient, ApiClientError> {
-        let default = build_client(HttpConfig::default().connect_timeout)?;
+        HttpClient::build(None)
+    }
+
+    /// A client whose every connection, redirects included, goes only to
+    /// public addresses or to those `guard` allows (`runtime serve`). Names
+    /// are checked on the addresses they resolve to, IP literals before
+    /// each attempt and hop; proxy environment variables are ignored (a
+    /// proxy would pick the address itself, out of the guard's sight).
+    pub fn with_address_guard(guard: AddressGuard) -> Result<HttpClient, ApiClientError> {
+        HttpClient::build(Some(Arc::new(guard)))
+    }
+
+    /// The guard this client enforces, if any.
+    pub fn address_guard(&self) -> Option<&AddressGuard> {
+        self.guard.as_deref()
+    }
+
+    fn build(guard: Option<Arc<AddressGuard>>) -> Result<HttpClient, ApiClientError> {
+        let timeout = HttpConfig::default().connect_timeout;
+        let default = build_client(timeout, guard.as_ref())?;
         Ok(HttpClient {
-            pools: Arc::new(Mutex::new(vec![(
-                HttpConfig::default().connect_timeout,
-                default,
-            )])),
+            pools: Arc::new(Mutex::new(vec![(timeout, default)])),
             retry_log: Arc::new(Mutex::new(LogLimiter::new(RETRY_LOG_INTERVAL))),
+            guard,
         })
     }
 
@@ -100,7 +129,7 @@ impl HttpClient {
         if let Some((_, c)) = pools.iter().find(|(t, _)| *t == connect_timeout) {
             return Ok(c.clone());
         }
-        let c = build_client(connect_timeout)?;
+        let c = build_client(connect_timeout, self.guard.as_ref())?;
         pools.push((connect_timeout, c.clone()));
         Ok(c)
     }
@@ -122,6 +151,7 @@ impl HttpClient {
             config,
             secrets: &secrets,
             client: self.client_for(config.connect_timeout)?,
+            guard: self.guard.as_deref(),
         };
         call.check_allowed(&method, &url, None)?;
         let mut headers = merge_headers(settings, &req.headers)?;
@@ -267,6 +297,7 @@ struct Call<'a> {
     config: &'a HttpConfig,
     secrets: &'a [String],
     client: reqwest::Client,
+    guard: Option<&'a AddressGuard>,
 }
 
 impl Call<'_> {
@@ -290,6 +321,40 @@ impl Call<'_> {
         })
     }
 
+    /// The address guard's check of an IP literal host (a name is checked
+    /// by the resolver on the addresses it returns).
+    fn check_literal(
+        &self,
+        method: &Method,
+        url: &Url,
+        from: Option<&Url>,
+    ) -> Result<(), ApiClientError> {
+        let (Some(guard), Some(host)) = (self.guard, url.host()) else {
+            return Ok(());
+        };
+        guard
+            .check_host(&host)
+            .map_err(|r| self.blocked(method, url, from, &r))
+    }
+
+    fn blocked(
+        &self,
+        method: &Method,
+        url: &Url,
+        from: Option<&Url>,
+        refused: &Refused,
+    ) -> ApiClientError {
+        ApiClientError::Blocked {
+            method: method.to_string(),
+            url: redact_url(url, self.secrets),
+            host: url.host_str().unwrap_or("").to_string(),
+            detail: refused.to_string(),
+            redirect: from
+                .map(|f| format!(" (redirected from {})", redact_url(f, self.secrets)))
+                .unwrap_or_default(),
+        }
+    }
+
     /// One attempt: the request and any redirects, up to a decoded response.
     async fn attempt(
         &self,
@@ -304,7 +369,9 @@ impl Call<'_> {
             (method.clone(), url.clone(), headers.clone(), body.clone());
         let started = Instant::now();
         let mut hops = 0;
+        let mut from: Option<Url> = None;
         loop {
+            self.check_literal(&method, &url, from.as_ref())?;
             let redacted = redact_url(&url, self.secrets);
             let mut rb = self
                 .client
@@ -313,12 +380,15 @@ impl Call<'_> {
             if let Some(b) = &body {
                 rb = rb.body(b.clone());
             }
-            let mut resp = rb.send().await.map_err(|e| ApiClientError::Connect {
-                method: method.to_string(),
-                url: redacted.clone(),
-                detail: error_chain(e),
-                attempts: attempt,
-                note: String::new(),
+            let mut resp = rb.send().await.map_err(|e| match refused_in(&e) {
+                Some(r) => self.blocked(&method, &url, from.as_ref(), r),
+                None => ApiClientError::Connect {
+                    method: method.to_string(),
+                    url: redacted.clone(),
+                    detail: error_chain(e),
+                    attempts: attempt,
+                    note: String::new(),
+                },
             })?;
             let status = resp.status();
             tracing::debug!(
@@ -350,7 +420,7 @@ impl Call<'_> {
                     headers.remove(CONTENT_TYPE);
                     headers.remove(CONTENT_LENGTH);
                 }
-                url = next;
+                from = Some(std::mem::replace(&mut url, next));
                 continue;
             }
             let limit = self.config.max_response_bytes;
@@ -410,13 +480,37 @@ fn redirect_target(resp: &reqwest::Response, current: &Url) -> Option<Url> {
     current.join(location).ok()
 }
 
-fn build_client(connect_timeout: Duration) -> Result<reqwest::Client, ApiClientError> {
-    reqwest::Client::builder()
+fn build_client(
+    connect_timeout: Duration,
+    guard: Option<&Arc<AddressGuard>>,
+) -> Result<reqwest::Client, ApiClientError> {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
-        .user_agent(concat!("connector-runtime/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("connector-runtime/", env!("CARGO_PKG_VERSION")));
+    if let Some(guard) = guard {
+        builder = builder
+            .dns_resolver(Arc::new(GuardedResolver {
+                guard: Arc::clone(guard),
+            }))
+            .no_proxy();
+    }
+    builder
         .build()
         .map_err(|e| ApiClientError::Setup(error_chain(e)))
+}
+
+/// The guard's refusal, if that is why reqwest could not connect: the
+/// resolver's error travels inside reqwest's and hyper's as a source.
+fn refused_in(e: &reqwest::Error) -> Option<&Refused> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<Refused>() {
+            return Some(r);
+        }
+        source = s.source();
+    }
+    None
 }
 
 fn parse_method(m: &str) -> Result<Method, ApiClientError> {

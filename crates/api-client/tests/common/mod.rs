@@ -25,6 +25,11 @@ pub struct RawServer {
 }
 
 impl RawServer {
+    /// A server started elsewhere whose accepts `accepted` counts.
+    pub fn counting(addr: SocketAddr, accepted: Arc<AtomicUsize>) -> RawServer {
+        RawServer { addr, accepted }
+    }
+
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
