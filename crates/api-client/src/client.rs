@@ -2,7 +2,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use reqwest::{Method, StatusCode};
 use runtime_retry::parse_retry_after;
 use serde_json::{Map, Value};
@@ -13,6 +15,7 @@ use crate::config::HttpConfig;
 use crate::error::ApiClientError;
 use crate::guard::{AddressGuard, GuardedResolver, Refused};
 use crate::log_limit::LogLimiter;
+use crate::rate_limit::{Permit, RateLimiter};
 use crate::redact::{body_excerpt, redact_url, SentSecrets};
 use crate::retry::{backoff, is_idempotent};
 use crate::settings::{check_header, ClientSettings};
@@ -89,6 +92,9 @@ pub struct HttpClient {
     retry_log: Arc<Mutex<LogLimiter<(String, String)>>>,
     /// Refuses non-public addresses when set.
     guard: Option<Arc<AddressGuard>>,
+    /// Per (scope, host) budgets of the configs with a `rate_limit`,
+    /// shared by every call through this client (and its clones).
+    limiter: Arc<RateLimiter>,
 }
 
 impl HttpClient {
@@ -118,6 +124,7 @@ impl HttpClient {
             pools: Arc::new(Mutex::new(vec![(timeout, default)])),
             retry_log: Arc::new(Mutex::new(LogLimiter::new(RETRY_LOG_INTERVAL))),
             guard,
+            limiter: Arc::new(RateLimiter::default()),
         })
     }
 
@@ -136,6 +143,10 @@ impl HttpClient {
 
     /// Sends `req`, retrying as [`HttpConfig`] allows. Non-2xx answers are
     /// errors of kind "http" carrying the response.
+    ///
+    /// With `config.rate_limit`, every attempt and every redirect hop first
+    /// waits for its turn in the budget of (`settings.limit_scope`, host);
+    /// the first hop's wait is not counted against `request_timeout`.
     pub async fn send(
         &self,
         settings: &ClientSettings,
@@ -152,6 +163,7 @@ impl HttpClient {
             secrets: &secrets,
             client: self.client_for(config.connect_timeout)?,
             guard: self.guard.as_deref(),
+            limiter: &self.limiter,
         };
         call.check_allowed(&method, &url, None)?;
         let mut headers = merge_headers(settings, &req.headers)?;
@@ -161,7 +173,8 @@ impl HttpClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let attempted = call.attempt(&method, &url, &headers, &body, &sent, attempt);
+            let permit = call.take_turn(&url).await;
+            let attempted = call.attempt(&method, &url, &headers, &body, &sent, attempt, permit);
             let err = match tokio::time::timeout(config.request_timeout, attempted).await {
                 Ok(Ok(resp)) => return Ok(resp),
                 Ok(Err(e)) => e,
@@ -298,6 +311,7 @@ struct Call<'a> {
     secrets: &'a [String],
     client: reqwest::Client,
     guard: Option<&'a AddressGuard>,
+    limiter: &'a RateLimiter,
 }
 
 impl Call<'_> {
@@ -355,7 +369,26 @@ impl Call<'_> {
         }
     }
 
+    /// Waits for the turn of `url`'s host in the budget of this call's
+    /// scope, when the config declares one.
+    async fn take_turn(&self, url: &Url) -> Option<Permit> {
+        let limit = self.config.rate_limit?;
+        let host = match (url.host_str(), url.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => String::new(),
+        };
+        Some(
+            self.limiter
+                .acquire(&self.settings.limit_scope, &host, limit)
+                .await,
+        )
+    }
+
     /// One attempt: the request and any redirects, up to a decoded response.
+    /// `permit` is the first hop's turn in the rate limit, if any; later
+    /// hops take their own.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         method: &Method,
@@ -364,6 +397,7 @@ impl Call<'_> {
         body: &Option<Bytes>,
         sent: &SentSecrets,
         attempt: u32,
+        mut permit: Option<Permit>,
     ) -> Result<ApiResponse, ApiClientError> {
         let (mut method, mut url, mut headers, mut body) =
             (method.clone(), url.clone(), headers.clone(), body.clone());
@@ -372,6 +406,9 @@ impl Call<'_> {
         let mut from: Option<Url> = None;
         loop {
             self.check_literal(&method, &url, from.as_ref())?;
+            if hops > 0 {
+                permit = self.take_turn(&url).await;
+            }
             let redacted = redact_url(&url, self.secrets);
             let mut rb = self
                 .client
@@ -391,6 +428,17 @@ impl Call<'_> {
                 },
             })?;
             let status = resp.status();
+            if let Some(p) = &permit {
+                let retry_after = resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let code = status.as_u16();
+                if code == 429 || (code == 503 && retry_after.is_some()) {
+                    p.throttled(code, retry_after);
+                }
+            }
             tracing::debug!(
                 method = %method,
                 url = %redacted,

@@ -1,7 +1,8 @@
 //! HTTP from connectors to the external app: the Rust side of `apiClient`.
 //!
 //! Owns URL resolution against `baseUri`, the origin allow-list, the
-//! outbound address guard (`guard.rs`), retries with
+//! outbound address guard (`guard.rs`), per-host rate limits
+//! (`rate_limit.rs`), retries with
 //! `Retry-After` and backoff, timeouts, response size caps, response decoding,
 //! redaction of credentials in logs and errors, and the INFO lines that say
 //! a request is being retried (rate-limited per method and host). It must
@@ -26,6 +27,7 @@ mod error;
 mod guard;
 mod log_limit;
 mod oauth;
+mod rate_limit;
 mod redact;
 mod retry;
 mod settings;
@@ -33,7 +35,7 @@ mod url_build;
 
 pub use body::Body;
 pub use client::{ApiRequest, ApiResponse, HttpClient};
-pub use config::HttpConfig;
+pub use config::{HttpConfig, RateLimit};
 pub use error::ApiClientError;
 pub use guard::{AddressGuard, AllowListError};
 /// The range type of [`AddressGuard::new`], so callers need not depend on ipnet.

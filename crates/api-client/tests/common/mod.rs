@@ -85,6 +85,7 @@ pub fn fast() -> HttpConfig {
         max_retry_elapsed: Duration::from_secs(10),
         base_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(20),
+        rate_limit: None,
     }
 }
 
