@@ -166,6 +166,8 @@ impl HttpClient {
             limiter: &self.limiter,
         };
         call.check_allowed(&method, &url, None)?;
+        // Before waiting for a turn that would be wasted on a refusal.
+        call.check_literal(&method, &url, None)?;
         let mut headers = merge_headers(settings, &req.headers)?;
         let body = encode_body(&mut headers, req.data)?;
         let sent = SentSecrets::collect(&headers, &url, &secrets, &settings.secret_values);
@@ -436,7 +438,10 @@ impl Call<'_> {
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
                 let code = status.as_u16();
                 if code == 429 || (code == 503 && retry_after.is_some()) {
-                    p.throttled(code, retry_after);
+                    // Holding the host longer than a retry may wait would
+                    // stall the connection's other calls to no purpose.
+                    let hold = retry_after.map(|d| d.min(self.config.max_retry_elapsed));
+                    p.throttled(code, hold);
                 }
             }
             tracing::debug!(

@@ -194,3 +194,42 @@ async fn retries_wait_for_their_turn_too() {
         times[1] - times[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_retry_after_holds_the_host_no_longer_than_a_retry_may_wait() {
+    let api = MockApi::start();
+    api.inject(
+        "/echo",
+        1,
+        Fault::Status {
+            code: 429,
+            retry_after: Some("3600".into()),
+            body: None,
+        },
+    );
+    let client = HttpClient::new().unwrap();
+    let cfg = HttpConfig {
+        max_retry_elapsed: Duration::from_secs(1),
+        ..config(RateLimit::new(10, 1.0), 3)
+    };
+    let s = settings_for(&api.base_url());
+    let err = client
+        .send(&s, &cfg, ApiRequest::new("GET", "/echo/a"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Retry-After 3600 s"), "{err}");
+    // The next call waits out the 1 s hold, not the hour.
+    let started = Instant::now();
+    let waited = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.send(&s, &cfg, ApiRequest::new("GET", "/echo/b")),
+    )
+    .await
+    .expect("held for the hour");
+    assert_eq!(waited.unwrap().status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+}
