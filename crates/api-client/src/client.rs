@@ -2,7 +2,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use reqwest::{Method, StatusCode};
 use runtime_retry::parse_retry_after;
 use serde_json::{Map, Value};
@@ -11,7 +13,9 @@ use url::Url;
 use crate::body::{decode, headers_to_json, read_capped, Body, BodyFailure};
 use crate::config::HttpConfig;
 use crate::error::ApiClientError;
+use crate::guard::{AddressGuard, GuardedResolver, Refused};
 use crate::log_limit::LogLimiter;
+use crate::rate_limit::{Permit, RateLimiter};
 use crate::redact::{body_excerpt, redact_url, SentSecrets};
 use crate::retry::{backoff, is_idempotent};
 use crate::settings::{check_header, ClientSettings};
@@ -73,22 +77,54 @@ pub struct ApiResponse {
 /// distinct `connect_timeout` in use; with default configs that is one pool
 /// shared by every connector. Redirects are followed here, not by reqwest, so
 /// each hop can be checked against the caller's allow-list before connecting.
+///
+/// The address guard is a property of the client, not of an [`HttpConfig`]:
+/// it is the operator's policy for the whole process (`runtime serve` has
+/// one, `runtime run` none), never something a connector's spec sets, and
+/// the resolver enforcing it is fixed when a reqwest client is built, so a
+/// guarded `HttpClient` owns only guarded pools and can never share a
+/// connection with an unguarded one. It covers every request the client
+/// sends, OAuth token requests included.
 #[derive(Clone)]
 pub struct HttpClient {
     pools: Arc<Mutex<Vec<(Duration, reqwest::Client)>>>,
     /// Keyed by (method, host): a storm of retries writes one line per 5 s.
     retry_log: Arc<Mutex<LogLimiter<(String, String)>>>,
+    /// Refuses non-public addresses when set.
+    guard: Option<Arc<AddressGuard>>,
+    /// Per (scope, host) budgets of the configs with a `rate_limit`,
+    /// shared by every call through this client (and its clones).
+    limiter: Arc<RateLimiter>,
 }
 
 impl HttpClient {
+    /// A client that connects to any address (`runtime run`: one trusted user).
     pub fn new() -> Result<HttpClient, ApiClientError> {
-        let default = build_client(HttpConfig::default().connect_timeout)?;
+        HttpClient::build(None)
+    }
+
+    /// A client whose every connection, redirects included, goes only to
+    /// public addresses or to those `guard` allows (`runtime serve`). Names
+    /// are checked on the addresses they resolve to, IP literals before
+    /// each attempt and hop; proxy environment variables are ignored (a
+    /// proxy would pick the address itself, out of the guard's sight).
+    pub fn with_address_guard(guard: AddressGuard) -> Result<HttpClient, ApiClientError> {
+        HttpClient::build(Some(Arc::new(guard)))
+    }
+
+    /// The guard this client enforces, if any.
+    pub fn address_guard(&self) -> Option<&AddressGuard> {
+        self.guard.as_deref()
+    }
+
+    fn build(guard: Option<Arc<AddressGuard>>) -> Result<HttpClient, ApiClientError> {
+        let timeout = HttpConfig::default().connect_timeout;
+        let default = build_client(timeout, guard.as_ref())?;
         Ok(HttpClient {
-            pools: Arc::new(Mutex::new(vec![(
-                HttpConfig::default().connect_timeout,
-                default,
-            )])),
+            pools: Arc::new(Mutex::new(vec![(timeout, default)])),
             retry_log: Arc::new(Mutex::new(LogLimiter::new(RETRY_LOG_INTERVAL))),
+            guard,
+            limiter: Arc::new(RateLimiter::default()),
         })
     }
 
@@ -100,13 +136,17 @@ impl HttpClient {
         if let Some((_, c)) = pools.iter().find(|(t, _)| *t == connect_timeout) {
             return Ok(c.clone());
         }
-        let c = build_client(connect_timeout)?;
+        let c = build_client(connect_timeout, self.guard.as_ref())?;
         pools.push((connect_timeout, c.clone()));
         Ok(c)
     }
 
     /// Sends `req`, retrying as [`HttpConfig`] allows. Non-2xx answers are
     /// errors of kind "http" carrying the response.
+    ///
+    /// With `config.rate_limit`, every attempt and every redirect hop first
+    /// waits for its turn in the budget of (`settings.limit_scope`, host);
+    /// the first hop's wait is not counted against `request_timeout`.
     pub async fn send(
         &self,
         settings: &ClientSettings,
@@ -122,8 +162,12 @@ impl HttpClient {
             config,
             secrets: &secrets,
             client: self.client_for(config.connect_timeout)?,
+            guard: self.guard.as_deref(),
+            limiter: &self.limiter,
         };
         call.check_allowed(&method, &url, None)?;
+        // Before waiting for a turn that would be wasted on a refusal.
+        call.check_literal(&method, &url, None)?;
         let mut headers = merge_headers(settings, &req.headers)?;
         let body = encode_body(&mut headers, req.data)?;
         let sent = SentSecrets::collect(&headers, &url, &secrets, &settings.secret_values);
@@ -131,7 +175,8 @@ impl HttpClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let attempted = call.attempt(&method, &url, &headers, &body, &sent, attempt);
+            let permit = call.take_turn(&url).await;
+            let attempted = call.attempt(&method, &url, &headers, &body, &sent, attempt, permit);
             let err = match tokio::time::timeout(config.request_timeout, attempted).await {
                 Ok(Ok(resp)) => return Ok(resp),
                 Ok(Err(e)) => e,
@@ -267,6 +312,8 @@ struct Call<'a> {
     config: &'a HttpConfig,
     secrets: &'a [String],
     client: reqwest::Client,
+    guard: Option<&'a AddressGuard>,
+    limiter: &'a RateLimiter,
 }
 
 impl Call<'_> {
@@ -290,7 +337,60 @@ impl Call<'_> {
         })
     }
 
+    /// The address guard's check of an IP literal host (a name is checked
+    /// by the resolver on the addresses it returns).
+    fn check_literal(
+        &self,
+        method: &Method,
+        url: &Url,
+        from: Option<&Url>,
+    ) -> Result<(), ApiClientError> {
+        let (Some(guard), Some(host)) = (self.guard, url.host()) else {
+            return Ok(());
+        };
+        guard
+            .check_host(&host)
+            .map_err(|r| self.blocked(method, url, from, &r))
+    }
+
+    fn blocked(
+        &self,
+        method: &Method,
+        url: &Url,
+        from: Option<&Url>,
+        refused: &Refused,
+    ) -> ApiClientError {
+        ApiClientError::Blocked {
+            method: method.to_string(),
+            url: redact_url(url, self.secrets),
+            host: url.host_str().unwrap_or("").to_string(),
+            detail: refused.to_string(),
+            redirect: from
+                .map(|f| format!(" (redirected from {})", redact_url(f, self.secrets)))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Waits for the turn of `url`'s host in the budget of this call's
+    /// scope, when the config declares one.
+    async fn take_turn(&self, url: &Url) -> Option<Permit> {
+        let limit = self.config.rate_limit?;
+        let host = match (url.host_str(), url.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => String::new(),
+        };
+        Some(
+            self.limiter
+                .acquire(&self.settings.limit_scope, &host, limit)
+                .await,
+        )
+    }
+
     /// One attempt: the request and any redirects, up to a decoded response.
+    /// `permit` is the first hop's turn in the rate limit, if any; later
+    /// hops take their own.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         method: &Method,
@@ -299,12 +399,18 @@ impl Call<'_> {
         body: &Option<Bytes>,
         sent: &SentSecrets,
         attempt: u32,
+        mut permit: Option<Permit>,
     ) -> Result<ApiResponse, ApiClientError> {
         let (mut method, mut url, mut headers, mut body) =
             (method.clone(), url.clone(), headers.clone(), body.clone());
         let started = Instant::now();
         let mut hops = 0;
+        let mut from: Option<Url> = None;
         loop {
+            self.check_literal(&method, &url, from.as_ref())?;
+            if hops > 0 {
+                permit = self.take_turn(&url).await;
+            }
             let redacted = redact_url(&url, self.secrets);
             let mut rb = self
                 .client
@@ -313,14 +419,31 @@ impl Call<'_> {
             if let Some(b) = &body {
                 rb = rb.body(b.clone());
             }
-            let mut resp = rb.send().await.map_err(|e| ApiClientError::Connect {
-                method: method.to_string(),
-                url: redacted.clone(),
-                detail: error_chain(e),
-                attempts: attempt,
-                note: String::new(),
+            let mut resp = rb.send().await.map_err(|e| match refused_in(&e) {
+                Some(r) => self.blocked(&method, &url, from.as_ref(), r),
+                None => ApiClientError::Connect {
+                    method: method.to_string(),
+                    url: redacted.clone(),
+                    detail: error_chain(e),
+                    attempts: attempt,
+                    note: String::new(),
+                },
             })?;
             let status = resp.status();
+            if let Some(p) = &permit {
+                let retry_after = resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let code = status.as_u16();
+                if code == 429 || (code == 503 && retry_after.is_some()) {
+                    // Holding the host longer than a retry may wait would
+                    // stall the connection's other calls to no purpose.
+                    let hold = retry_after.map(|d| d.min(self.config.max_retry_elapsed));
+                    p.throttled(code, hold);
+                }
+            }
             tracing::debug!(
                 method = %method,
                 url = %redacted,
@@ -350,7 +473,7 @@ impl Call<'_> {
                     headers.remove(CONTENT_TYPE);
                     headers.remove(CONTENT_LENGTH);
                 }
-                url = next;
+                from = Some(std::mem::replace(&mut url, next));
                 continue;
             }
             let limit = self.config.max_response_bytes;
@@ -410,13 +533,37 @@ fn redirect_target(resp: &reqwest::Response, current: &Url) -> Option<Url> {
     current.join(location).ok()
 }
 
-fn build_client(connect_timeout: Duration) -> Result<reqwest::Client, ApiClientError> {
-    reqwest::Client::builder()
+fn build_client(
+    connect_timeout: Duration,
+    guard: Option<&Arc<AddressGuard>>,
+) -> Result<reqwest::Client, ApiClientError> {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
-        .user_agent(concat!("connector-runtime/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("connector-runtime/", env!("CARGO_PKG_VERSION")));
+    if let Some(guard) = guard {
+        builder = builder
+            .dns_resolver(Arc::new(GuardedResolver {
+                guard: Arc::clone(guard),
+            }))
+            .no_proxy();
+    }
+    builder
         .build()
         .map_err(|e| ApiClientError::Setup(error_chain(e)))
+}
+
+/// The guard's refusal, if that is why reqwest could not connect: the
+/// resolver's error travels inside reqwest's and hyper's as a source.
+fn refused_in(e: &reqwest::Error) -> Option<&Refused> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<Refused>() {
+            return Some(r);
+        }
+        source = s.source();
+    }
+    None
 }
 
 fn parse_method(m: &str) -> Result<Method, ApiClientError> {

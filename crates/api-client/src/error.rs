@@ -26,6 +26,19 @@ pub enum ApiClientError {
         /// `" (redirected from ...)"` when a redirect led here.
         redirect: String,
     },
+    /// The address guard refused every address of the host
+    /// ([`crate::AddressGuard`]); nothing was sent. Never retried.
+    #[error("{method} {url}{redirect}: refused: {detail}")]
+    Blocked {
+        method: String,
+        url: String,
+        /// The host as the URL names it.
+        host: String,
+        /// The addresses, their ranges, and how to allow them.
+        detail: String,
+        /// `" (redirected from ...)"` when a redirect led here.
+        redirect: String,
+    },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     #[error("{method} {url} timed out after {} ms{note}", timeout.as_millis())]
@@ -84,6 +97,7 @@ impl ApiClientError {
         match self {
             ApiClientError::Http { .. } => "http",
             ApiClientError::NotAllowed { .. } => "not_allowed",
+            ApiClientError::Blocked { .. } => "blocked",
             ApiClientError::InvalidRequest(_) => "invalid_request",
             ApiClientError::Timeout { .. } => "timeout",
             ApiClientError::Connect { .. } => "connect",

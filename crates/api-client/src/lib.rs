@@ -1,6 +1,8 @@
 //! HTTP from connectors to the external app: the Rust side of `apiClient`.
 //!
-//! Owns URL resolution against `baseUri`, the origin allow-list, retries with
+//! Owns URL resolution against `baseUri`, the origin allow-list, the
+//! outbound address guard (`guard.rs`), per-host rate limits
+//! (`rate_limit.rs`), retries with
 //! `Retry-After` and backoff, timeouts, response size caps, response decoding,
 //! redaction of credentials in logs and errors, and the INFO lines that say
 //! a request is being retried (rate-limited per method and host). It must
@@ -15,15 +17,17 @@
 //! `%20`, `$` kept); the settings' params follow unless the path or the
 //! request's query object already has that key; the request's query object
 //! comes last. Error kinds: "http" (non-2xx, with the response),
-//! "not_allowed", "invalid_request", "timeout", "connect", "too_large",
-//! "body", "setup".
+//! "not_allowed", "blocked" (the address guard, see [`AddressGuard`]),
+//! "invalid_request", "timeout", "connect", "too_large", "body", "setup".
 
 mod body;
 mod client;
 mod config;
 mod error;
+mod guard;
 mod log_limit;
 mod oauth;
+mod rate_limit;
 mod redact;
 mod retry;
 mod settings;
@@ -31,8 +35,11 @@ mod url_build;
 
 pub use body::Body;
 pub use client::{ApiRequest, ApiResponse, HttpClient};
-pub use config::HttpConfig;
+pub use config::{HttpConfig, RateLimit};
 pub use error::ApiClientError;
+pub use guard::{AddressGuard, AllowListError};
+/// The range type of [`AddressGuard::new`], so callers need not depend on ipnet.
+pub use ipnet::IpNet;
 pub use oauth::{refresh_token_grant, OAuthConfig};
 pub use redact::{looks_secret, looks_secret_field, redact_json, redact_url};
 pub use settings::{AllowedOrigin, ClientSettings, SettingsError};

@@ -86,7 +86,13 @@ pub async fn refresh_token_grant(
         // The tokenUri itself: a relative "" would gain a trailing slash.
         ..ApiRequest::new("POST", &config.token_uri)
     };
-    let response = client.send(&settings, http, request).await?;
+    // `rateLimit` is the API's budget; the token endpoint is not the API
+    // and a refresh must not queue behind its calls.
+    let http = HttpConfig {
+        rate_limit: None,
+        ..http.clone()
+    };
+    let response = client.send(&settings, &http, request).await?;
     let token = match &response.body {
         Body::Json(text) => serde_json::from_str::<Value>(text).ok(),
         _ => None,

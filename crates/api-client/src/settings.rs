@@ -114,6 +114,12 @@ pub struct ClientSettings {
     /// every string of the connection's credentials here, so a token held
     /// but not sent in a header is hidden too.
     pub secret_values: Vec<String>,
+    /// Whose budget a request spends when [`crate::HttpConfig::rate_limit`]
+    /// is set: requests with the same scope and host share one. Opaque to
+    /// this crate and to the engine, which copies it in: the connection id
+    /// in `runtime serve` (so connections never slow each other down), ""
+    /// (the default) in `runtime run`, which has one connection.
+    pub limit_scope: String,
 }
 
 impl ClientSettings {
@@ -195,6 +201,7 @@ impl ClientSettings {
             query,
             allowed,
             secret_values: Vec::new(),
+            limit_scope: String::new(),
         })
     }
 

@@ -28,7 +28,7 @@ pub use connection::{load_connection, CollectionConnection, Connection, Connecti
 pub use functions::{FunctionFile, Implementation, ImplementationType, MappingFile};
 pub use model::{
     event_function, EventFunction, EventTypeSpec, EventsSpec, FullScanLimits, HttpSpec, LimitsSpec,
-    Strategy, UnknownStrategy, EVENT_FUNCTIONS,
+    RateLimitSpec, Strategy, UnknownStrategy, EVENT_FUNCTIONS,
 };
 pub use names::{to_camel, to_kebab};
 pub use params::{apply_defaults, FieldError, ParamError};
@@ -46,6 +46,9 @@ pub struct ConnectorSpec {
     pub allowed_hosts: Vec<String>,
     pub limits: LimitsSpec,
     pub http: HttpSpec,
+    /// `rateLimit: {requests, perSeconds}`; `None` when absent or invalid
+    /// (an invalid one is a problem naming the key).
+    pub rate_limit: Option<RateLimitSpec>,
     /// Relative to the connector directory.
     pub spec_file: PathBuf,
     pub raw: Value,

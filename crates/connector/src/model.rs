@@ -192,6 +192,16 @@ pub struct HttpSpec {
     pub max_response_bytes: Option<u64>,
 }
 
+/// Root spec key `rateLimit: {requests, perSeconds}`: at most `requests`
+/// apiClient requests per `perSeconds` seconds, per connection and API host
+/// (docs/connector-format.md, "Rate limits"). Checked when read: `requests`
+/// is at least 1, `perSeconds` is above 0 and at most a year.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimitSpec {
+    pub requests: u64,
+    pub per_seconds: f64,
+}
+
 /// `events.fullScan: {maxRecords, maxPages, maxSeconds, maxDeletedShare,
 /// deleteGuardMinRecords}`. `None`: the strategy's default.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::model::*;
 use crate::problem::Reporter;
-use crate::typed::{kind, lookup};
+use crate::typed::{kind, lookup, show};
 use crate::ConnectorSpec;
 
 pub(crate) fn connector_spec(
@@ -64,6 +64,7 @@ pub(crate) fn connector_spec(
         http.request_timeout_seconds = rep.uint(raw, &["http", "requestTimeoutSeconds"], 1);
         http.max_response_bytes = rep.uint(raw, &["http", "maxResponseBytes"], 1);
     }
+    let rate_limit = rate_limit(rep, raw);
     crate::keys::auth(rep, raw);
     ConnectorSpec {
         key,
@@ -73,9 +74,51 @@ pub(crate) fn connector_spec(
         allowed_hosts: rep.strings(raw, &["allowedHosts"]),
         limits,
         http,
+        rate_limit,
         spec_file: spec_file.to_path_buf(),
         raw: raw.clone(),
     }
+}
+
+/// The longest `rateLimit.perSeconds` accepted: a year of 366 days.
+const MAX_RATE_WINDOW_SECONDS: f64 = 366.0 * 86_400.0;
+
+/// `rateLimit: {requests, perSeconds}`: both keys, `requests` a positive
+/// integer, `perSeconds` a number above 0 (fractions allowed) and at most a
+/// year. Anything else is a problem naming the key, and no limit.
+fn rate_limit(rep: &mut Reporter, raw: &Value) -> Option<RateLimitSpec> {
+    if !rep.mapping_with(raw, &["rateLimit"], &["requests", "perSeconds"]) {
+        return None;
+    }
+    let requests = rep.uint(raw, &["rateLimit", "requests"], 1);
+    let per_seconds = match lookup(raw, &["rateLimit", "perSeconds"]) {
+        None => None,
+        Some(v) => match v.as_f64() {
+            Some(x) if x > 0.0 && x <= MAX_RATE_WINDOW_SECONDS => Some(x),
+            _ => {
+                rep.report(
+                    &["rateLimit", "perSeconds"],
+                    format!(
+                        "must be a number of seconds above 0 and at most {MAX_RATE_WINDOW_SECONDS} (366 days), not {}",
+                        show(v)
+                    ),
+                );
+                None
+            }
+        },
+    };
+    for key in ["requests", "perSeconds"] {
+        if lookup(raw, &["rateLimit", key]).is_none() {
+            rep.report(
+                &["rateLimit"],
+                format!("missing `{key}`: `rateLimit` needs both `requests` and `perSeconds`"),
+            );
+        }
+    }
+    Some(RateLimitSpec {
+        requests: requests?,
+        per_seconds: per_seconds?,
+    })
 }
 
 fn strategy(rep: &mut Reporter, raw: &Value, prefix: &[&str]) -> Option<Strategy> {

@@ -227,7 +227,7 @@ pub(crate) fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn show(v: &Value) -> String {
+pub(crate) fn show(v: &Value) -> String {
     match v {
         Value::Number(n) => n.to_string(),
         Value::String(s) if s.len() <= 40 => format!("{s:?}"),

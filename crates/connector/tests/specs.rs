@@ -67,6 +67,82 @@ fn json_root_spec_with_runtime_sections() {
 }
 
 #[test]
+fn rate_limit_is_read_from_the_root_spec() {
+    let tmp = dir_with(&[
+        (
+            "spec.yml",
+            "key: acme\nrateLimit:\n  requests: 100\n  perSeconds: 10\n",
+        ),
+        MAKE_CLIENT,
+    ]);
+    let c = load_ok(tmp.path());
+    assert_eq!(
+        c.spec.rate_limit,
+        Some(runtime_connector::RateLimitSpec {
+            requests: 100,
+            per_seconds: 10.0
+        })
+    );
+    let tmp = dir_with(&[
+        (
+            "spec.yml",
+            "key: acme\nrateLimit: {requests: 5, perSeconds: 0.5}\n",
+        ),
+        MAKE_CLIENT,
+    ]);
+    assert_eq!(
+        load_ok(tmp.path()).spec.rate_limit.map(|r| r.per_seconds),
+        Some(0.5)
+    );
+    let tmp = dir_with(&[("spec.yml", "key: acme\n"), MAKE_CLIENT]);
+    assert_eq!(load_ok(tmp.path()).spec.rate_limit, None);
+}
+
+#[test]
+fn rate_limit_problems_name_the_file_and_field() {
+    let cases = [
+        (
+            "key: a\nrateLimit:\n  requests: 0\n  perSeconds: 1\n",
+            "spec.yml:3:3: `rateLimit.requests`: must be a positive integer, not 0",
+        ),
+        (
+            "key: a\nrateLimit:\n  requests: 10\n  perSeconds: 0\n",
+            "spec.yml:4:3: `rateLimit.perSeconds`: must be a number of seconds above 0 and at most 31622400 (366 days), not 0",
+        ),
+        (
+            "key: a\nrateLimit:\n  requests: 10\n  perSeconds: -2\n",
+            "spec.yml:4:3: `rateLimit.perSeconds`: must be a number of seconds above 0 and at most 31622400 (366 days), not -2",
+        ),
+        (
+            "key: a\nrateLimit:\n  requests: 10\n  perSeconds: soon\n",
+            "spec.yml:4:3: `rateLimit.perSeconds`: must be a number of seconds above 0 and at most 31622400 (366 days), not \"soon\"",
+        ),
+        (
+            "key: a\nrateLimit:\n  requests: 10\n",
+            "spec.yml:2:1: `rateLimit`: missing `perSeconds`: `rateLimit` needs both `requests` and `perSeconds`",
+        ),
+        (
+            "key: a\nrateLimit:\n  requests: 10\n  perSecond: 1\n",
+            "spec.yml:4:3: `rateLimit.perSecond`: unknown key; did you mean `perSeconds`? (known: requests, perSeconds)",
+        ),
+        (
+            "key: a\nrateLimit: 10\n",
+            "spec.yml:2:1: `rateLimit`: must be a mapping, not a number",
+        ),
+    ];
+    for (spec, want) in cases {
+        let tmp = dir_with(&[("spec.yml", spec), MAKE_CLIENT]);
+        let (c, problems) = runtime_connector::load_lenient(tmp.path());
+        let got = messages(&problems);
+        assert!(
+            got.iter().any(|g| g == want),
+            "missing {want:?} in {got:#?}"
+        );
+        assert_eq!(c.map(|c| c.spec.rate_limit), Some(None), "{spec}");
+    }
+}
+
+#[test]
 fn wrong_types_name_the_key_all_at_once() {
     let tmp = dir_with(&[
         ("spec.yml", "name: [A]\nbaseUri: not a url\nallowedHosts: [ok.com, 3]\nlimits:\n  cpuMs: -1\n  heapMB: 10\nhttp: 5\nparametersSchema:\n  type: 12\n"),

@@ -6,7 +6,9 @@
 //! Graph-style delta pagination; writes; bearer-token auth with refresh;
 //! outgoing (optionally signed) webhooks; a log of every request; and
 //! fault injection that really happens on the wire (status codes, hangs,
-//! stalls, truncation, resets, non-JSON, oversize bodies, redirects).
+//! stalls, truncation, resets, non-JSON, oversize bodies, redirects); and
+//! a rate-limit mode (429 with `Retry-After: 1` over N requests in any one
+//! second, counted).
 //!
 //! It is test and demo support only and must never become part of the
 //! runtime's data path: nothing in the runtime may depend on it outside
@@ -36,6 +38,7 @@
 
 mod collections;
 mod faults;
+mod rate_limit;
 mod reply;
 mod routes;
 mod seed;
@@ -136,6 +139,7 @@ impl MockApi {
                 token: Some(opts.token.clone()),
                 issued: 0,
             }),
+            rate: Mutex::new(rate_limit::RateWindow::new(opts.rate_limit_per_second)),
             opts,
         });
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -284,6 +288,27 @@ impl MockApi {
         if let Some(rule) = faults::rule(path_prefix, times, fault) {
             lock(&self.shared.faults).push(rule);
         }
+    }
+
+    /// Turns the rate-limit mode on (`Some(n)`: over `n` requests in any
+    /// one second get 429 with `Retry-After: 1`) or off, from now on.
+    pub fn set_rate_limit(&self, per_second: Option<usize>) {
+        lock(&self.shared.rate).set_limit(per_second);
+    }
+
+    /// How many 429s the rate-limit mode gave so far.
+    pub fn rate_limited(&self) -> usize {
+        lock(&self.shared.rate).refused()
+    }
+
+    /// When each of those 429s was given, oldest first.
+    pub fn rate_limited_at(&self) -> Vec<Instant> {
+        lock(&self.shared.rate).refused_at()
+    }
+
+    /// Starts counting [`MockApi::rate_limited`] from zero again.
+    pub fn reset_rate_limited(&self) {
+        lock(&self.shared.rate).reset_count();
     }
 
     pub fn clear_faults(&self) {

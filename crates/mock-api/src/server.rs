@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 use crate::faults::{self, ConnCtl, FaultRule};
+use crate::rate_limit::RateWindow;
 use crate::reply::{Body, Reply};
 use crate::store::{Change, Store};
 use crate::webhooks::Webhooks;
@@ -39,6 +40,7 @@ pub(crate) struct Shared {
     pub requests: Mutex<VecDeque<RecordedRequest>>,
     pub faults: Mutex<Vec<FaultRule>>,
     pub auth: Mutex<Auth>,
+    pub rate: Mutex<RateWindow>,
 }
 
 /// Locks ignoring poison: a panicking test thread must not take the
@@ -131,6 +133,13 @@ async fn handle(
         received_at: Instant::now(),
     };
     shared.record(req.clone());
+    if !lock(&shared.rate).admit(Instant::now()) {
+        return Ok(
+            Reply::error(429, "rate limit exceeded (mock-api rate-limit mode)")
+                .with_header("retry-after", "1")
+                .into_response(),
+        );
+    }
     let fault = faults::take(&mut lock(&shared.faults), &req.path);
     let real = || routes::route(&shared, &req);
     match fault {

@@ -32,6 +32,10 @@ pub struct MockOptions {
     /// The request log keeps at most this many requests (oldest dropped),
     /// so a long demo run does not grow without bound.
     pub max_recorded_requests: usize,
+    /// Rate-limit mode: a request that would be the (N+1)-th accepted
+    /// within the last second gets 429 with `Retry-After: 1` (and counts in
+    /// [`crate::MockApi::rate_limited`]). `None`: no limit.
+    pub rate_limit_per_second: Option<usize>,
 }
 
 impl Default for MockOptions {
@@ -47,6 +51,7 @@ impl Default for MockOptions {
             clock_step_secs: 1,
             worker_threads: 1,
             max_recorded_requests: 100_000,
+            rate_limit_per_second: None,
         }
     }
 }

@@ -301,3 +301,38 @@ async fn faults_that_deliver_the_answer_still_perform_the_write() {
         "a status fault replaces the handling"
     );
 }
+
+#[tokio::test]
+async fn rate_limit_mode_refuses_over_budget_and_counts() {
+    let api = MockApi::start_with(mock_api::MockOptions {
+        rate_limit_per_second: Some(3),
+        ..Default::default()
+    });
+    let url = format!("{}/contacts", api.base_url());
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = client().get(&url).send().await.unwrap();
+        if r.status() == 429 {
+            assert_eq!(r.headers()["retry-after"], "1");
+        }
+        statuses.push(r.status().as_u16());
+    }
+    // Five requests within well under a second: the budget is 3.
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    assert_eq!(api.rate_limited(), 2);
+    assert_eq!(api.rate_limited_at().len(), 2);
+    assert_eq!(
+        api.request_count("/contacts"),
+        5,
+        "refused ones are recorded too"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = client().get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200, "a second later the budget is back");
+    api.reset_rate_limited();
+    api.set_rate_limit(None);
+    for _ in 0..10 {
+        assert_eq!(client().get(&url).send().await.unwrap().status(), 200);
+    }
+    assert_eq!(api.rate_limited(), 0);
+}

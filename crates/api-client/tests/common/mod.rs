@@ -25,6 +25,11 @@ pub struct RawServer {
 }
 
 impl RawServer {
+    /// A server started elsewhere whose accepts `accepted` counts.
+    pub fn counting(addr: SocketAddr, accepted: Arc<AtomicUsize>) -> RawServer {
+        RawServer { addr, accepted }
+    }
+
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
@@ -80,6 +85,7 @@ pub fn fast() -> HttpConfig {
         max_retry_elapsed: Duration::from_secs(10),
         base_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(20),
+        rate_limit: None,
     }
 }
 

@@ -36,6 +36,9 @@ struct Args {
     /// Server worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Answer 429 (Retry-After: 1) over this many requests in any one second.
+    #[arg(long)]
+    rate_limit: Option<usize>,
 }
 
 fn main() {
@@ -48,6 +51,7 @@ fn main() {
         webhook_secret: args.webhook_secret.clone(),
         worker_threads: args.threads.max(1),
         max_recorded_requests: 10_000,
+        rate_limit_per_second: args.rate_limit,
         ..MockOptions::default()
     };
     let api = match MockApi::try_start_with(opts) {
