@@ -556,3 +556,72 @@ fn readiness_names_a_failing_sink() {
     assert!(!metrics.contains("runtime_outbox_depth 0\n"), "{metrics}");
     assert_eq!(service.stop(), Some(0), "{}", service.logs());
 }
+
+/// The outbound address guard in serve: a connector pointed at a name
+/// resolving to loopback is refused while loopback is not allowed; with
+/// only 127.0.0.1 allowed, a redirect to the cloud metadata address is
+/// refused at the hop. Each failure is the subscription's `lastError`.
+#[test]
+fn the_address_guard_refuses_loopback_names_and_metadata_redirects() {
+    let mock = MockApi::start();
+    mock.seed("contacts", 2);
+    let mut service = Service::new(&[("demo-crm", &demo_crm())]);
+    service.guard = String::new();
+    service.start();
+    let mut by_name = tenant(Some("by-name"), &mock, "t");
+    by_name["parameters"]["baseUri"] = json!(format!("http://localhost:{}", mock.addr().port()));
+    assert_eq!(
+        service.admin("POST", "/v1/connections", Some(&by_name)).0,
+        201
+    );
+    let failing = wait_status(&service, "by-name", "failing");
+    let error = failing["subscriptions"][0]["lastError"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("127.0.0.1") && error.contains("--allow-private-networks"),
+        "{error}"
+    );
+    assert_eq!(
+        mock.request_count("/contacts"),
+        0,
+        "the guard let a request through"
+    );
+    assert_eq!(service.stop(), Some(0));
+
+    // The connector allows the metadata host itself: only the guard
+    // stands between it and the redirect.
+    append(
+        &service.connectors.join("demo-crm"),
+        "spec.yml",
+        "allowedHosts: [\"169.254.169.254\"]\n",
+    );
+    service.guard = "127.0.0.1/32".into();
+    service.start();
+    mock.inject(
+        "/contacts",
+        1000,
+        mock_api::Fault::RedirectTo("http://169.254.169.254/latest/meta-data".into()),
+    );
+    assert_eq!(
+        service
+            .admin(
+                "POST",
+                "/v1/connections",
+                Some(&tenant(Some("redirected"), &mock, "t"))
+            )
+            .0,
+        201
+    );
+    let failing = wait_status(&service, "redirected", "failing");
+    let error = failing["subscriptions"][0]["lastError"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("169.254.169.254") && error.contains("link-local"),
+        "{error}"
+    );
+    assert_eq!(service.stop(), Some(0), "{}", service.logs());
+}

@@ -23,6 +23,8 @@ pub struct Service {
     pub child: Option<Child>,
     pub stderr: PathBuf,
     pub extra: Vec<String>,
+    /// `--allow-private-networks`.
+    pub guard: String,
 }
 
 impl Service {
@@ -42,6 +44,8 @@ impl Service {
             connectors: dir,
             port: super::free_port(),
             child: None,
+            // The mock APIs are on loopback; tests of the guard replace it.
+            guard: "127.0.0.0/8".into(),
             extra: Vec::new(),
             tmp,
         }
@@ -69,6 +73,8 @@ impl Service {
             format!("127.0.0.1:{}", self.port),
             "--sink".into(),
             sink.to_string(),
+            "--allow-private-networks".into(),
+            self.guard.clone(),
         ];
         args.extend(self.extra.iter().cloned());
         let stderr = std::fs::OpenOptions::new()

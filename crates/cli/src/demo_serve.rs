@@ -48,6 +48,8 @@ pub async fn run(args: DemoArgs, limits: &LimitArgs) -> Result<()> {
             heap_mb: limits.heap_limit_mb,
             runtimes: limits.runtimes,
         },
+        // The demo's mock APIs are on loopback.
+        allow_private_networks: vec!["127.0.0.0/8".parse()?],
         max_body: 1 << 20,
         webhook_read_timeout: Duration::from_secs(30),
         interval_override: Some(every),

@@ -48,6 +48,12 @@ pub struct ServeArgs {
     /// `stdout`, `file:PATH` or `http(s)://URL`; event lines carry `connection`.
     #[arg(long, default_value = "stdout")]
     pub sink: String,
+    /// Non-public ranges connectors may reach (`CIDR[,CIDR...]`, e.g.
+    /// `10.0.0.0/8,127.0.0.1/32`). Loopback, private, link-local,
+    /// unspecified and multicast addresses are refused otherwise, checked
+    /// on the resolved address of every connection and redirect.
+    #[arg(long, default_value = "")]
+    pub allow_private_networks: String,
     /// Name of this instance in logs (default: hostname and pid).
     #[arg(long)]
     pub instance_id: Option<String>,
@@ -139,6 +145,8 @@ pub async fn run(args: ServeArgs, limits: &LimitArgs) -> Result<()> {
     if !(read_timeout.is_finite() && read_timeout > 0.0) {
         bail!("--webhook-read-timeout must be a positive number of seconds, not {read_timeout}");
     }
+    let allowed = runtime_api_client::AddressGuard::parse_allowed(&args.allow_private_networks)
+        .context("--allow-private-networks")?;
     let store = open_store(&args.store, Cipher::new(&key))?;
     let instance_id = args.instance_id.unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
@@ -158,6 +166,7 @@ pub async fn run(args: ServeArgs, limits: &LimitArgs) -> Result<()> {
             heap_mb: limits.heap_limit_mb,
             runtimes: limits.runtimes,
         },
+        allow_private_networks: allowed.allowed().to_vec(),
         max_body: args.max_body,
         webhook_read_timeout: Duration::from_secs_f64(read_timeout),
         interval_override: interval,

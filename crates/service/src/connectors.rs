@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use runtime_api_client::HttpClient;
 use runtime_connector::Connector;
 use runtime_engine::Engine;
 use runtime_strategies::LimitOverrides;
@@ -24,9 +25,12 @@ pub struct Loaded {
 /// Loads every connector under `dir`, by key (the spec's `key`, else the
 /// directory's name). Fails only when `dir` cannot be read or two
 /// directories claim one key.
+/// Every connector's HTTP goes through `client` (the service's, with its
+/// address guard).
 pub fn load_connectors(
     dir: &Path,
     limits: &LimitOverrides,
+    client: &HttpClient,
 ) -> Result<BTreeMap<String, Loaded>, ServeError> {
     let fail = |message: String| ServeError::Connectors {
         dir: dir.to_path_buf(),
@@ -63,13 +67,14 @@ pub fn load_connectors(
                 path.display()
             )));
         }
-        let engine = match runtime_strategies::engine_for(&connector, limits) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!("connector {} skipped: {e}", path.display());
-                continue;
-            }
-        };
+        let engine =
+            match runtime_strategies::engine_with_client(&connector, limits, client.clone()) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!("connector {} skipped: {e}", path.display());
+                    continue;
+                }
+            };
         tracing::info!(connector = %key, dir = %path.display(), "connector loaded");
         out.insert(
             key,

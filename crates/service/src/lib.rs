@@ -45,6 +45,9 @@ pub struct ServeOptions {
     /// Compared in constant time; never logged.
     pub admin_token: String,
     pub limits: LimitOverrides,
+    /// Ranges connectors may reach although not public
+    /// (`--allow-private-networks`); everything else non-public is refused.
+    pub allow_private_networks: Vec<runtime_api_client::IpNet>,
     /// Largest request body (admin API and webhooks).
     pub max_body: usize,
     pub webhook_read_timeout: Duration,
@@ -70,6 +73,8 @@ pub enum ServeError {
     },
     #[error("--connectors {dir}: {message}")]
     Connectors { dir: PathBuf, message: String },
+    #[error("cannot create the HTTP client: {0}")]
+    Client(#[from] runtime_api_client::ApiClientError),
     #[error("stored connection `{id}`: {message}")]
     Stored { id: String, message: String },
 }

@@ -349,7 +349,10 @@ impl Service {
 
 /// `serve`: load, resume stored connections, listen, and stop cleanly.
 pub(crate) async fn run(options: ServeOptions) -> Result<(), ServeError> {
-    let connectors = load_connectors(&options.connectors_dir, &options.limits)?;
+    // One client for every connector: one connection pool, one guard.
+    let guard = runtime_api_client::AddressGuard::new(options.allow_private_networks.clone());
+    let client = runtime_api_client::HttpClient::with_address_guard(guard)?;
+    let connectors = load_connectors(&options.connectors_dir, &options.limits, &client)?;
     let public_url = options
         .public_url
         .clone()

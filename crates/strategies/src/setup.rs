@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime_api_client::{HttpClient, HttpConfig};
-use runtime_connector::{Connector, FunctionFile, HttpSpec, Implementation, LimitsSpec, Problem};
+use runtime_api_client::{HttpClient, HttpConfig, RateLimit};
+use runtime_connector::{Connector, FunctionFile, Implementation, LimitsSpec, Problem};
 use runtime_engine::{Engine, EngineConfig, Limits};
 
 /// Limits given by the caller (the command line); they win over the
@@ -34,8 +34,19 @@ pub enum SetupError {
     Engine(#[from] std::io::Error),
 }
 
-/// Starts the engine for `connector`.
+/// Starts the engine for `connector`, its HTTP on a client of its own
+/// (no address guard: `run` serves one trusted user).
 pub fn engine_for(connector: &Connector, overrides: &LimitOverrides) -> Result<Engine, SetupError> {
+    engine_with_client(connector, overrides, HttpClient::new()?)
+}
+
+/// [`engine_for`] with the caller's HTTP client: `runtime serve` shares
+/// one, with its outbound address guard, between all its connectors.
+pub fn engine_with_client(
+    connector: &Connector,
+    overrides: &LimitOverrides,
+    client: HttpClient,
+) -> Result<Engine, SetupError> {
     // Code or a mapping file (`auth/make-api-client.yml`, a `filePath` to
     // one), as declared in the root spec; the engine runs either.
     let auth = |name: &str| -> Result<Option<FunctionFile>, Problem> {
@@ -47,8 +58,8 @@ pub fn engine_for(connector: &Connector, overrides: &LimitOverrides) -> Result<E
         name: connector.spec.key.clone(),
         root: connector.dir.clone(),
         limits: limits(&connector.spec.limits, overrides),
-        http: Arc::new(http_config(&connector.spec.http)),
-        client: HttpClient::new()?,
+        http: Arc::new(http_config(connector)),
+        client,
         spec_base_uri: connector.spec.base_uri.clone(),
         allowed_hosts: Arc::new(connector.spec.allowed_hosts.clone()),
         make_api_client: auth("auth/make-api-client")?,
@@ -88,8 +99,14 @@ fn limits(spec: &LimitsSpec, overrides: &LimitOverrides) -> Limits {
     }
 }
 
-fn http_config(spec: &HttpSpec) -> HttpConfig {
+fn http_config(connector: &Connector) -> HttpConfig {
+    let spec = &connector.spec.http;
     let mut c = HttpConfig::default();
+    c.rate_limit = connector
+        .spec
+        .rate_limit
+        .as_ref()
+        .and_then(|r| RateLimit::new(r.requests, r.per_seconds));
     if let Some(n) = spec.max_attempts {
         c.max_attempts = n;
     }
