@@ -29,9 +29,15 @@ pub enum SetupError {
     #[error("{0}")]
     Function(#[from] Problem),
     #[error("cannot create the HTTP client: {0}")]
-    Client(#[from] runtime_api_client::ApiClientError),
+    Client(Box<runtime_api_client::ApiClientError>),
     #[error("cannot start the JavaScript engine: {0}")]
     Engine(#[from] std::io::Error),
+}
+
+impl From<runtime_api_client::ApiClientError> for SetupError {
+    fn from(e: runtime_api_client::ApiClientError) -> SetupError {
+        SetupError::Client(Box::new(e))
+    }
 }
 
 /// Starts the engine for `connector`, its HTTP on a client of its own
@@ -101,12 +107,14 @@ fn limits(spec: &LimitsSpec, overrides: &LimitOverrides) -> Limits {
 
 fn http_config(connector: &Connector) -> HttpConfig {
     let spec = &connector.spec.http;
-    let mut c = HttpConfig::default();
-    c.rate_limit = connector
-        .spec
-        .rate_limit
-        .as_ref()
-        .and_then(|r| RateLimit::new(r.requests, r.per_seconds));
+    let mut c = HttpConfig {
+        rate_limit: connector
+            .spec
+            .rate_limit
+            .as_ref()
+            .and_then(|r| RateLimit::new(r.requests, r.per_seconds)),
+        ..HttpConfig::default()
+    };
     if let Some(n) = spec.max_attempts {
         c.max_attempts = n;
     }
