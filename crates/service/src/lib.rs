@@ -74,9 +74,15 @@ pub enum ServeError {
     #[error("--connectors {dir}: {message}")]
     Connectors { dir: PathBuf, message: String },
     #[error("cannot create the HTTP client: {0}")]
-    Client(#[from] runtime_api_client::ApiClientError),
+    Client(Box<runtime_api_client::ApiClientError>),
     #[error("stored connection `{id}`: {message}")]
     Stored { id: String, message: String },
+}
+
+impl From<runtime_api_client::ApiClientError> for ServeError {
+    fn from(e: runtime_api_client::ApiClientError) -> ServeError {
+        ServeError::Client(Box::new(e))
+    }
 }
 
 /// Runs the service until SIGINT/SIGTERM (or `options.stop`): stops taking
