@@ -238,6 +238,7 @@ fn the_admin_api_runs_two_tenants_apart_and_survives_a_restart() {
         "runtime_schedule_lag_seconds_bucket",
         "runtime_outbox_depth",
         r#"runtime_connections{state="running"} 2"#,
+        r#"runtime_api_requests_total{class="2xx"}"#,
     ] {
         assert!(
             metrics.contains(needle),

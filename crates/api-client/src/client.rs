@@ -153,6 +153,21 @@ impl HttpClient {
         config: &HttpConfig,
         req: ApiRequest,
     ) -> Result<ApiResponse, ApiClientError> {
+        let result = self.send_with_retries(settings, config, req).await;
+        let status = match &result {
+            Ok(res) => Some(res.status),
+            Err(e) => e.response().map(|r| r.status),
+        };
+        runtime_metrics::api_request(status);
+        result
+    }
+
+    async fn send_with_retries(
+        &self,
+        settings: &ClientSettings,
+        config: &HttpConfig,
+        req: ApiRequest,
+    ) -> Result<ApiResponse, ApiClientError> {
         let method = parse_method(&req.method)?;
         let url = build_url(settings, &req.path, req.query.as_ref())
             .map_err(ApiClientError::InvalidRequest)?;
