@@ -626,3 +626,75 @@ fn the_address_guard_refuses_loopback_names_and_metadata_redirects() {
     );
     assert_eq!(service.stop(), Some(0), "{}", service.logs());
 }
+
+/// Global webhooks in serve: one URL per connector and key; the handler
+/// runs once and each routed event reaches only the connections whose
+/// subscription state its selector picks.
+#[test]
+fn global_webhooks_reach_the_connections_their_selector_picks() {
+    let mock = MockApi::start();
+    let mut service = Service::new(&[("run-global", &fixture_dir("run-global"))]);
+    // Each connection registers its orders under its own account.
+    write(
+        &service.connectors.join("run-global"),
+        "data/orders/events/webhook-subscribe.js",
+        "import { register } from '../../../lib/hooks.js'\n\
+         export default function subscribe({ apiClient, webhookUri, parameters }) {\n\
+           return register(apiClient, webhookUri, 'orders', parameters.account)\n\
+         }\n",
+    );
+    service.start();
+    let base = service.base();
+    for (id, account) in [("g1", "acct-1"), ("g2", "acct-2")] {
+        let body = json!({
+            "id": id, "connector": "run-global", "credentials": {},
+            "parameters": {"baseUri": mock.base_url()},
+            "collections": {"orders": {"parameters": {"account": account}}, "refunds": {"enabled": false}},
+        });
+        let (code, answer) = service.admin("POST", "/v1/connections", Some(&body));
+        assert_eq!(code, 201, "{answer}");
+        wait_status(&service, id, "ok");
+    }
+    let event = |account: &str, id: &str| {
+        json!({"account": account, "type": "created", "record": {"id": id}}).to_string()
+    };
+    let url = format!("{base}/global-webhooks/run-global/app");
+    assert_eq!(post(&url, &event("acct-2", "o-for-g2"), &[]), 202);
+    assert_eq!(post(&url, &event("zz", "o-for-nobody"), &[]), 202);
+    assert_eq!(
+        post(
+            &format!("{base}/global-webhooks/run-global/nope"),
+            &event("acct-1", "x"),
+            &[]
+        ),
+        404
+    );
+    assert_eq!(
+        post(
+            &format!("{base}/global-webhooks/nobody/app"),
+            &event("acct-1", "x"),
+            &[]
+        ),
+        404
+    );
+    let events = wait_for(Duration::from_secs(10), || {
+        let e = service.events();
+        (!e.is_empty()).then_some(e)
+    })
+    .unwrap_or_else(|| panic!("no routed event:\n{}", service.logs()));
+    std::thread::sleep(Duration::from_millis(300));
+    let events: Vec<Value> = service.events().into_iter().chain(events).collect();
+    let mut seen: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["connection"].as_str().unwrap().to_string(),
+                e["recordId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, vec![("g2".to_string(), "o-for-g2".to_string())]);
+    assert_eq!(service.stop(), Some(0), "{}", service.logs());
+}

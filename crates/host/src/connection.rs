@@ -267,6 +267,15 @@ impl ConnectionRun {
         .await
     }
 
+    /// Routes a global webhook's events to this connection's webhook
+    /// subscriptions; the events committed, or the answer of a failure.
+    pub async fn route_global(&self, handled: &server::GlobalRequest) -> Result<usize, Response> {
+        if *self.stop.borrow() {
+            return Ok(0);
+        }
+        server::route_global(&self.shared, handled).await
+    }
+
     /// Every subscription's status.
     pub async fn statuses(&self) -> Result<Vec<SubscriptionStatus>, HostError> {
         let mut out = Vec::new();
@@ -317,4 +326,17 @@ async fn status_of(
         next_run_at: next.map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339()),
         pending_events: store.pending_of(&plan.id).await?,
     })
+}
+
+/// The invoker of a connector's own functions in `runtime serve` (global
+/// webhook handlers): no connection's credentials or parameters, only the
+/// defaults of the connector's parameter schema.
+pub fn connector_invoker(
+    connector: &Arc<Connector>,
+    engine: Engine,
+    purpose: &str,
+) -> Result<runtime_strategies::Invoker, HostError> {
+    let mut invoker = base_invoker(connector, &Connection::empty(), engine)?;
+    invoker.collection = purpose.to_string();
+    Ok(invoker)
 }

@@ -42,7 +42,9 @@ use runtime_sinks::{Sink, SinkConfig};
 use runtime_store::Store;
 use tokio::sync::{watch, Notify};
 
-pub use connection::{paused_statuses, ConnectionOptions, ConnectionRun, SubscriptionStatus};
+pub use connection::{
+    connector_invoker, paused_statuses, ConnectionOptions, ConnectionRun, SubscriptionStatus,
+};
 pub use data_dir::{connection_identity, connector_data_root, default_data_dir, is_old_default};
 pub use error::{CycleError, HostError};
 pub use registrations::reset;

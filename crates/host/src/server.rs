@@ -267,19 +267,92 @@ async fn receive_global(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !shared.connector.global_webhooks.contains_key(&key) {
-        return error(StatusCode::NOT_FOUND, format!("no global webhook `{key}`"));
-    }
-    let request = request_of(&method, query.as_deref(), &headers, &body);
     let mut global = shared.base.clone();
     global.collection = format!("global-webhooks/{key}");
-    let path = format!("/global-webhooks/{key}");
-    let (routed, response) = match webhook::handle_global(&global, &key, &request).await {
-        Ok(r) => r,
-        Err(e) => return failed(&path, None, &CycleError::Strategy(e)),
+    let handled = match GlobalRequest::handle(
+        &global,
+        &key,
+        &method,
+        query.as_deref(),
+        &headers,
+        &body,
+    )
+    .await
+    {
+        Ok(h) => h,
+        Err(refused) => return refused,
     };
+    match route_global(&shared, &handled).await {
+        Ok(events) => {
+            shared.webhook_requests.fetch_add(1, Ordering::Relaxed);
+            shared
+                .webhook_events
+                .fetch_add(events as u64, Ordering::Relaxed);
+            handled.answer(events)
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// A global webhook request its connector-level handler has turned into
+/// routed events: `runtime run` routes them to its one connection,
+/// `runtime serve` to every connection of the connector.
+pub struct GlobalRequest {
+    request: WebhookRequest,
+    routed: Vec<runtime_webhook::Routed>,
+    response: Option<Value>,
+    key: String,
+    path: String,
+}
+
+impl GlobalRequest {
+    /// Runs the global webhook `key`'s handler through `invoker`; a
+    /// refusal is the answer to send (404 unknown key, the handler's error).
+    pub async fn handle(
+        invoker: &runtime_strategies::Invoker,
+        key: &str,
+        method: &Method,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<GlobalRequest, Response> {
+        if !invoker.connector.global_webhooks.contains_key(key) {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                format!("no global webhook `{key}`"),
+            ));
+        }
+        let path = format!("/global-webhooks/{key}");
+        let request = request_of(method, query, headers, body);
+        match webhook::handle_global(invoker, key, &request).await {
+            Ok((routed, response)) => Ok(GlobalRequest {
+                request,
+                routed,
+                response,
+                key: key.to_string(),
+                path,
+            }),
+            Err(e) => Err(failed(&path, None, &CycleError::Strategy(e))),
+        }
+    }
+
+    /// The answer once `events` were committed from it.
+    pub fn answer(&self, events: usize) -> Response {
+        let response = respond(self.response.clone());
+        runtime_metrics::webhook_request(response.status().as_u16());
+        tracing::info!(path = %self.path, status = response.status().as_u16(), events, "webhook request");
+        response
+    }
+}
+
+/// Hands each routed event to the webhook subscriptions of `shared` its
+/// selector picks; the events committed, or the answer of a failure.
+pub(crate) async fn route_global(
+    shared: &Shared,
+    handled: &GlobalRequest,
+) -> Result<usize, Response> {
     let mut events = 0;
-    for event in routed {
+    for event in &handled.routed {
         let mut matched = 0;
         for sub in shared
             .subs
@@ -287,24 +360,27 @@ async fn receive_global(
             .filter(|s| s.plan.strategy.receives_requests())
         {
             let work = Work::Request {
-                request: &request,
+                request: &handled.request,
                 payload: Some(event.payload.clone()),
                 selector: Some(&event.selector),
             };
-            match cycle::run(&shared, sub, work).await {
+            match cycle::run(shared, sub, work)
+                .instrument(shared.span(&sub.plan.collection))
+                .await
+            {
                 Ok(Outcome::Committed { events: n, .. }) => {
                     matched += 1;
                     events += n;
                 }
                 Ok(_) => {}
-                Err(e) => return failed(&path, Some(&sub.plan.id), &e),
+                Err(e) => return Err(failed(&handled.path, Some(&sub.plan.id), &e)),
             }
         }
         if matched == 0 {
-            tracing::debug!(selector = %event.selector, "global webhook {key}: no subscription selected");
+            tracing::debug!(selector = %event.selector, "global webhook {}: no subscription selected", handled.key);
         }
     }
-    answered(&shared, &path, events, respond(response))
+    Ok(events)
 }
 
 /// The handler's `response`: `{status?, headers?, data?}`; default 200.

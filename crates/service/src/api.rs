@@ -1,7 +1,8 @@
 //! The HTTP surface of `runtime serve`: the admin API under `/v1` (bearer
 //! token, compared in constant time), webhooks at
-//! `/webhooks/{connection}/{collection}/{scope}` (no token: the app's
-//! signature is the connector's to check), `/healthz`, `/readyz`.
+//! `/webhooks/{connection}/{collection}/{scope}` and
+//! `/global-webhooks/{connector}/{key}` (no token: the app's signature is
+//! the connector's to check), `/healthz`, `/readyz`, `/metrics`.
 //! Handlers only parse, delegate to [`Service`] and shape the answer.
 
 use std::sync::Arc;
@@ -61,6 +62,10 @@ pub(crate) fn router(service: Arc<Service>, max_body: usize, read_timeout: Durat
     });
     let webhooks = Router::new()
         .route(runtime_webhook::CONNECTION_WEBHOOK_ROUTE, any(webhook))
+        .route(
+            runtime_webhook::CONNECTOR_GLOBAL_WEBHOOK_ROUTE,
+            any(global_webhook),
+        )
         .route_layer(middleware::from_fn_with_state(gate, read_body));
     Router::new()
         .merge(admin)
@@ -149,6 +154,23 @@ async fn webhook(
             &body,
         )
         .await)
+}
+
+async fn global_webhook(
+    State(service): State<Arc<Service>>,
+    Path((connector, key)): Path<(String, String)>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    service
+        .global_webhook(
+            &connector,
+            &key,
+            (&method, query.as_deref(), &headers, &body),
+        )
+        .await
 }
 
 async fn healthz() -> Answer {

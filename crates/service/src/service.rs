@@ -339,6 +339,57 @@ impl Service {
         }
     }
 
+    /// A global webhook of `connector`: its handler runs once, with no
+    /// connection's credentials; each routed event goes to every running
+    /// connection of the connector whose subscription state selects it.
+    pub(crate) async fn global_webhook(
+        &self,
+        connector: &str,
+        key: &str,
+        request: (
+            &axum::http::Method,
+            Option<&str>,
+            &axum::http::HeaderMap,
+            &axum::body::Bytes,
+        ),
+    ) -> Result<axum::response::Response, ApiError> {
+        let Some(loaded) = self.loaded(connector) else {
+            return Err(ApiError::NotFound(format!("no connector `{connector}`")));
+        };
+        let invoker = runtime_host::connector_invoker(
+            &loaded.connector,
+            loaded.engine.clone(),
+            &format!("global-webhooks/{key}"),
+        )?;
+        let (method, query, headers, body) = request;
+        let handled = match runtime_host::server::GlobalRequest::handle(
+            &invoker, key, method, query, headers, body,
+        )
+        .await
+        {
+            Ok(h) => h,
+            Err(answer) => return Ok(answer),
+        };
+        let runs: Vec<Arc<ConnectionRun>> = self
+            .connections
+            .read()
+            .map(|m| {
+                m.values()
+                    .filter(|e| e.record.connector == connector)
+                    .filter_map(|e| e.run.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut events = 0;
+        for run in runs {
+            match run.route_global(&handled).await {
+                Ok(n) => events += n,
+                Err(answer) => return Ok(answer),
+            }
+        }
+        Ok(handled.answer(events))
+    }
+
     fn runs(&self) -> Vec<Arc<ConnectionRun>> {
         self.connections
             .read()

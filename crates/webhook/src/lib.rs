@@ -15,6 +15,9 @@ use serde_json::{Map, Value};
 pub const WEBHOOK_ROUTE: &str = "/webhooks/{collection}/{scope}";
 /// The route of one connection's webhook subscription in `runtime serve`.
 pub const CONNECTION_WEBHOOK_ROUTE: &str = "/webhooks/{connection}/{collection}/{scope}";
+/// The route of a connector's global webhook in `runtime serve` (one URL
+/// per connector and key, shared by its connections).
+pub const CONNECTOR_GLOBAL_WEBHOOK_ROUTE: &str = "/global-webhooks/{connector}/{key}";
 /// The route of a connector's `global-webhooks/<key>` endpoint.
 pub const GLOBAL_WEBHOOK_ROUTE: &str = "/global-webhooks/{key}";
 
