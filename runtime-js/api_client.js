@@ -28,7 +28,12 @@ class ApiError extends Error {
 // Auth state of this runtime: the makeApiClient inputs last applied, so a
 // call with the same credentials skips makeApiClient.
 const auth = {
+  // The connection (tenant, credentials, parameters as JSON) of the call
+  // running, and the one the client was last made for: requests go out
+  // only while they are the same, so no call uses a client made for
+  // another connection (invoke.js makes the client again first).
   key: null,
+  configuredFor: null,
   credentials: undefined,
   parameters: undefined,
   makeApiClient: null,
@@ -55,6 +60,7 @@ async function configure() {
     }
   }
   op_rt_api_configure(settings, credentialStrings(auth.credentials));
+  auth.configuredFor = auth.key;
 }
 
 // Every string in the credentials, for Rust to hide wherever an answer
@@ -126,6 +132,9 @@ async function send(req, mayRefresh = true) {
     hasData: req.data !== undefined,
     headers: req.headers || null,
   };
+  if (auth.configuredFor !== auth.key) {
+    throw new Error("apiClient used before makeApiClient configured it for this connection");
+  }
   const sentWith = auth.generation;
   let res = await op_rt_api_request(wire);
   if (!res.ok && res.status === 401 && refresher() && mayRefresh) {

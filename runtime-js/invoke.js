@@ -18,6 +18,8 @@ import { cancelCallTimers } from "ext:runtime-js/timers.js";
 // must not be subvertible through JSON or prototype methods.
 const jsonStringify = JSON.stringify;
 const jsonParse = JSON.parse;
+const objectDefineProperty = Object.defineProperty;
+const objectPreventExtensions = Object.preventExtensions;
 
 const toJson = (value, what) => {
   try {
@@ -49,16 +51,28 @@ async function settle(pending, name, recordFromFields, _tripwire) {
 async function configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials,
   oauthConfig, recordFromApi, recordFromFields, name, _tripwire) {
   const a = jsonParse(authJson);
+  // From here until configure() succeeds, apiClient refuses requests
+  // (api_client.js, `send`): the client still configured is the last
+  // connection's, and this connection's makeApiClient must not use it.
   auth.key = authJson;
   auth.credentials = a.credentials;
   auth.parameters = a.parameters;
+  auth.refreshing = null;
   // The value as passed (a function or a mapping's name) tells whether the
   // client must be made again; the function is what configure() calls.
   auth.makeApiClientGiven = makeApiClient;
   auth.makeApiClient = asFunction(makeApiClient);
   auth.refreshCredentials = asFunction(refreshCredentials);
   auth.oauthConfig = asFunction(oauthConfig);
-  await configure();
+  try {
+    await configure();
+  } catch (e) {
+    // Nothing of this connection stays for the next call to find.
+    auth.key = null;
+    auth.credentials = undefined;
+    auth.parameters = undefined;
+    throw e;
+  }
   const value = await callConnector(fn, argument(inputJson, recordFromApi));
   return result(value, name, recordFromFields);
 }
@@ -68,7 +82,11 @@ async function configureAndInvoke(fn, inputJson, authJson, makeApiClient, refres
 // at once: no promise for the host to wait on.
 export function invoke(fn, inputJson, authJson, makeApiClient, refreshCredentials,
   oauthConfig, recordFromApi, recordFromFields, name, tripwire) {
-  if (auth.key !== authJson || auth.makeApiClientGiven !== makeApiClient) {
+  // authJson names the tenant too (worker.rs): another connection's call
+  // always makes its client again. A configure() that failed left
+  // `configuredFor` behind, so the next call tries again.
+  if (auth.key !== authJson || auth.configuredFor !== authJson ||
+      auth.makeApiClientGiven !== makeApiClient) {
     return configureAndInvoke(fn, inputJson, authJson, makeApiClient, refreshCredentials,
       oauthConfig, recordFromApi, recordFromFields, name, tripwire);
   }
@@ -78,6 +96,22 @@ export function invoke(fn, inputJson, authJson, makeApiClient, refreshCredential
     return settle(value, name, recordFromFields, tripwire);
   }
   return result(value, name, recordFromFields);
+}
+
+// Called by the worker once, before the first call of a tenant in this
+// runtime (crates/engine/src/worker.rs): from then on nothing connector
+// code does to the global object reaches another tenant's call. The global
+// names are already read-only (lockdown.js); `globalThis` itself becomes
+// so too, and no global can be added (`globalThis.x = 1` throws
+// "TypeError: Cannot add property x, object is not extensible"). Not done
+// for the one connection of `runtime run`, whose connectors may keep
+// globals between calls.
+export function sealGlobals() {
+  objectDefineProperty(globalThis, "globalThis", {
+    value: globalThis, writable: false, enumerable: false, configurable: false,
+  });
+  objectPreventExtensions(globalThis);
+  return true;
 }
 
 // Returns false when the call's timers could not be cancelled.

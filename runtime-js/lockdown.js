@@ -14,6 +14,13 @@ for (const name of Object.getOwnPropertyNames(globalThis)) {
   }
 }
 
+// FinalizationRegistry's callbacks run whenever the collector finds their
+// object dead, in whichever call is running then: with several connections
+// in one runtime (crates/engine/src/worker.rs) one connection's callback
+// could run inside another's call, with that call's client configured. No
+// connector needs it; WeakRef, which runs no code, stays.
+try { delete globalThis.FinalizationRegistry; } catch (_) { /* non-configurable: leave */ }
+
 // ------------------------------------------------------------- lockdown
 // One runtime serves every call of a connector, so a call that rewrote a
 // built-in (`Object.prototype.x = 1`, `JSON.stringify = ...`) would reach

@@ -25,3 +25,7 @@ export class RestApiClient {
     if (this.baseUri === undefined && typeof o.baseUrl === "string") this.baseUri = o.baseUrl;
   }
 }
+
+// Shared by every connection of a runtime, so frozen (see errors.js).
+Object.freeze(RestApiClient.prototype);
+Object.freeze(RestApiClient);

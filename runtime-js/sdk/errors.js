@@ -91,3 +91,28 @@ export class InternalError extends IntegrationAppError {
 export class FlowConfigurationError extends IntegrationAppError {
   static errorType = ErrorType.CONFIGURATION;
 }
+
+// One instance of this module serves every connection a runtime serves
+// (crates/engine/src/loader.rs): a connector that wrote to a class, its
+// prototype or a method (`NotFoundError.prototype.x = secret`) would reach
+// the other connections' calls. Everything reachable from the classes is
+// frozen, as the built-ins are (lockdown.js): such a write throws a
+// TypeError naming the property. (crates/engine/tests/tenant_isolation.rs
+// walks every SDK export.)
+function harden(root) {
+  const pending = [root];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (v === null || (typeof v !== "object" && typeof v !== "function") || Object.isFrozen(v)) continue;
+    Object.freeze(v);
+    pending.push(Object.getPrototypeOf(v));
+    for (const key of Reflect.ownKeys(v)) {
+      const d = Object.getOwnPropertyDescriptor(v, key);
+      pending.push(d.value, d.get, d.set);
+    }
+  }
+}
+for (const c of [IntegrationAppError, BadRequestError, NotFoundError, NotAuthenticatedError,
+  AccessDeniedError, ConnectionError, InternalError, FlowConfigurationError]) {
+  harden(c);
+}

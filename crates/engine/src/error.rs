@@ -7,7 +7,7 @@ use std::path::Path;
 use deno_core::error::{CoreError, CoreErrorKind, JsError};
 
 use crate::limits::LimitKind;
-use crate::loader::relative_name;
+use crate::loader::{relative_name, strip_tenant};
 
 /// Where in the connector a JavaScript error was thrown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +97,8 @@ impl JsErrorInfo {
         };
         // Syntax errors have no frames; the engine puts the place in the
         // message as a file URL. Show it relative to the connector.
-        let message = message.replace(&root_url, "");
+        // A module's tenant (loader.rs) is not part of its name.
+        let message = strip_tenant(&message.replace(&root_url, "")).into_owned();
         // runtime-js/sdk/errors.js lists this property for deno_core to
         // collect: the error's `data` as JSON.
         let data = e
@@ -198,7 +199,8 @@ impl CallError {
                 let root_url = deno_core::ModuleSpecifier::from_directory_path(root)
                     .map(|u| u.to_string())
                     .unwrap_or_default();
-                let (class, message) = split_exception(&text.replace(&root_url, ""));
+                let text = text.replace(&root_url, "");
+                let (class, message) = split_exception(&strip_tenant(&text));
                 let (message, location) = located(&message);
                 let mut info = JsErrorInfo::plain(&class, &message);
                 info.frames.extend(location.clone());

@@ -31,7 +31,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 pub use error::{CallError, JsErrorInfo, Location};
-pub use limits::{LimitKind, Limits};
+pub use limits::{LimitKind, Limits, TENANTS_PER_RUNTIME};
 
 /// A connector function's file, as the connector crate resolved it.
 pub use runtime_connector::FunctionFile;
@@ -70,6 +70,15 @@ pub struct Call {
     pub connector_parameters: Value,
     /// How the collection builds its records from the API's.
     pub records: RecordBuilders,
+    /// The connection this call is for, when one engine serves many
+    /// (`runtime serve`): the call runs on module instances loaded for this
+    /// tenant only, in a runtime whose global object is sealed, so nothing
+    /// another tenant's calls kept (module scope, globals, the configured
+    /// client) is visible to it (`worker.rs`, docs/engine.md, "Isolation
+    /// between connections"). `None`: one connection, as in `runtime run`,
+    /// `invoke` and `validate`; module instances are shared by its calls and
+    /// connectors may add globals.
+    pub tenant: Option<String>,
 }
 
 /// A collection's record builders, each code or a mapping file (told

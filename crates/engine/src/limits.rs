@@ -29,7 +29,22 @@ pub struct Limits {
     /// Calls of the connector that may run at once, each in its own
     /// runtime and thread (default 4). Runtimes start only when needed.
     pub runtimes: usize,
+    /// Tenants (`Call::tenant`) whose module instances one runtime keeps
+    /// (default [`TENANTS_PER_RUNTIME`]): a call of one more tenant first
+    /// replaces the runtime with a fresh one, since a deno_core runtime
+    /// cannot unload a module. Bounds a runtime's heap to about this many
+    /// tenants' module sets; a runtime whose heap is half `heap_bytes` is
+    /// replaced before a new tenant too, whatever the count. At least 1.
+    pub tenants_per_runtime: usize,
 }
+
+/// The default of [`Limits::tenants_per_runtime`]. Measured with a 5-file
+/// connector (docs/benchmarks.md, "Tenants in one runtime"): new tenants
+/// cost 3.2 ms per call bounded at 16 (a runtime's replacement, 20 ms,
+/// shared by too few), 2.38 ms at 64, 2.43 ms at 128, 2.70 ms at 256
+/// (loading into a fuller heap costs more); at 64 a runtime holds about
+/// 7.4 MB of tenants' modules (118 KB each) beyond its own 3.7 MB.
+pub const TENANTS_PER_RUNTIME: usize = 64;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -38,6 +53,7 @@ impl Default for Limits {
             wall: Duration::from_secs(300),
             heap_bytes: 256 << 20,
             runtimes: 4,
+            tenants_per_runtime: TENANTS_PER_RUNTIME,
         }
     }
 }

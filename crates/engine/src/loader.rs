@@ -9,6 +9,19 @@
 //! out: `./api/fields` finds `./api/fields.ts`) and handing each file to
 //! `transpile` (TypeScript, CommonJS), whose source maps it gives deno_core
 //! so errors name the `.ts` file's own lines. It must not run code.
+//!
+//! Also owns which module instance an import means when one runtime serves
+//! several connections (`Call::tenant`): a connector file loaded for tenant
+//! T has the specifier `file:///.../x.js?tenant=<T, URL-encoded>`, and every
+//! connector file it imports (statically, dynamically, or through a
+//! CommonJS `require`, which `transpile` turns into an import) resolves
+//! under the same tenant: the tenant is the running call's (the worker sets
+//! it, [`CurrentTenant`]), never the import's text, so no import can name
+//! another tenant's instances, and an import from a module of another
+//! tenant than the call's is refused. deno_core keys modules by specifier, so each tenant gets its
+//! own instances (own module scope) while the transpile cache, keyed by
+//! path, prepares each file once for all of them. The built-in SDK modules
+//! keep one shared instance: their exports are frozen (runtime-js/sdk/).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -33,12 +46,21 @@ pub(crate) struct ConnectorLoader {
     root: PathBuf,
     /// Shared by the engine's runtimes: each file is transpiled once.
     cache: Arc<Cache>,
+    tenant: CurrentTenant,
 }
+
+/// The tenant of the call a runtime is running, set by the worker before
+/// it loads or calls anything of that call; shared with the loader.
+pub(crate) type CurrentTenant = std::rc::Rc<std::cell::RefCell<Option<String>>>;
 
 impl ConnectorLoader {
     /// `root` must already be canonical.
-    pub(crate) fn new(root: PathBuf, cache: Arc<Cache>) -> Self {
-        Self { root, cache }
+    pub(crate) fn new(root: PathBuf, cache: Arc<Cache>, tenant: CurrentTenant) -> Self {
+        Self {
+            root,
+            cache,
+            tenant,
+        }
     }
 
     /// The file an import means: the path itself, else with an implied
@@ -110,6 +132,49 @@ impl ConnectorLoader {
     }
 }
 
+/// The query parameter that names a module instance's tenant.
+const TENANT_PARAM: &str = "tenant";
+
+/// The specifier of a connector file's module for `tenant` (None: the one
+/// connection of `runtime run`, a plain file URL).
+pub(crate) fn module_specifier(path: &Path, tenant: Option<&str>) -> Result<ModuleSpecifier, ()> {
+    let mut url = ModuleSpecifier::from_file_path(path)?;
+    if let Some(tenant) = tenant {
+        url.query_pairs_mut().append_pair(TENANT_PARAM, tenant);
+    }
+    Ok(url)
+}
+
+/// The tenant of a module specifier (see [`module_specifier`]).
+fn tenant_of(specifier: &ModuleSpecifier) -> Option<String> {
+    specifier
+        .query_pairs()
+        .find(|(k, _)| k == TENANT_PARAM)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `text` without the `?tenant=...` of module specifiers: error messages
+/// and locations name connector files as the connector author wrote them.
+pub(crate) fn strip_tenant(text: &str) -> Cow<'_, str> {
+    let marker = "?tenant=";
+    if !text.contains(marker) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(marker) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + marker.len()..];
+        // What `form_urlencoded` writes: unreserved characters, `%XX` and `+`.
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "%*-._+".contains(c)))
+            .unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// Turns `file:///abs/connector/data/x.js` into `data/x.js` for messages.
 pub(crate) fn relative_name(root: &Path, specifier: &str) -> String {
     let path = ModuleSpecifier::parse(specifier)
@@ -154,7 +219,22 @@ impl ModuleLoader for ConnectorLoader {
             .to_file_path()
             .map_err(|_| self.refuse(specifier, referrer))?;
         let canonical = self.check_inside(&Self::find_file(&path), specifier, referrer)?;
-        ModuleSpecifier::from_file_path(&canonical).map_err(|_| self.refuse(specifier, referrer))
+        // The call's tenant, whatever query the import wrote. A module of
+        // another tenant could only import during this call if its code
+        // ran in it, which the worker prevents; refused all the same.
+        let tenant = self.tenant.borrow().clone();
+        let importer = ModuleSpecifier::parse(referrer)
+            .ok()
+            .filter(|r| r.scheme() == "file")
+            .map(|r| tenant_of(&r));
+        if importer.is_some_and(|t| t != tenant) {
+            return Err(JsErrorBox::type_error(format!(
+                "import of \"{specifier}\" refused in {}: a module of another connection",
+                self.relative(referrer)
+            )));
+        }
+        module_specifier(&canonical, tenant.as_deref())
+            .map_err(|_| self.refuse(specifier, referrer))
     }
 
     fn load(
@@ -178,6 +258,11 @@ impl ModuleLoader for ConnectorLoader {
             // Resolution already checked this; loading checks again so a
             // specifier that never went through `resolve` cannot escape.
             let path = self.check_inside(&path, specifier.as_str(), specifier.as_str())?;
+            // The file's own URL, without the tenant: the transpile cache is
+            // shared by every tenant, so what it keeps (the source map's
+            // name, a syntax error's place) must not name one.
+            let file_url = module_specifier(&path, None)
+                .map_err(|_| self.refuse(specifier.as_str(), specifier.as_str()))?;
             let unreadable = |e: std::io::Error| {
                 JsErrorBox::generic(format!(
                     "cannot read {}: {e}",
@@ -195,9 +280,9 @@ impl ModuleLoader for ConnectorLoader {
             }
             let prepared = self
                 .cache
-                .get_or_prepare(specifier.as_str(), &path, || std::fs::read_to_string(&path))
+                .get_or_prepare(file_url.as_str(), &path, || std::fs::read_to_string(&path))
                 .map_err(unreadable)?
-                .map_err(|p| syntax_error(specifier.as_str(), &p))?;
+                .map_err(|p| syntax_error(file_url.as_str(), &p))?;
             Ok(ModuleSource::new(
                 ModuleType::JavaScript,
                 ModuleSourceCode::String(prepared.code.to_string().into()),

@@ -4,6 +4,25 @@
 //! its limits' callbacks first, then `runtime-js/` (in the load order of
 //! `ops/mod.rs`), then calls. What the JavaScript does is in `runtime-js/`
 //! and the ops; this module only drives it.
+//!
+//! It also keeps connections apart when one engine serves many
+//! (`Call::tenant`; docs/engine.md, "Isolation between connections"). A
+//! runtime serves either the one connection of `runtime run` (calls
+//! without a tenant: one module instance per file, globals connectors may
+//! add) or tenants, never both: the first call decides, and a call of the
+//! other kind gets a fresh runtime. In a tenants' runtime the global object
+//! is sealed before any tenant's code runs (invoke.js, `sealGlobals`),
+//! each tenant's calls run on its own module instances (loader.rs), and a
+//! runtime is replaced with a fresh one before it would hold the modules of
+//! more than `Limits::tenants_per_runtime` tenants (modules cannot be
+//! unloaded), or when a call of another tenant finds work the last call
+//! left running (a request in flight, a dynamic import): that work's code
+//! would otherwise resume during the other tenant's call, with its
+//! credentials configured. Measured (docs/benchmarks.md, "Tenants in one
+//! runtime", a 5-file connector): a tenant's module set costs 118 KB and
+//! its first call 2.8 ms in a warm runtime, against 3.7 MB and 19.7 ms for
+//! a runtime of its own; a call of another tenant already loaded costs
+//! 1.1x a warm call (its client is made again).
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -18,7 +37,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{CallError, JsErrorInfo};
 use crate::limits::{LimitKind, Watchdog};
-use crate::loader::ConnectorLoader;
+use crate::loader::{ConnectorLoader, CurrentTenant};
 use crate::ops::{connector_runtime, is_mapping, ApiContext, CallTags, Mappings};
 use crate::pool::Jobs;
 use crate::transpile::Cache;
@@ -29,6 +48,22 @@ pub(crate) enum Job {
     Check(FunctionFile, oneshot::Sender<Result<(), CallError>>),
 }
 
+/// Runtimes one thread creates before it hands its work to a new thread.
+/// The QuickJS-ng shim keeps a per-thread table of native function
+/// entries that grows with every runtime and is freed only when the thread
+/// ends; its index is a 16-bit field, so about 220 runtimes into a thread
+/// (with this runtime-js and its ops) the next one fails to start
+/// ("Failed to execute ext:core/01_core.js", measured in
+/// tests/tenant_isolation.rs). Tenants' runtimes are replaced often (the
+/// bound), limits replace them too: a thread serves at most this many.
+const RUNTIMES_PER_THREAD: usize = 100;
+
+/// How many new tenants apart a tenants' runtime measures its heap.
+const HEAP_CHECK_EVERY: usize = 8;
+
+/// The stack of an engine thread, as `pool.rs` gives the first one.
+const STACK_SIZE: usize = 64 << 20;
+
 pub(crate) fn run(
     config: EngineConfig,
     host: tokio::runtime::Handle,
@@ -36,6 +71,59 @@ pub(crate) fn run(
     dog: Watchdog,
     sources: Arc<Cache>,
 ) {
+    // Pool::spawn_thread counted this thread as waiting.
+    run_counted(config, host, jobs, dog, sources, true)
+}
+
+fn run_counted(
+    config: EngineConfig,
+    host: tokio::runtime::Handle,
+    jobs: Jobs,
+    dog: Watchdog,
+    sources: Arc<Cache>,
+    counted: bool,
+) {
+    let mut counted = counted;
+    loop {
+        let Some(still_counted) = serve(&config, &host, &jobs, &dog, &sources, counted) else {
+            dog.shutdown();
+            return;
+        };
+        counted = still_counted;
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("js-engine")
+            .to_string();
+        let (c, h, j, d, s) = (
+            config.clone(),
+            host.clone(),
+            jobs.clone(),
+            dog.clone(),
+            sources.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name(name)
+            .stack_size(STACK_SIZE)
+            .spawn(move || run_counted(c, h, j, d, s, still_counted));
+        match spawned {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(connector = %config.name, "cannot start the engine thread that takes over from this one; this one goes on: {e}");
+            }
+        }
+    }
+}
+/// Serves jobs on this thread until the engine handle is gone (None) or
+/// the thread has made [`RUNTIMES_PER_THREAD`] runtimes: then Some(whether
+/// this thread is counted as waiting), for the thread taking over.
+fn serve(
+    config: &EngineConfig,
+    host: &tokio::runtime::Handle,
+    jobs: &Jobs,
+    dog: &Watchdog,
+    sources: &Arc<Cache>,
+    mut counted: bool,
+) -> Option<bool> {
     dog.watch_current_thread();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -44,9 +132,10 @@ pub(crate) fn run(
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(connector = %config.name, "cannot start the engine thread's runtime: {e}");
-            jobs.leave();
-            dog.shutdown();
-            return;
+            if counted {
+                jobs.leave();
+            }
+            return None;
         }
     };
     // The runtime's context without driving it: between calls this thread
@@ -54,33 +143,61 @@ pub(crate) fn run(
     // for as long as it runs. Nothing of a call outlives it (endCall
     // cancels its timers; HTTP runs on the host's runtime).
     let _context = rt.enter();
+    let made = std::cell::Cell::new(0usize);
+    let fresh = |why: &str| {
+        tracing::debug!(connector = %config.name, "a fresh JavaScript runtime: {why}");
+        made.set(made.get() + 1);
+        Js::new(config, host, dog, sources)
+    };
     // Created before any call arrives: the first caller waits only for
     // what is left of it. A failure here is reported to that call, which
     // tries again.
-    let mut js: Option<Js> = match Js::new(&config, &host, &dog, &sources) {
+    let mut js: Option<Js> = match fresh("the thread starts") {
         Ok(fresh) => Some(fresh),
         Err(e) => {
             tracing::debug!(connector = %config.name, "creating the JavaScript runtime ahead of the first call failed: {e}");
             None
         }
     };
-    // Pool::spawn_thread counted this thread as waiting.
-    let mut counted = true;
-    while let Some(job) = jobs.next(counted) {
+    loop {
+        // One job makes at most two runtimes (a refused call's, and the
+        // one after a limit): hand over while there is room for both.
+        if made.get() + 2 > RUNTIMES_PER_THREAD {
+            return Some(counted);
+        }
+        let job = jobs.next(counted)?;
         counted = false;
         if js.is_none() {
-            match Js::new(&config, &host, &dog, &sources) {
-                Ok(fresh) => js = Some(fresh),
+            match fresh("the last one could not be made") {
+                Ok(f) => js = Some(f),
                 Err(e) => {
                     job.fail(e);
                     continue;
                 }
             }
         }
+        // A call this runtime must not take (calls of the other kind, too
+        // many tenants, another tenant's work left running) gets a fresh
+        // runtime (see the top of this file).
+        if let (Job::Call(call, _), Some(runtime)) = (&job, js.as_mut()) {
+            if let Some(why) = runtime.refuses(config, call.tenant.as_deref()) {
+                drop(js.take());
+                match fresh(why) {
+                    Ok(f) => js = Some(f),
+                    Err(e) => {
+                        job.fail(e);
+                        continue;
+                    }
+                }
+            }
+        }
         let Some(runtime) = js.as_mut() else { continue };
         let keep = match job {
             Job::Call(call, reply) => {
-                let result = rt.block_on(runtime.call(&config, *call));
+                let result = match runtime.admit(call.tenant.as_deref()) {
+                    Ok(()) => rt.block_on(runtime.call(config, *call)),
+                    Err(e) => Err(e),
+                };
                 let limited = matches!(result, Err(CallError::Limit { .. }));
                 let keep = !limited && !runtime.tainted;
                 // After a limit endCall runs on a terminated isolate and
@@ -94,7 +211,12 @@ pub(crate) fn run(
                 keep
             }
             Job::Check(function, reply) => {
-                let result = rt.block_on(runtime.check(&config, &function));
+                // Loads the file without a tenant; its top-level code ran
+                // in an unsealed runtime unless tenants were there first.
+                if runtime.mode == Mode::Fresh {
+                    runtime.mode = Mode::Single;
+                }
+                let result = rt.block_on(runtime.check(config, &function));
                 let keep = !matches!(result, Err(CallError::Limit { .. }));
                 jobs.finishing();
                 counted = true;
@@ -106,10 +228,9 @@ pub(crate) fn run(
             // Dropping the runtime frees its heap; the next job starts clean,
             // on a runtime made before it arrives.
             drop(js.take());
-            js = Js::new(&config, &host, &dog, &sources).ok();
+            js = fresh("a limit stopped the last call").ok();
         }
     }
-    dog.shutdown();
 }
 
 impl Job {
@@ -125,12 +246,34 @@ impl Job {
     }
 }
 
+/// Whom a runtime serves (see the top of this file).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// No connector code has run yet.
+    Fresh,
+    /// Calls without a tenant (and checks): `runtime run`'s one connection.
+    Single,
+    /// Calls with a tenant; the global object is sealed.
+    Tenants,
+}
+
 struct Js {
     runtime: JsRuntime,
     invoke: v8::Global<v8::Function>,
     end_call: v8::Global<v8::Function>,
-    /// Loaded function per file, so each module is evaluated once.
+    seal_globals: v8::Global<v8::Function>,
+    /// Loaded function per file, so each module is evaluated once (calls
+    /// without a tenant).
     functions: HashMap<PathBuf, v8::Global<v8::Function>>,
+    /// The same per tenant: its keys are the tenants this runtime took.
+    tenant_functions: HashMap<String, HashMap<PathBuf, v8::Global<v8::Function>>>,
+    mode: Mode,
+    /// The tenant of the last call.
+    last_tenant: Option<String>,
+    /// The running call's tenant, as the loader sees it.
+    tenant: CurrentTenant,
+    /// The heap in use when last measured (see `refuses`).
+    last_heap: usize,
     dog: Watchdog,
     /// endCall could not cancel the call's timers: the runtime must not be
     /// reused.
@@ -145,10 +288,12 @@ impl Js {
         sources: &Arc<Cache>,
     ) -> Result<Js, CallError> {
         let heap = config.limits.heap_bytes;
+        let tenant = CurrentTenant::default();
         let mut runtime = JsRuntime::try_new(RuntimeOptions {
             module_loader: Some(Rc::new(ConnectorLoader::new(
                 config.root.clone(),
                 sources.clone(),
+                tenant.clone(),
             ))),
             extensions: vec![connector_runtime::init()],
             create_params: Some(v8::CreateParams::default().heap_limits(0, heap)),
@@ -208,7 +353,7 @@ impl Js {
             .lazy_load_es_module_with_code(entry, code)
             .map_err(|e| CallError::Internal(format!("runtime-js/ failed to load: {e}")))?;
         let host_file = "runtime-js/invoke.js";
-        let (invoke, end_call) = {
+        let (invoke, end_call, seal_globals) = {
             deno_core::scope!(scope, &mut runtime);
             let ns = v8::Local::new(scope, host_ns);
             let ns = v8::Local::<v8::Object>::try_from(ns)
@@ -226,16 +371,134 @@ impl Js {
                     })?;
                 Ok(v8::Global::new(scope, f))
             };
-            (get(scope, "invoke")?, get(scope, "endCall")?)
+            (
+                get(scope, "invoke")?,
+                get(scope, "endCall")?,
+                get(scope, "sealGlobals")?,
+            )
         };
         Ok(Js {
             runtime,
             invoke,
             end_call,
+            seal_globals,
             functions: HashMap::new(),
+            tenant_functions: HashMap::new(),
+            mode: Mode::Fresh,
+            last_tenant: None,
+            tenant,
+            last_heap: 0,
             dog: dog.clone(),
             tainted: false,
         })
+    }
+
+    /// Why a call of `tenant` must not run on this runtime, if it must not
+    /// (see the top of this file); the caller then makes a fresh one.
+    fn refuses(&mut self, config: &EngineConfig, tenant: Option<&str>) -> Option<&'static str> {
+        match (self.mode, tenant) {
+            (Mode::Fresh, _) | (Mode::Single, None) => None,
+            (Mode::Single, Some(_)) => {
+                Some("a call with a tenant after calls without one (their globals)")
+            }
+            (Mode::Tenants, None) => Some("a call without a tenant after tenants' calls"),
+            (Mode::Tenants, Some(t)) => {
+                if !self.tenant_functions.contains_key(t) {
+                    if self.tenant_functions.len() >= config.limits.tenants_per_runtime.max(1) {
+                        return Some("the runtime holds the modules of as many tenants as Limits::tenants_per_runtime allows");
+                    }
+                    // A connector's modules may be large: the heap limit,
+                    // not the count, is then what a runtime would hit. The
+                    // heap is measured by walking it (1 ms at 12 MB, 28 ms
+                    // at 120 MB, docs/benchmarks.md), so at the 1st, 2nd,
+                    // 4th and every HEAP_CHECK_EVERY-th tenant (small heaps,
+                    // cheap walks, and large modules show early), and at
+                    // each new tenant once past a quarter of the limit.
+                    let loaded = self.tenant_functions.len();
+                    let heap = config.limits.heap_bytes;
+                    let due = loaded.is_power_of_two()
+                        || loaded.is_multiple_of(HEAP_CHECK_EVERY)
+                        || self.last_heap >= heap / 4;
+                    if loaded > 0 && due {
+                        self.last_heap = self.heap_used();
+                        if self.last_heap >= heap / 2 {
+                            return Some("the tenants' modules fill half the heap limit");
+                        }
+                    }
+                }
+                if self.last_tenant.as_deref() != Some(t) && self.left_work(config) {
+                    return Some("the last call, of another tenant, left work running");
+                }
+                None
+            }
+        }
+    }
+
+    /// The JavaScript heap in use (QuickJS: `JS_ComputeMemoryUsage`, a walk
+    /// of the heap's objects, so only asked when a new tenant comes).
+    fn heap_used(&mut self) -> usize {
+        self.runtime
+            .v8_isolate()
+            .get_heap_statistics()
+            .used_heap_size()
+    }
+
+    /// Whether the last call left work the event loop still waits for (a
+    /// request in flight, a dynamic import). Finds out with one turn of the
+    /// event loop, under the call limits, since the turn runs whatever of
+    /// that work is ready (with the last call's tenant still configured).
+    fn left_work(&mut self, config: &EngineConfig) -> bool {
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        self.dog.begin_call(
+            config.limits.cpu,
+            config.limits.wall,
+            "(work left by a call)",
+        );
+        self.dog.enter();
+        let polled = self
+            .runtime
+            .poll_event_loop(&mut cx, PollEventLoopOptions::default());
+        self.dog.exit();
+        #[cfg(feature = "quickjs")]
+        crate::limits::squeeze::call_ended();
+        let tripped = self.dog.end_call().is_some();
+        tripped || !matches!(polled, Poll::Ready(Ok(())))
+    }
+
+    /// Takes a call of `tenant` on this runtime (after [`Js::refuses`]):
+    /// the first tenant seals the global object before its code runs.
+    fn admit(&mut self, tenant: Option<&str>) -> Result<(), CallError> {
+        match (self.mode, tenant) {
+            (Mode::Fresh, None) => self.mode = Mode::Single,
+            (Mode::Fresh, Some(_)) => {
+                let seal = self.seal_globals.clone();
+                // sealGlobals is synchronous: ready on the first poll.
+                match self.runtime.call(&seal).now_or_never() {
+                    Some(Ok(_)) => self.mode = Mode::Tenants,
+                    Some(Err(e)) => {
+                        return Err(CallError::Internal(format!(
+                            "cannot seal the global object: {e}"
+                        )))
+                    }
+                    None => {
+                        return Err(CallError::Internal(
+                            "sealing the global object did not finish".into(),
+                        ))
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(t) = tenant {
+            if !self.tenant_functions.contains_key(t) {
+                self.tenant_functions.insert(t.to_string(), HashMap::new());
+            }
+            if self.last_tenant.as_deref() != Some(t) {
+                self.last_tenant = Some(t.to_string());
+            }
+        }
+        Ok(())
     }
 
     fn is_true(&mut self, v: &v8::Global<v8::Value>) -> bool {
@@ -243,7 +506,10 @@ impl Js {
         v8::Local::new(scope, v).is_true()
     }
 
-    fn set_tags(&mut self, collection: Option<String>, function: &str) {
+    fn set_tags(&mut self, collection: Option<String>, function: &str, tenant: Option<&str>) {
+        if self.tenant.borrow().as_deref() != tenant {
+            *self.tenant.borrow_mut() = tenant.map(str::to_string);
+        }
         let state = self.runtime.op_state();
         let mut state = state.borrow_mut();
         let tags = state.borrow_mut::<CallTags>();
@@ -256,19 +522,23 @@ impl Js {
         config: &EngineConfig,
         function: &FunctionFile,
     ) -> Result<(), CallError> {
-        self.set_tags(None, &function.rel);
+        self.set_tags(None, &function.rel, None);
         self.dog
             .begin_call(config.limits.cpu, config.limits.wall, &function.rel);
         let result = self
             .with_wall_limit(config, function, |js| {
-                Box::pin(js.function(config, function))
+                Box::pin(js.function(config, function, None))
             })
             .await;
         self.finish_call(function, result).map(|_| ())
     }
 
     async fn call(&mut self, config: &EngineConfig, call: Call) -> Result<RawOutput, CallError> {
-        self.set_tags(call.collection.clone(), &call.function.rel);
+        self.set_tags(
+            call.collection.clone(),
+            &call.function.rel,
+            call.tenant.as_deref(),
+        );
         self.dog
             .begin_call(config.limits.cpu, config.limits.wall, &call.function.rel);
         let function = call.function.clone();
@@ -324,16 +594,21 @@ impl Js {
         }
     }
 
-    /// Loads (once) the module of `f` and returns its function.
+    /// Loads (once per tenant) the module of `f` and returns its function.
     async fn function(
         &mut self,
         config: &EngineConfig,
         f: &FunctionFile,
+        tenant: Option<&str>,
     ) -> Result<v8::Global<v8::Function>, CallError> {
-        if let Some(found) = self.functions.get(&f.path) {
+        let loaded = match tenant {
+            None => self.functions.get(&f.path),
+            Some(t) => self.tenant_functions.get(t).and_then(|m| m.get(&f.path)),
+        };
+        if let Some(found) = loaded {
             return Ok(found.clone());
         }
-        let specifier = ModuleSpecifier::from_file_path(&f.path)
+        let specifier: ModuleSpecifier = crate::loader::module_specifier(&f.path, tenant)
             .map_err(|_| CallError::Internal(format!("bad module path {}", f.path.display())))?;
         let id = self
             .runtime
@@ -393,7 +668,11 @@ impl Js {
             file: f.rel.clone(),
             export: f.export.clone(),
         })?;
-        self.functions.insert(f.path.clone(), found.clone());
+        let cache = match tenant {
+            None => &mut self.functions,
+            Some(t) => self.tenant_functions.entry(t.to_string()).or_default(),
+        };
+        cache.insert(f.path.clone(), found.clone());
         Ok(found)
     }
 
@@ -404,6 +683,7 @@ impl Js {
         &mut self,
         config: &EngineConfig,
         f: Option<&FunctionFile>,
+        tenant: Option<&str>,
     ) -> Result<v8::Global<v8::Value>, CallError> {
         let code = match f {
             Some(f) if is_mapping(f) => {
@@ -414,7 +694,7 @@ impl Js {
                     .load(f)?;
                 None
             }
-            Some(f) => Some(self.function(config, f).await?),
+            Some(f) => Some(self.function(config, f, tenant).await?),
             None => None,
         };
         deno_core::scope!(scope, &mut self.runtime);
@@ -429,17 +709,28 @@ impl Js {
     }
 
     async fn invoke(&mut self, config: &EngineConfig, call: Call) -> Result<RawOutput, CallError> {
-        let function = self.function(config, &call.function).await?;
-        let make = self.helper(config, config.make_api_client.as_ref()).await?;
+        let tenant = call.tenant.as_deref();
+        let function = self.function(config, &call.function, tenant).await?;
+        let make = self
+            .helper(config, config.make_api_client.as_ref(), tenant)
+            .await?;
         let refresh = self
-            .helper(config, config.refresh_credentials.as_ref())
+            .helper(config, config.refresh_credentials.as_ref(), tenant)
             .await?;
-        let oauth = self.helper(config, config.oauth_config.as_ref()).await?;
-        let from_api = self.helper(config, call.records.from_api.as_ref()).await?;
+        let oauth = self
+            .helper(config, config.oauth_config.as_ref(), tenant)
+            .await?;
+        let from_api = self
+            .helper(config, call.records.from_api.as_ref(), tenant)
+            .await?;
         let from_fields = self
-            .helper(config, call.records.from_fields.as_ref())
+            .helper(config, call.records.from_fields.as_ref(), tenant)
             .await?;
+        // The tenant is part of what invoke.js compares to decide whether
+        // the client must be made again: two tenants with the same
+        // credentials still never share a client or a refreshed token.
         let auth = serde_json::json!({
+            "tenant": call.tenant,
             "credentials": call.credentials,
             "parameters": call.connector_parameters,
         });

@@ -60,6 +60,7 @@ async fn run(
             credentials: json!({"key": "K-1"}),
             connector_parameters: json!({}),
             records: Default::default(),
+            tenant: None,
         })
         .await
         .map(|o| o.value)

@@ -130,6 +130,8 @@ impl Invoker {
             credentials,
             connector_parameters: self.connector_parameters.clone(),
             records: self.record_builders(),
+            // One connection per Invoker; the service sets its own.
+            tenant: None,
         };
         Ok((call, file.rel))
     }

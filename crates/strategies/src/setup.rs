@@ -102,6 +102,8 @@ fn limits(spec: &LimitsSpec, overrides: &LimitOverrides) -> Limits {
             .or(spec.runtimes)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX).max(1))
             .unwrap_or(d.runtimes),
+        // Only `runtime serve` calls with tenants; it sets its own.
+        tenants_per_runtime: d.tenants_per_runtime,
     }
 }
 

@@ -79,6 +79,7 @@ fn main() {
                         credentials: json!({}),
                         connector_parameters: json!({}),
                         records: Default::default(),
+                        tenant: None,
                     })
                     .await
                     .expect("first call");

@@ -143,5 +143,6 @@ fn call_of(connector: &Connector, function: &str, input: &str) -> Result<Call> {
         credentials: json!({}),
         connector_parameters: connector.connector_parameters(&connection)?,
         records: Default::default(),
+        tenant: None,
     })
 }

@@ -94,7 +94,7 @@ macro_rules! runtime_js {
             specifier!("entry"),
             deno_core::ascii_str!(concat!(
                 $( "import \"", specifier!($file), "\";\n", )+
-                "export { invoke, endCall } from \"", specifier!("invoke.js"), "\";\n",
+                "export { invoke, endCall, sealGlobals } from \"", specifier!("invoke.js"), "\";\n",
             )),
         );
     };
@@ -103,8 +103,8 @@ macro_rules! runtime_js {
 // Load order: the files that define globals, each its own (through
 // global.js); lockdown.js, which removes `Deno` and freezes everything
 // reachable from the globals; then the call site, whose last file,
-// invoke.js, exports the `invoke` and `endCall` the worker drives calls
-// through.
+// invoke.js, exports the `invoke`, `endCall` and `sealGlobals` the worker
+// drives calls through.
 runtime_js! {
     "global.js" => [],
     "console.js" => [console::op_rt_console],

@@ -53,5 +53,6 @@ pub fn call(root: &Path, name: &str, input: Value) -> Call {
         credentials: json!({}),
         connector_parameters: json!({}),
         records: Default::default(),
+        tenant: None,
     }
 }
