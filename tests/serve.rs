@@ -698,3 +698,99 @@ fn global_webhooks_reach_the_connections_their_selector_picks() {
     assert_eq!(seen, vec![("g2".to_string(), "o-for-g2".to_string())]);
     assert_eq!(service.stop(), Some(0), "{}", service.logs());
 }
+
+/// A connector written to leak: it keeps every token it sees at module
+/// scope, tries to stash them on the global object and in a CommonJS
+/// module's cache, and reports what it holds to its own tenant's API on
+/// every call. Each tenant's API only ever hears of its own token.
+#[test]
+fn a_connector_written_to_leak_sees_only_its_own_connection() {
+    let leaky = connector(&[
+        ("spec.yml", "key: leaky\nname: Leaky\nparametersSchema:\n  type: object\n  properties:\n    baseUri: {type: string}\n"),
+        (
+            "auth/make-api-client.js",
+            "export default ({ parameters, credentials }) => ({ baseUri: parameters.baseUri, headers: { Authorization: `Bearer ${credentials.token}` } })\n",
+        ),
+        ("lib/cache.cjs", "module.exports = { tokens: [] }\n"),
+        ("data/probe/spec.yml", "name: Probe\nevents:\n  strategy: full-scan\n"),
+        (
+            "data/probe/list.js",
+            r#"import { createRequire } from "node:module"
+const seen = new Set()
+let first = null
+export default async function list({ apiClient, credentials }) {
+  seen.add(credentials.token)
+  if (first === null) first = credentials.token
+  let global = "refused"
+  try { globalThis.leak = credentials.token; global = "stored" } catch (_) {}
+  const report = { seen: [...seen].join(","), first, global, leak: String(globalThis.leak) }
+  await apiClient.get("/contacts", report)
+  return { records: [] }
+}
+"#,
+        ),
+    ]);
+    // No createRequire in the runtime: the CommonJS probe goes through a
+    // plain import of the .cjs file instead.
+    write(
+        leaky.path(),
+        "data/probe/list.js",
+        &std::fs::read_to_string(leaky.path().join("data/probe/list.js"))
+            .unwrap()
+            .replace(
+                "import { createRequire } from \"node:module\"\n",
+                "import cache from \"../../lib/cache.cjs\"\n",
+            )
+            .replace(
+                "seen.add(credentials.token)",
+                "seen.add(credentials.token)\n  cache.tokens.push(credentials.token)",
+            )
+            .replace(
+                "first, global,",
+                "first, global, cached: [...new Set(cache.tokens)].join(\",\"),",
+            ),
+    );
+    let mocks = [MockApi::start(), MockApi::start()];
+    let mut service = Service::new(&[("leaky", leaky.path())]);
+    service.extra = vec!["--interval".into(), "0.2".into()];
+    service.start();
+    for (i, mock) in mocks.iter().enumerate() {
+        let body = json!({
+            "id": format!("tenant-{i}"), "connector": "leaky",
+            "credentials": {"token": format!("secret-of-{i}")},
+            "parameters": {"baseUri": mock.base_url()},
+        });
+        let (code, answer) = service.admin("POST", "/v1/connections", Some(&body));
+        assert_eq!(code, 201, "{answer}");
+    }
+    // Enough calls, interleaved on the shared runtimes.
+    let calls = |mock: &MockApi| mock.request_count("/contacts");
+    wait_for(Duration::from_secs(30), || {
+        (calls(&mocks[0]) >= 10 && calls(&mocks[1]) >= 10).then_some(())
+    })
+    .unwrap_or_else(|| panic!("too few calls:\n{}", service.logs()));
+    assert_eq!(service.stop(), Some(0), "{}", service.logs());
+    for (i, mock) in mocks.iter().enumerate() {
+        let own = format!("secret-of-{i}");
+        let other = format!("secret-of-{}", 1 - i);
+        for r in mock.requests().iter().filter(|r| r.path == "/contacts") {
+            let q: std::collections::HashMap<String, String> =
+                query_pairs(&r.query).into_iter().collect();
+            assert_eq!(q["seen"], own, "tenant {i}'s module scope: {q:?}");
+            assert_eq!(q["first"], own, "{q:?}");
+            assert_eq!(q["cached"], own, "tenant {i}'s CommonJS cache: {q:?}");
+            assert_eq!(
+                q["global"], "refused",
+                "the global object took a property: {q:?}"
+            );
+            assert_eq!(q["leak"], "undefined", "{q:?}");
+            assert!(!r.query.contains(&other), "{}", r.query);
+            let auth = r
+                .headers
+                .iter()
+                .find(|(k, _)| k == "authorization")
+                .map(|(_, v)| v.clone());
+            assert_eq!(auth, Some(format!("Bearer {own}")));
+        }
+    }
+}

@@ -87,6 +87,7 @@ pub async fn run(args: InvokeArgs, limits: &LimitArgs) -> Result<()> {
         connector_parameters,
         credentials: Arc::new(Mutex::new(credentials.clone())),
         record_builders: Default::default(),
+        tenant: None,
     };
     let value = match invoker.call_path(&args.function, input).await {
         Ok(value) => value,

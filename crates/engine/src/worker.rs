@@ -338,6 +338,7 @@ impl Js {
                 allowed_hosts: config.allowed_hosts.clone(),
                 settings: None,
                 host: host.clone(),
+                tenant: tenant.clone(),
             });
             state.put(CallTags {
                 connector: config.name.as_str().into(),

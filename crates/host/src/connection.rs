@@ -64,7 +64,7 @@ pub(crate) async fn prepare(
             p.interval = every;
         }
     }
-    let base = base_invoker(&connector, connection, engine)?;
+    let base = base_invoker(&connector, connection, engine, options.tenant.clone())?;
     // Before any call: unregistering removed subscriptions needs them too.
     let credentials =
         credentials::restore(connection, base.credentials.clone(), store.as_ref()).await?;
@@ -336,7 +336,10 @@ pub fn connector_invoker(
     engine: Engine,
     purpose: &str,
 ) -> Result<runtime_strategies::Invoker, HostError> {
-    let mut invoker = base_invoker(connector, &Connection::empty(), engine)?;
+    // Its own module instances, apart from every connection's (no
+    // connection id can be spelt with parentheses).
+    let tenant = Some("(connector)".to_string());
+    let mut invoker = base_invoker(connector, &Connection::empty(), engine, tenant)?;
     invoker.collection = purpose.to_string();
     Ok(invoker)
 }

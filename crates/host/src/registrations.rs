@@ -63,7 +63,7 @@ pub async fn reset(
     store: Arc<dyn Store>,
     collection: Option<&str>,
 ) -> Result<Vec<String>, HostError> {
-    let base = base_invoker(&connector, &connection, engine)?;
+    let base = base_invoker(&connector, &connection, engine, None)?;
     // Unregistering calls the app: with the credentials a run refreshed
     // and kept, not the file's (a rotated refresh token is dead).
     let credentials =

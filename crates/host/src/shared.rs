@@ -97,6 +97,7 @@ pub(crate) fn base_invoker(
     connector: &Arc<Connector>,
     connection: &Connection,
     engine: Engine,
+    tenant: Option<String>,
 ) -> Result<Invoker, HostError> {
     let connector_parameters = connector.connector_parameters(connection)?;
     Ok(Invoker {
@@ -107,6 +108,7 @@ pub(crate) fn base_invoker(
         connector_parameters,
         credentials: Arc::new(Mutex::new(connection.credentials.clone())),
         record_builders: Default::default(),
+        tenant,
     })
 }
 

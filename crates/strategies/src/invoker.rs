@@ -29,6 +29,10 @@ pub struct Invoker {
     /// Each collection's record builders, looked up once (finding them
     /// takes dozens of file lookups, too many for every call of a scan).
     pub record_builders: RecordBuilderCache,
+    /// The connection the calls are for in `runtime serve`: the engine
+    /// keeps each connection's module instances apart, and the API
+    /// client's rate budget is per connection. `None` in `run`.
+    pub tenant: Option<String>,
 }
 
 /// [`Invoker::record_builders`] by collection; clones share it, so it
@@ -131,7 +135,7 @@ impl Invoker {
             connector_parameters: self.connector_parameters.clone(),
             records: self.record_builders(),
             // One connection per Invoker; the service sets its own.
-            tenant: None,
+            tenant: self.tenant.clone(),
         };
         Ok((call, file.rel))
     }

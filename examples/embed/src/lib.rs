@@ -85,6 +85,7 @@ pub async fn run(
         // Shared by every collection's invoker: a token refresh is kept.
         credentials: Arc::new(Mutex::new(connection.credentials.clone())),
         record_builders: Default::default(),
+        tenant: None,
     };
 
     // 6. The store. A data dir belongs to one connection.

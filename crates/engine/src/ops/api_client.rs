@@ -27,6 +27,8 @@ pub(crate) struct ApiContext {
     /// HTTP runs on the host's multi-threaded runtime so that time spent on
     /// the network never counts against the JavaScript CPU budget.
     pub host: tokio::runtime::Handle,
+    /// The running call's connection (worker.rs): its rate budget is its own.
+    pub tenant: crate::loader::CurrentTenant,
 }
 
 #[op2]
@@ -44,6 +46,7 @@ pub(super) fn op_rt_api_configure(
     .map_err(|e| JsErrorBox::type_error(format!("makeApiClient: {e}")))?;
     // Hidden wherever an ApiError message would echo them.
     settings.secret_values = credential_strings;
+    settings.limit_scope = ctx.tenant.borrow().clone().unwrap_or_default();
     ctx.settings = Some(Arc::new(settings));
     Ok(())
 }

@@ -59,6 +59,7 @@ pub fn setup(files: &[(&str, &str)], base_url: &str, collection: &str, kind: Kin
         connector_parameters,
         credentials: Arc::new(Mutex::new(json!({}))),
         record_builders: Default::default(),
+        tenant: None,
     };
     let data = tempfile::tempdir().unwrap();
     Setup {
