@@ -794,3 +794,76 @@ export default async function list({ apiClient, credentials }) {
         }
     }
 }
+
+fn burst_connector(rate_limit: Option<&str>) -> tempfile::TempDir {
+    let key = if rate_limit.is_some() {
+        "burst-limited"
+    } else {
+        "burst"
+    };
+    let spec = format!(
+        "key: {key}\nname: Burst\n{}parametersSchema:\n  type: object\n  properties:\n    baseUri: {{type: string}}\n",
+        rate_limit.map(|r| format!("rateLimit: {r}\n")).unwrap_or_default()
+    );
+    let dir = connector(&[
+        ("auth/make-api-client.js", "export default ({ parameters }) => ({ baseUri: parameters.baseUri })\n"),
+        ("data/burst/spec.yml", "name: Burst\nevents:\n  strategy: full-scan\n"),
+        (
+            "data/burst/list.js",
+            "export default async function list({ apiClient }) {\n  for (let i = 0; i < 15; i++) await apiClient.get('/contacts')\n  return { records: [] }\n}\n",
+        ),
+    ]);
+    write(dir.path(), "spec.yml", &spec);
+    dir
+}
+
+/// `rateLimit` in serve: against an API that answers 429 above 10
+/// requests a second, a connector declaring 8 a second draws none, while
+/// the same connector without it draws 429s.
+#[test]
+fn rate_limits_hold_against_an_api_that_429s_above_its_budget() {
+    let limited = burst_connector(Some("{requests: 8, perSeconds: 1}"));
+    let unlimited = burst_connector(None);
+    let mock = |_: ()| {
+        MockApi::start_with(mock_api::MockOptions {
+            rate_limit_per_second: Some(10),
+            ..Default::default()
+        })
+    };
+    let (mock_limited, mock_unlimited) = (mock(()), mock(()));
+    let mut service = Service::new(&[
+        ("burst-limited", limited.path()),
+        ("burst", unlimited.path()),
+    ]);
+    service.extra = vec!["--interval".into(), "0.1".into()];
+    service.start();
+    for (id, connector, m) in [
+        ("l", "burst-limited", &mock_limited),
+        ("u", "burst", &mock_unlimited),
+    ] {
+        let body = json!({"id": id, "connector": connector, "credentials": {}, "parameters": {"baseUri": m.base_url()}});
+        let (code, answer) = service.admin("POST", "/v1/connections", Some(&body));
+        assert_eq!(code, 201, "{answer}");
+    }
+    let started = std::time::Instant::now();
+    wait_for(Duration::from_secs(60), || {
+        (mock_limited.request_count("/contacts") >= 45).then_some(())
+    })
+    .unwrap_or_else(|| panic!("too few requests:\n{}", service.logs()));
+    // 45 requests at 8 a second take at least 5 s.
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    wait_for(Duration::from_secs(30), || {
+        (mock_unlimited.rate_limited() > 0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the unlimited connector drew no 429"));
+    assert_eq!(service.stop(), Some(0), "{}", service.logs());
+    assert_eq!(
+        mock_limited.rate_limited(),
+        0,
+        "the declared budget drew 429s"
+    );
+}
