@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use runtime_connector::{Connection, Connector};
@@ -12,7 +11,7 @@ use runtime_host::{RunOptions, RunReport};
 use runtime_sinks::SinkConfig;
 use runtime_store::{Claim, Sled, Store};
 
-use crate::session::{LimitArgs, Session};
+use crate::session::{positive_seconds, LimitArgs, Session};
 use crate::validate::check_module;
 
 #[derive(Debug, clap::Args)]
@@ -148,15 +147,11 @@ pub async fn run(args: RunArgs, limits: &LimitArgs) -> Result<RunReport> {
     );
     let store = open_store(&data_dir)?;
     claim(store.as_ref(), &data_dir, &session.connection).await?;
-    let interval = match args.interval {
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => bail!("--interval must be a positive number of seconds, not {s}"),
-        None => None,
-    };
-    let read_timeout = args.webhook_read_timeout;
-    if !(read_timeout.is_finite() && read_timeout > 0.0) {
-        bail!("--webhook-read-timeout must be a positive number of seconds, not {read_timeout}");
-    }
+    let interval = args
+        .interval
+        .map(|s| positive_seconds(s, "--interval"))
+        .transpose()?;
+    let read_timeout = positive_seconds(args.webhook_read_timeout, "--webhook-read-timeout")?;
     let options = RunOptions {
         sink,
         once: args.once,
@@ -164,7 +159,7 @@ pub async fn run(args: RunArgs, limits: &LimitArgs) -> Result<RunReport> {
         listen: args.listen,
         public_url: args.public_url,
         max_webhook_body: args.max_webhook_body,
-        webhook_read_timeout: Duration::from_secs_f64(read_timeout),
+        webhook_read_timeout: read_timeout,
         interval_override: interval,
         stop: None,
     };

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use runtime_secrets::{Cipher, SecretKey};
@@ -14,7 +13,7 @@ use runtime_sinks::SinkConfig;
 use runtime_store::{Sled, Store};
 use runtime_strategies::LimitOverrides;
 
-use crate::session::LimitArgs;
+use crate::session::{positive_seconds, LimitArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -136,15 +135,11 @@ pub async fn run(args: ServeArgs, limits: &LimitArgs) -> Result<()> {
     )?;
     let key = SecretKey::parse(&key_text, "RUNTIME_SECRET_KEY")?;
     let sink: SinkConfig = args.sink.parse()?;
-    let interval = match args.interval {
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => bail!("--interval must be a positive number of seconds, not {s}"),
-        None => None,
-    };
-    let read_timeout = args.webhook_read_timeout;
-    if !(read_timeout.is_finite() && read_timeout > 0.0) {
-        bail!("--webhook-read-timeout must be a positive number of seconds, not {read_timeout}");
-    }
+    let interval = args
+        .interval
+        .map(|s| positive_seconds(s, "--interval"))
+        .transpose()?;
+    let read_timeout = positive_seconds(args.webhook_read_timeout, "--webhook-read-timeout")?;
     let allowed = runtime_api_client::AddressGuard::parse_allowed(&args.allow_private_networks)
         .context("--allow-private-networks")?;
     let store = open_store(&args.store, Cipher::new(&key))?;
@@ -168,7 +163,7 @@ pub async fn run(args: ServeArgs, limits: &LimitArgs) -> Result<()> {
         },
         allow_private_networks: allowed.allowed().to_vec(),
         max_body: args.max_body,
-        webhook_read_timeout: Duration::from_secs_f64(read_timeout),
+        webhook_read_timeout: read_timeout,
         interval_override: interval,
         instance_id,
         stop: None,

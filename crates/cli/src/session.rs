@@ -77,3 +77,14 @@ pub fn start_engine(connector: &Connector, args: &LimitArgs) -> Result<Engine> {
     };
     Ok(runtime_strategies::engine_for(connector, &overrides)?)
 }
+
+/// A `--flag SECS` value that must be a positive number of seconds.
+pub fn positive_seconds(value: f64, flag: &str) -> Result<std::time::Duration> {
+    if value.is_finite() && value > 0.0 {
+        Ok(std::time::Duration::from_secs_f64(value))
+    } else {
+        Err(anyhow!(
+            "{flag} must be a positive number of seconds, not {value}"
+        ))
+    }
+}

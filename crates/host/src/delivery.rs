@@ -114,6 +114,31 @@ pub async fn deliver_loop(
     }
 }
 
+/// How long a stopping run waits for the sink to take the last events.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Tells the deliverer of [`deliver_loop`] that the cycles are done and
+/// waits for its last drain, at most [`SHUTDOWN_GRACE`]: a sink that is
+/// down would hold the exit forever (HTTP sinks retry without end), and
+/// what is not delivered stays in the outbox for the next start.
+pub async fn finish(
+    done: watch::Sender<bool>,
+    deliverer: tokio::task::JoinHandle<Result<(), HostError>>,
+) {
+    let _ = done.send(true);
+    match tokio::time::timeout(SHUTDOWN_GRACE, deliverer).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(
+            "delivery at shutdown failed; undelivered events stay in the outbox for the next start: {e}"
+        ),
+        Ok(Err(e)) => tracing::error!("delivery task failed: {e}"),
+        Err(_) => tracing::warn!(
+            "sink still not accepting after {} s; undelivered events stay in the outbox for the next start",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    }
+}
+
 /// Delivers everything pending; returns how many events.
 pub(crate) async fn drain(store: &dyn Store, sink: &mut dyn Sink) -> Result<usize, HostError> {
     let mut total = 0;

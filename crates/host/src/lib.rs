@@ -52,9 +52,6 @@ pub use registrations::reset;
 use cycle::{Outcome, Work};
 use shared::Shared;
 
-/// How long a stopping run waits for the sink to take the last events.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
 /// Options of `runtime run`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -176,20 +173,7 @@ pub async fn run(
         }
     }
     // Subscriptions are done: the deliverer drains what they committed.
-    let _ = done_tx.send(true);
-    // A sink that is down would hold the exit forever (HTTP sinks retry
-    // without end); what is not delivered stays in the outbox for next time.
-    match tokio::time::timeout(SHUTDOWN_GRACE, deliverer).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::error!(
-            "delivery at shutdown failed; undelivered events stay in the outbox for the next start: {e}"
-        ),
-        Ok(Err(e)) => tracing::error!("delivery task failed: {e}"),
-        Err(_) => tracing::warn!(
-            "sink still not accepting after {} s; undelivered events stay in the outbox for the next start",
-            SHUTDOWN_GRACE.as_secs()
-        ),
-    }
+    delivery::finish(done_tx, deliverer).await;
     let webhook_events = shared.webhook_events.load(Ordering::Relaxed);
     report.webhook_requests = shared.webhook_requests.load(Ordering::Relaxed);
     report.events += webhook_events;

@@ -18,9 +18,6 @@ use crate::connectors::{load_connectors, Loaded};
 use crate::record::{check_id, new_id, CreateBody, Invalid, PatchBody, Record};
 use crate::{api, ServeError, ServeOptions};
 
-/// How long a stopping service waits for the sink to take the last events.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
 /// An admin API failure: its status and a message naming the field or id.
 #[derive(Debug)]
 pub enum ApiError {
@@ -466,18 +463,7 @@ pub(crate) async fn run(options: ServeOptions) -> Result<(), ServeError> {
     runtime_host::wait_for_signal(stop_tx.clone(), options.stop.clone()).await;
     // Stop taking cycles; those in flight commit.
     futures::future::join_all(service.runs().iter().map(|r| r.stop())).await;
-    let _ = done_tx.send(true);
-    match tokio::time::timeout(SHUTDOWN_GRACE, deliverer).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::error!(
-            "delivery at shutdown failed; undelivered events stay in the outbox for the next start: {e}"
-        ),
-        Ok(Err(e)) => tracing::error!("delivery task failed: {e}"),
-        Err(_) => tracing::warn!(
-            "sink still not accepting after {} s; undelivered events stay in the outbox for the next start",
-            SHUTDOWN_GRACE.as_secs()
-        ),
-    }
+    runtime_host::delivery::finish(done_tx, deliverer).await;
     let _ = server.await;
     tracing::info!("stopped");
     match service.store.failure() {
