@@ -148,6 +148,16 @@ fn the_hostile_corpus_cannot_take_the_service_down() {
         "{healthy_events:?}"
     );
     assert!(events.iter().all(|e| e["recordId"] != "forged"));
+    let (_, metrics) = request("GET", &format!("{base}/metrics"), None, &[]);
+    for kind in ["cpu", "heap"] {
+        let line = format!("runtime_limit_hits_total{{kind=\"{kind}\"}}");
+        assert!(
+            metrics.contains(&line),
+            "{line} not in /metrics:\n{metrics}"
+        );
+    }
+    assert!(metrics
+        .contains(r#"runtime_cycle_failures_total{connector="hostile-run",collection="hostile"}"#));
     assert_eq!(
         service.stop(),
         Some(0),

@@ -66,6 +66,17 @@ pub enum LimitKind {
     Heap(usize),
 }
 
+impl LimitKind {
+    /// `cpu`, `wall` or `heap`: the limit's name in metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LimitKind::Cpu(_) => "cpu",
+            LimitKind::Wall(_) => "wall",
+            LimitKind::Heap(_) => "heap",
+        }
+    }
+}
+
 impl std::fmt::Display for LimitKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -87,11 +87,12 @@ impl Invoker {
         input: Map<String, Value>,
     ) -> Result<RawOutput, StrategyError> {
         let (call, function) = self.prepare(&self.path(name), input)?;
-        let output = self
-            .engine
-            .call_raw(call)
-            .await
-            .map_err(|source| self.call_error(&function, source))?;
+        let output = self.engine.call_raw(call).await.map_err(|source| {
+            if let CallError::Limit { kind, .. } = &source {
+                runtime_metrics::limit_hit(kind.name());
+            }
+            self.call_error(&function, source)
+        })?;
         // One pass over the text: only `credentials` is built.
         let (output, refreshed) = output
             .open()
