@@ -867,3 +867,31 @@ fn rate_limits_hold_against_an_api_that_429s_above_its_budget() {
         "the declared budget drew 429s"
     );
 }
+
+/// Request bodies are capped (413), admin API and webhooks alike.
+#[test]
+fn request_bodies_are_capped() {
+    let mut service = Service::new(&[("demo-crm", &demo_crm())]);
+    service.extra = vec!["--max-body".into(), "2048".into()];
+    service.start();
+    let big =
+        json!({"connector": "demo-crm", "credentials": {"pad": "x".repeat(4096)}}).to_string();
+    let auth = format!("Bearer {TOKEN}");
+    let (code, body) = request(
+        "POST",
+        &format!("{}/v1/connections", service.base()),
+        Some(&big),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(code, 413, "{body}");
+    let (code, _) = request(
+        "POST",
+        &format!("{}/webhooks/x/tickets/all", service.base()),
+        Some(&big),
+        &[],
+    );
+    assert_eq!(code, 413);
+    let (_, list) = service.admin("GET", "/v1/connections", None);
+    assert_eq!(list["connections"], json!([]));
+    assert_eq!(service.stop(), Some(0));
+}
