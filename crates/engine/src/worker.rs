@@ -295,6 +295,7 @@ impl Js {
             (Some(kind), _) | (None, Err(CallError::Limit { kind, .. })) => Err(CallError::Limit {
                 kind,
                 function: function.rel.clone(),
+                worker_killed: false,
             }),
             (None, result) => result,
         }
@@ -319,6 +320,7 @@ impl Js {
                 Err(CallError::Limit {
                     kind: LimitKind::Wall(wall),
                     function: function.rel.clone(),
+                    worker_killed: false,
                 })
             }
         }
@@ -587,6 +589,7 @@ impl Js {
             return Err(CallError::Limit {
                 kind,
                 function: String::new(),
+                worker_killed: false,
             });
         }
         result
