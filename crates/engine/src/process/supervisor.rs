@@ -1,0 +1,577 @@
+//! The service's side of engine worker processes: a fixed number of slots
+//! per engine, each keeping one worker process alive, sending it calls
+//! from the engine's queue, answering its apiClient requests, and ending
+//! it when it must go.
+//!
+//! - A slot sends a worker at most `Limits::runtimes` calls at once (one
+//!   per runtime it can start), so a call never waits inside a worker and
+//!   its hard deadline (the wall limit plus `hard_deadline_grace`, from
+//!   when it was sent) measures the call alone. Past it the worker is
+//!   killed (SIGKILL): that call fails with `CallError::Limit` (wall clock,
+//!   `worker_killed`), the others it was running with `WorkerLost`.
+//! - A worker that exits, is killed from outside, runs out of memory or
+//!   sends a malformed frame fails its calls with `WorkerLost` (retryable)
+//!   and is replaced after a back-off (`runtime_retry::Backoff`) that grows
+//!   while replacements fail before serving a call, so a worker that cannot
+//!   start is not respawned in a tight loop. While no worker of the engine
+//!   is up and the last start failed, queued calls fail at once instead of
+//!   waiting.
+//! - Requests from a worker are run here with this process's HTTP client,
+//!   config, base URI and allowed hosts (`http::answer_request`): nothing
+//!   the worker says about them is trusted.
+//!
+//! This module must not run JavaScript, nor read anything from a worker
+//! without going through `protocol` (a worker is untrusted).
+
+use std::collections::HashMap;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::http;
+use crate::process::protocol::{self, Frame, Init, ProtocolError, ToService, ToWorker};
+use crate::process::{WorkerOptions, WorkerStats};
+use crate::{Call, CallError, EngineConfig, FunctionFile, LimitKind, RawOutput};
+
+/// A call or check waiting for a worker.
+pub(crate) enum Job {
+    Call(Box<Call>, oneshot::Sender<Result<RawOutput, CallError>>),
+    Check(FunctionFile, oneshot::Sender<Result<(), CallError>>),
+}
+
+impl Job {
+    fn fail(self, e: CallError) {
+        match self {
+            Job::Call(_, reply) => {
+                let _ = reply.send(Err(e));
+            }
+            Job::Check(_, reply) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}
+
+/// Environment variables a worker keeps; everything else of the service's
+/// environment (its admin token, its secret key) is not passed on.
+const KEPT_ENV: &[&str] = &[
+    "RUNTIME_LOG",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "TZ",
+    "LANG",
+    "LC_ALL",
+];
+
+/// How long a new worker may take to say it is ready.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a worker told to stop (its stdin closed) may take to exit
+/// before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// apiClient requests one worker may have in flight at once, per runtime.
+const REQUESTS_PER_RUNTIME: usize = 64;
+
+/// The engine's handle on its slots; dropping it stops the workers once
+/// their calls are done.
+pub(crate) struct Supervisor {
+    queue: mpsc::UnboundedSender<Job>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: String,
+    options: WorkerOptions,
+    /// The Init frame's message, the same for every worker of the engine.
+    init: Init,
+    config: EngineConfig,
+    queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>,
+    /// Workers up (said Ready), in this engine.
+    up: AtomicUsize,
+    pids: Mutex<Vec<Option<u32>>>,
+    stats: Arc<WorkerStats>,
+}
+
+impl Supervisor {
+    pub(crate) fn start(
+        config: EngineConfig,
+        options: WorkerOptions,
+    ) -> std::io::Result<Supervisor> {
+        if !options.program.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "engine worker program {} not found",
+                    options.program.display()
+                ),
+            ));
+        }
+        let host = tokio::runtime::Handle::try_current().map_err(|e| {
+            std::io::Error::other(format!("engine workers need a tokio runtime: {e}"))
+        })?;
+        let runtimes = config.limits.runtimes.max(1);
+        let init = Init {
+            name: config.name.clone(),
+            root: config.root.clone(),
+            limits: config.limits,
+            spec_base_uri: config.spec_base_uri.clone(),
+            allowed_hosts: config.allowed_hosts.to_vec(),
+            make_api_client: config.make_api_client.clone(),
+            refresh_credentials: config.refresh_credentials.clone(),
+            oauth_config: config.oauth_config.clone(),
+            harden: options.hardening(runtimes),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let options_stats = options.stats.clone();
+        let processes = options.processes.max(1);
+        let shared = Arc::new(Shared {
+            name: config.name.clone(),
+            options,
+            init,
+            config,
+            queue: tokio::sync::Mutex::new(rx),
+            up: AtomicUsize::new(0),
+            pids: Mutex::new(vec![None; processes]),
+            stats: options_stats,
+        });
+        for slot in 0..processes {
+            host.spawn(run_slot(shared.clone(), slot));
+        }
+        Ok(Supervisor { queue: tx, shared })
+    }
+
+    pub(crate) fn submit(&self, job: Job) -> Result<(), Job> {
+        self.queue.send(job).map_err(|e| e.0)
+    }
+
+    pub(crate) fn stats(&self) -> Arc<WorkerStats> {
+        self.shared.stats.clone()
+    }
+
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        lock(&self.shared.pids).iter().flatten().copied().collect()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How a worker's life ended.
+enum Ended {
+    /// The engine is gone and the worker was stopped.
+    Closed,
+    /// Lost; `served`: it answered at least one call first.
+    Lost {
+        served: bool,
+        started: bool,
+        why: String,
+    },
+}
+
+async fn run_slot(shared: Arc<Shared>, slot: usize) {
+    let mut failures = 0u32;
+    loop {
+        match run_worker(&shared, slot).await {
+            Ended::Closed => return,
+            Ended::Lost {
+                served,
+                started,
+                why,
+            } => {
+                failures = if served {
+                    1
+                } else {
+                    failures.saturating_add(1)
+                };
+                let delay = shared.options.restart_backoff.delay(failures);
+                tracing::warn!(
+                    connector = %shared.name,
+                    "engine worker {}: {why}; replaced in {} ms",
+                    slot + 1,
+                    delay.as_millis()
+                );
+                if !started && shared.up.load(Ordering::SeqCst) == 0 {
+                    fail_queued(
+                        &shared,
+                        &format!("no engine worker process could be started: {why}"),
+                    )
+                    .await;
+                }
+                tokio::time::sleep(delay).await;
+                if shared.queue.lock().await.is_closed() {
+                    return;
+                }
+                shared.stats.restarted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Fails every call waiting in the queue.
+async fn fail_queued(shared: &Shared, why: &str) {
+    let mut queue = shared.queue.lock().await;
+    while let Ok(job) = queue.try_recv() {
+        shared.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
+        job.fail(CallError::WorkerLost(why.to_string()));
+    }
+}
+
+/// A call sent to a worker and not answered yet.
+struct InFlight {
+    job: Job,
+    deadline: Instant,
+    function: String,
+}
+
+fn spawn(shared: &Shared) -> std::io::Result<Child> {
+    let mut cmd = Command::new(&shared.options.program);
+    cmd.args(&shared.options.args)
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    for key in KEPT_ENV {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    // v8x keeps module bytecode in a cache directory: a worker must not
+    // load bytecode that another process could have written there.
+    cmd.env("V82JSC_NO_BC_CACHE", "1");
+    for (key, value) in &shared.options.env {
+        cmd.env(key, value);
+    }
+    cmd.spawn()
+}
+
+async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
+    let lost = |started, why: String| Ended::Lost {
+        served: false,
+        started,
+        why,
+    };
+    let mut child = match spawn(shared) {
+        Ok(child) => child,
+        Err(e) => {
+            return lost(
+                false,
+                format!("cannot start {}: {e}", shared.options.program.display()),
+            )
+        }
+    };
+    let pid = child.id();
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return lost(false, "its stdin or stdout was not piped".into());
+    };
+    let out = spawn_writer(stdin);
+    let mut frames = spawn_reader(stdout);
+    match Frame::new(
+        &ToWorker::Init(Box::new(shared.init.clone())),
+        String::new(),
+    ) {
+        Ok(frame) => {
+            let _ = out.send(frame);
+        }
+        Err(e) => return lost(false, format!("cannot encode its Init: {e}")),
+    }
+    let ready = tokio::time::timeout(START_TIMEOUT, frames.recv()).await;
+    match ready {
+        Ok(Some(Ok((ToService::Ready, _)))) => {}
+        Ok(Some(Ok(_))) => {
+            return lost(false, "its first message was not Ready".into());
+        }
+        Ok(Some(Err(e))) => return lost(false, format!("it sent a malformed message: {e}")),
+        Ok(None) => {
+            let status = exit_status(&mut child).await;
+            return lost(false, format!("it exited before it was ready ({status})"));
+        }
+        Err(_) => {
+            return lost(
+                false,
+                format!("it was not ready within {} s", START_TIMEOUT.as_secs()),
+            )
+        }
+    }
+    lock(&shared.pids)[slot] = pid;
+    shared.up.fetch_add(1, Ordering::SeqCst);
+    shared.stats.running.fetch_add(1, Ordering::SeqCst);
+    let ended = serve(shared, &mut child, &out, &mut frames).await;
+    shared.stats.running.fetch_sub(1, Ordering::SeqCst);
+    shared.up.fetch_sub(1, Ordering::SeqCst);
+    lock(&shared.pids)[slot] = None;
+    drop(out);
+    match &ended {
+        Ended::Closed => {
+            // stdin closed: the worker exits by itself.
+            if tokio::time::timeout(STOP_TIMEOUT, child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        }
+        Ended::Lost { .. } => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+    ended
+}
+
+/// Serves a ready worker until it is lost or the engine is gone.
+async fn serve(
+    shared: &Arc<Shared>,
+    child: &mut Child,
+    out: &mpsc::UnboundedSender<Frame>,
+    frames: &mut mpsc::Receiver<Result<(ToService, String), ProtocolError>>,
+) -> Ended {
+    let capacity = shared.config.limits.runtimes.max(1);
+    let hard = shared.config.limits.wall + shared.options.hard_deadline_grace;
+    let requests = Arc::new(Semaphore::new(capacity * REQUESTS_PER_RUNTIME));
+    let mut in_flight: HashMap<u64, InFlight> = HashMap::new();
+    let mut http_tasks = JoinSet::new();
+    let mut next_id = 1u64;
+    let mut served = false;
+    let mut closed = false;
+    let fail_all = |in_flight: &mut HashMap<u64, InFlight>, why: &str| {
+        for (_, call) in in_flight.drain() {
+            shared.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
+            call.job.fail(CallError::WorkerLost(why.to_string()));
+        }
+    };
+    loop {
+        if closed && in_flight.is_empty() {
+            return Ended::Closed;
+        }
+        let deadline = in_flight.values().map(|c| c.deadline).min();
+        tokio::select! {
+            frame = frames.recv() => {
+                let (message, payload) = match frame {
+                    Some(Ok(frame)) => frame,
+                    Some(Err(e)) => {
+                        let why = format!("it sent a malformed message ({e}) and was killed");
+                        fail_all(&mut in_flight, &why);
+                        return Ended::Lost { served, started: true, why };
+                    }
+                    None => {
+                        let status = exit_status(child).await;
+                        let why = format!("it ended ({status})");
+                        fail_all(&mut in_flight, &why);
+                        return Ended::Lost { served, started: true, why };
+                    }
+                };
+                match message {
+                    ToService::Called { id, function, result } => {
+                        if let Some(call) = in_flight.remove(&id) {
+                            served = true;
+                            if let Job::Call(_, reply) = call.job {
+                                let _ = reply.send(result.map(|()| RawOutput::from_worker(payload, function)));
+                            }
+                        }
+                    }
+                    ToService::Checked { id, result } => {
+                        if let Some(call) = in_flight.remove(&id) {
+                            served = true;
+                            if let Job::Check(_, reply) = call.job {
+                                let _ = reply.send(result);
+                            }
+                        }
+                    }
+                    ToService::Request { id, settings, request } => {
+                        let config = &shared.config;
+                        let (client, http, base, hosts) = (
+                            config.client.clone(),
+                            config.http.clone(),
+                            config.spec_base_uri.clone(),
+                            config.allowed_hosts.clone(),
+                        );
+                        let (out, permit) = (out.clone(), requests.clone().try_acquire_owned());
+                        http_tasks.spawn(async move {
+                            let result = match permit {
+                                Ok(_permit) => Ok(http::answer_request(
+                                    &client, &http, base.as_deref(), &hosts, &settings, request.into(),
+                                ).await),
+                                Err(_) => Err("too many apiClient requests in flight in this engine worker".to_string()),
+                            };
+                            answer(&out, id, result);
+                        });
+                    }
+                    ToService::Refresh { id, config, refresh_token } => {
+                        let (client, http) = (shared.config.client.clone(), shared.config.http.clone());
+                        let (out, permit) = (out.clone(), requests.clone().try_acquire_owned());
+                        http_tasks.spawn(async move {
+                            let result = match permit {
+                                Ok(_permit) => Ok(http::answer_refresh(&client, &http, &config, &refresh_token).await),
+                                Err(_) => Err("too many apiClient requests in flight in this engine worker".to_string()),
+                            };
+                            answer(&out, id, result);
+                        });
+                    }
+                    ToService::Ready => {
+                        let why = "it sent Ready twice and was killed".to_string();
+                        fail_all(&mut in_flight, &why);
+                        return Ended::Lost { served, started: true, why };
+                    }
+                }
+            }
+            _ = sleep_until(deadline), if deadline.is_some() => {
+                let now = Instant::now();
+                let pid = child.id().map_or(String::new(), |p| format!(" (pid {p})"));
+                let _ = child.start_kill();
+                shared.stats.killed.fetch_add(1, Ordering::Relaxed);
+                let expired: Vec<u64> = in_flight.iter().filter(|(_, c)| c.deadline <= now).map(|(id, _)| *id).collect();
+                let mut names = Vec::new();
+                for id in expired {
+                    if let Some(call) = in_flight.remove(&id) {
+                        names.push(call.function.clone());
+                        call.job.fail(CallError::Limit {
+                            kind: LimitKind::Wall(shared.config.limits.wall),
+                            function: call.function,
+                            worker_killed: true,
+                        });
+                    }
+                }
+                let why = format!(
+                    "{} did not stop {} s after its wall-clock limit of {} s; the worker{pid} was killed",
+                    names.join(", "),
+                    shared.options.hard_deadline_grace.as_secs_f64(),
+                    shared.config.limits.wall.as_secs_f64(),
+                );
+                tracing::error!(connector = %shared.name, "{why}");
+                fail_all(&mut in_flight, &format!("another call of its worker ran past its hard deadline: {why}"));
+                return Ended::Lost { served, started: true, why };
+            }
+            status = child.wait() => {
+                let status = status.map_or_else(|e| e.to_string(), describe);
+                let why = format!("it ended ({status})");
+                fail_all(&mut in_flight, &why);
+                return Ended::Lost { served, started: true, why };
+            }
+            job = next_job(shared), if !closed && in_flight.len() < capacity => {
+                let Some(job) = job else {
+                    closed = true;
+                    continue;
+                };
+                let id = next_id;
+                next_id += 1;
+                let (message, function) = match &job {
+                    Job::Call(call, _) => (ToWorker::Call { id, call: call.clone() }, call.function.rel.clone()),
+                    Job::Check(f, _) => (ToWorker::Check { id, function: f.clone() }, f.rel.clone()),
+                };
+                match Frame::new(&message, String::new()) {
+                    Ok(frame) => {
+                        let _ = out.send(frame);
+                        in_flight.insert(id, InFlight { job, deadline: Instant::now() + hard, function });
+                    }
+                    Err(e) => job.fail(CallError::Internal(format!("the call cannot be sent to an engine worker: {e}"))),
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_job(shared: &Shared) -> Option<Job> {
+    shared.queue.lock().await.recv().await
+}
+
+fn answer(
+    out: &mpsc::UnboundedSender<Frame>,
+    id: u64,
+    mut result: Result<serde_json::Value, String>,
+) {
+    let body = match &mut result {
+        Ok(envelope) => http::take_body(envelope),
+        Err(_) => String::new(),
+    };
+    match Frame::new(&ToWorker::Answer { id, result }, body) {
+        Ok(frame) => {
+            let _ = out.send(frame);
+        }
+        Err(e) => {
+            let failed = ToWorker::Answer {
+                id,
+                result: Err(format!(
+                    "the answer cannot be sent to the engine worker: {e}"
+                )),
+            };
+            if let Ok(frame) = Frame::new(&failed, String::new()) {
+                let _ = out.send(frame);
+            }
+        }
+    }
+}
+
+fn spawn_writer(mut stdin: ChildStdin) -> mpsc::UnboundedSender<Frame> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Frame>();
+    tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if frame.write_async(&mut stdin).await.is_err() {
+                // The worker is gone; its reader sees the end.
+                return;
+            }
+        }
+    });
+    tx
+}
+
+type Frames = mpsc::Receiver<Result<(ToService, String), ProtocolError>>;
+
+fn spawn_reader(mut stdout: ChildStdout) -> Frames {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            match protocol::read_async::<ToService>(&mut stdout).await {
+                Ok(Some(frame)) => {
+                    if tx.send(Ok(frame)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+async fn exit_status(child: &mut Child) -> String {
+    match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
+        Ok(Ok(status)) => describe(status),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "its channel closed".into(),
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(70), _) => "exit status 70: a call its limits could not stop".into(),
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(libc::SIGKILL)) => "killed by SIGKILL (from outside, or out of memory)".into(),
+        (None, Some(libc::SIGSYS)) => {
+            "killed by SIGSYS (a system call its seccomp filter refuses)".into()
+        }
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        (None, None) => status.to_string(),
+    }
+}
