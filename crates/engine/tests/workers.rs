@@ -639,3 +639,19 @@ async fn a_worker_out_of_memory_is_contained() {
     let out = e.call(call(dir.path(), "echo", json!({}))).await.unwrap();
     assert!(out.value["calls"].as_u64().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_worker_is_replaced_while_the_others_wait_for_calls() {
+    let dir = connector();
+    let mut opts = options();
+    opts.processes = 2;
+    let e = in_workers(dir.path(), Limits::default(), opts);
+    let stats = e.worker_stats().unwrap();
+    wait_for("2 workers", || stats.running() == 2).await;
+    killed(e.worker_pids()[0]);
+    wait_for("the loss to be seen", || stats.restarted() == 1).await;
+    wait_for("the replacement", || stats.running() == 2).await;
+    for _ in 0..4 {
+        e.call(call(dir.path(), "echo", json!({}))).await.unwrap();
+    }
+}

@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -92,7 +92,11 @@ struct Shared {
     /// The Init frame's message, the same for every worker of the engine.
     init: Init,
     config: EngineConfig,
+    /// Taken by the slot whose worker has room for a call; held while it
+    /// waits for one (so never locked by anything that must not wait).
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>,
+    /// The engine handle is gone: no worker is started again.
+    closed: AtomicBool,
     /// Workers up (said Ready), in this engine.
     up: AtomicUsize,
     pids: Mutex<Vec<Option<u32>>>,
@@ -137,6 +141,7 @@ impl Supervisor {
             init,
             config,
             queue: tokio::sync::Mutex::new(rx),
+            closed: AtomicBool::new(false),
             up: AtomicUsize::new(0),
             pids: Mutex::new(vec![None; processes]),
             stats: options_stats,
@@ -157,6 +162,14 @@ impl Supervisor {
 
     pub(crate) fn pids(&self) -> Vec<u32> {
         lock(&self.shared.pids).iter().flatten().copied().collect()
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        // The queue's sender goes with it: slots finish what was queued,
+        // then stop their workers.
+        self.shared.closed.store(true, Ordering::SeqCst);
     }
 }
 
@@ -202,11 +215,11 @@ async fn run_slot(shared: Arc<Shared>, slot: usize) {
                     fail_queued(
                         &shared,
                         &format!("no engine worker process could be started: {why}"),
-                    )
-                    .await;
+                    );
                 }
                 tokio::time::sleep(delay).await;
-                if shared.queue.lock().await.is_closed() {
+                if shared.closed.load(Ordering::SeqCst) {
+                    fail_queued(&shared, "the engine was stopped");
                     return;
                 }
                 shared.stats.restarted.fetch_add(1, Ordering::Relaxed);
@@ -215,9 +228,11 @@ async fn run_slot(shared: Arc<Shared>, slot: usize) {
     }
 }
 
-/// Fails every call waiting in the queue.
-async fn fail_queued(shared: &Shared, why: &str) {
-    let mut queue = shared.queue.lock().await;
+/// Fails every call waiting in the queue, unless a worker is taking them.
+fn fail_queued(shared: &Shared, why: &str) {
+    let Ok(mut queue) = shared.queue.try_lock() else {
+        return;
+    };
     while let Ok(job) = queue.try_recv() {
         shared.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
         job.fail(CallError::WorkerLost(why.to_string()));
