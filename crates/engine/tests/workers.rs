@@ -64,7 +64,16 @@ fn connector() -> tempfile::TempDir {
     dir
 }
 
+/// The workers of these tests: the `engine-worker` bin; with
+/// `ENGINE_WORKER_CMD="path/to/runtime __engine-worker"`, that command (the
+/// product binary); with `STRACE_WORKERS=/tmp/trace`, the bin under
+/// `strace -ff` (how the seccomp allow-list was made: look for EPERM).
 fn options() -> WorkerOptions {
+    if let Ok(cmd) = std::env::var("ENGINE_WORKER_CMD") {
+        let mut words = cmd.split_whitespace().map(String::from);
+        let program = words.next().expect("ENGINE_WORKER_CMD names a program");
+        return WorkerOptions::new(program, words.collect());
+    }
     if let Ok(out) = std::env::var("STRACE_WORKERS") {
         return WorkerOptions::new(
             "/usr/bin/strace",
