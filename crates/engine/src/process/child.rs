@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 
 use runtime_api_client::{ApiRequest, HttpClient, OAuthConfig};
 use serde_json::Value;
@@ -62,7 +62,7 @@ fn serve() -> Result<(), Failure> {
     // Built before the filter (it may read the system's configuration);
     // never used: requests go to the service.
     let client = HttpClient::new().map_err(|e| (EXIT_SETUP, e.to_string()))?;
-    let out = writer();
+    let out = Out::stdout();
     let channel = Arc::new(Channel {
         out: out.clone(),
         pending: Mutex::default(),
@@ -155,38 +155,41 @@ fn config(init: Init, client: HttpClient) -> EngineConfig {
     }
 }
 
-/// Frames to stdout, written by one thread in the order they were sent.
-type Out = mpsc::Sender<Frame>;
+/// The channel's write end (stdout), shared by whoever answers: a call's
+/// task, or an engine thread sending a request. Each frame is written
+/// whole under the lock, by the thread that has it (no hand-over to a
+/// writer thread: one wake-up less per message). The service reads its
+/// end all the time, so a write waits only for a large frame to drain.
+#[derive(Clone)]
+struct Out(Arc<Mutex<std::fs::File>>);
 
-fn writer() -> Out {
-    let (tx, rx) = mpsc::channel::<Frame>();
-    let spawned = std::thread::Builder::new()
-        .name("worker-channel".into())
-        .spawn(move || {
-            let mut stdout = std::io::stdout().lock();
-            for frame in rx {
-                if let Err(e) = frame.write_to(&mut stdout) {
-                    // The service is gone: nothing left to answer.
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "engine worker: the channel is closed ({e}); exiting"
-                    );
-                    std::process::exit(EXIT_CHANNEL as i32);
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        eprintln!("error: engine worker: cannot start its channel thread: {e}");
-        std::process::exit(EXIT_SETUP as i32);
+impl Out {
+    fn stdout() -> Out {
+        use std::os::fd::FromRawFd;
+        // SAFETY: descriptor 1 is this process's stdout, open for its whole
+        // life, and nothing else writes to it (logs go to stderr); this
+        // File is its only user and is never dropped while in use.
+        Out(Arc::new(Mutex::new(unsafe {
+            std::fs::File::from_raw_fd(1)
+        })))
     }
-    tx
+
+    fn send(&self, frame: Frame) {
+        let mut stdout = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = frame.write_to(&mut *stdout) {
+            // The service is gone: nothing left to answer.
+            let _ = writeln!(
+                std::io::stderr(),
+                "engine worker: the channel is closed ({e}); exiting"
+            );
+            std::process::exit(EXIT_CHANNEL as i32);
+        }
+    }
 }
 
 fn send(out: &Out, message: &ToService, payload: String) {
     match Frame::new(message, payload) {
-        Ok(frame) => {
-            let _ = out.send(frame);
-        }
+        Ok(frame) => out.send(frame),
         // Only a result larger than a frame can be; the call fails instead.
         Err(e) => {
             let failed = match message {
@@ -203,7 +206,7 @@ fn send(out: &Out, message: &ToService, payload: String) {
                 }
             };
             if let Ok(frame) = Frame::new(&failed, String::new()) {
-                let _ = out.send(frame);
+                out.send(frame);
             }
         }
     }
@@ -222,14 +225,8 @@ impl Channel {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.lock().insert(id, tx);
-        let sent = Frame::new(&build(id), String::new())
-            .map_err(|e| e.to_string())
-            .and_then(|frame| {
-                self.out
-                    .send(frame)
-                    .map_err(|_| "the channel to the service is closed".to_string())
-            });
-        if let Err(e) = sent {
+        let sent = Frame::new(&build(id), String::new()).map(|frame| self.out.send(frame));
+        if let Err(e) = sent.map_err(|e| e.to_string()) {
             self.lock().remove(&id);
             return Box::pin(async move { Err(e) });
         }

@@ -35,7 +35,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::http;
-use crate::process::protocol::{self, Frame, Init, ProtocolError, ToService, ToWorker};
+use crate::process::protocol::{self, Frame, Init, ToService, ToWorker};
 use crate::process::{WorkerOptions, WorkerStats};
 use crate::{Call, CallError, EngineConfig, FunctionFile, LimitKind, RawOutput};
 
@@ -284,11 +284,10 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
         }
     };
     let pid = child.id();
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return lost(false, "its stdin or stdout was not piped".into());
     };
     let out = spawn_writer(stdin);
-    let mut frames = spawn_reader(stdout);
     match Frame::new(
         &ToWorker::Init(Box::new(shared.init.clone())),
         String::new(),
@@ -298,14 +297,18 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
         }
         Err(e) => return lost(false, format!("cannot encode its Init: {e}")),
     }
-    let ready = tokio::time::timeout(START_TIMEOUT, frames.recv()).await;
+    let ready = tokio::time::timeout(
+        START_TIMEOUT,
+        protocol::read_async::<ToService>(&mut stdout),
+    )
+    .await;
     match ready {
-        Ok(Some(Ok((ToService::Ready, _)))) => {}
-        Ok(Some(Ok(_))) => {
+        Ok(Ok(Some((ToService::Ready, _)))) => {}
+        Ok(Ok(Some(_))) => {
             return lost(false, "its first message was not Ready".into());
         }
-        Ok(Some(Err(e))) => return lost(false, format!("it sent a malformed message: {e}")),
-        Ok(None) => {
+        Ok(Err(e)) => return lost(false, format!("it sent a malformed message: {e}")),
+        Ok(Ok(None)) => {
             let status = exit_status(&mut child).await;
             return lost(false, format!("it exited before it was ready ({status})"));
         }
@@ -319,7 +322,18 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
     lock(&shared.pids)[slot] = pid;
     shared.up.fetch_add(1, Ordering::SeqCst);
     shared.stats.running.fetch_add(1, Ordering::SeqCst);
-    let ended = serve(shared, &mut child, &out, &mut frames).await;
+    let flight = Arc::new(Flight::default());
+    let (ended_tx, ended_rx) = oneshot::channel();
+    let reader = tokio::spawn(read_worker(
+        shared.clone(),
+        stdout,
+        out.clone(),
+        flight.clone(),
+        ended_tx,
+    ));
+    let ended = serve(shared, &mut child, &out, &flight, ended_rx).await;
+    // Its requests in flight are abandoned with it.
+    reader.abort();
     shared.stats.running.fetch_sub(1, Ordering::SeqCst);
     shared.up.fetch_sub(1, Ordering::SeqCst);
     lock(&shared.pids)[slot] = None;
@@ -343,118 +357,88 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
     ended
 }
 
+/// The calls a worker is running, shared by its slot (which sends them
+/// and enforces their deadlines) and its reader (which hands each answer
+/// straight to its caller, without a hop through the slot).
+#[derive(Default)]
+struct Flight {
+    calls: Mutex<HashMap<u64, InFlight>>,
+    /// A call was answered (the worker is not broken from the start).
+    served: AtomicBool,
+    /// An answer freed room for another call.
+    freed: tokio::sync::Notify,
+}
+
+impl Flight {
+    fn fail_all(&self, shared: &Shared, why: &str) {
+        for (_, call) in lock(&self.calls).drain() {
+            shared.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
+            call.job.fail(CallError::WorkerLost(why.to_string()));
+        }
+    }
+}
+
 /// Serves a ready worker until it is lost or the engine is gone.
 async fn serve(
     shared: &Arc<Shared>,
     child: &mut Child,
     out: &mpsc::UnboundedSender<Frame>,
-    frames: &mut mpsc::Receiver<Result<(ToService, String), ProtocolError>>,
+    flight: &Flight,
+    mut ended: oneshot::Receiver<String>,
 ) -> Ended {
     let capacity = shared.config.limits.runtimes.max(1);
     let hard = shared.config.limits.wall + shared.options.hard_deadline_grace;
-    let requests = Arc::new(Semaphore::new(capacity * REQUESTS_PER_RUNTIME));
-    let mut in_flight: HashMap<u64, InFlight> = HashMap::new();
-    let mut http_tasks = JoinSet::new();
     let mut next_id = 1u64;
-    let mut served = false;
     let mut closed = false;
-    let fail_all = |in_flight: &mut HashMap<u64, InFlight>, why: &str| {
-        for (_, call) in in_flight.drain() {
-            shared.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
-            call.job.fail(CallError::WorkerLost(why.to_string()));
+    let lost = |why: String| {
+        flight.fail_all(shared, &why);
+        Ended::Lost {
+            served: flight.served.load(Ordering::SeqCst),
+            started: true,
+            why,
         }
     };
     loop {
-        if closed && in_flight.is_empty() {
+        let (running, deadline) = {
+            let calls = lock(&flight.calls);
+            (calls.len(), calls.values().map(|c| c.deadline).min())
+        };
+        if closed && running == 0 {
             return Ended::Closed;
         }
-        let deadline = in_flight.values().map(|c| c.deadline).min();
         tokio::select! {
-            frame = frames.recv() => {
-                let (message, payload) = match frame {
-                    Some(Ok(frame)) => frame,
-                    Some(Err(e)) => {
-                        let why = format!("it sent a malformed message ({e}) and was killed");
-                        fail_all(&mut in_flight, &why);
-                        return Ended::Lost { served, started: true, why };
-                    }
-                    None => {
-                        let status = exit_status(child).await;
-                        let why = format!("it ended ({status})");
-                        fail_all(&mut in_flight, &why);
-                        return Ended::Lost { served, started: true, why };
-                    }
+            why = &mut ended => {
+                let why = match why {
+                    Ok(why) => why,
+                    Err(_) => "its reader stopped".to_string(),
                 };
-                match message {
-                    ToService::Called { id, function, result } => {
-                        if let Some(call) = in_flight.remove(&id) {
-                            served = true;
-                            if let Job::Call(_, reply) = call.job {
-                                let _ = reply.send(result.map(|()| RawOutput::from_worker(payload, function)));
-                            }
-                        }
-                    }
-                    ToService::Checked { id, result } => {
-                        if let Some(call) = in_flight.remove(&id) {
-                            served = true;
-                            if let Job::Check(_, reply) = call.job {
-                                let _ = reply.send(result);
-                            }
-                        }
-                    }
-                    ToService::Request { id, settings, request } => {
-                        let config = &shared.config;
-                        let (client, http, base, hosts) = (
-                            config.client.clone(),
-                            config.http.clone(),
-                            config.spec_base_uri.clone(),
-                            config.allowed_hosts.clone(),
-                        );
-                        let (out, permit) = (out.clone(), requests.clone().try_acquire_owned());
-                        http_tasks.spawn(async move {
-                            let result = match permit {
-                                Ok(_permit) => Ok(http::answer_request(
-                                    &client, &http, base.as_deref(), &hosts, &settings, request.into(),
-                                ).await),
-                                Err(_) => Err("too many apiClient requests in flight in this engine worker".to_string()),
-                            };
-                            answer(&out, id, result);
-                        });
-                    }
-                    ToService::Refresh { id, config, refresh_token } => {
-                        let (client, http) = (shared.config.client.clone(), shared.config.http.clone());
-                        let (out, permit) = (out.clone(), requests.clone().try_acquire_owned());
-                        http_tasks.spawn(async move {
-                            let result = match permit {
-                                Ok(_permit) => Ok(http::answer_refresh(&client, &http, &config, &refresh_token).await),
-                                Err(_) => Err("too many apiClient requests in flight in this engine worker".to_string()),
-                            };
-                            answer(&out, id, result);
-                        });
-                    }
-                    ToService::Ready => {
-                        let why = "it sent Ready twice and was killed".to_string();
-                        fail_all(&mut in_flight, &why);
-                        return Ended::Lost { served, started: true, why };
-                    }
-                }
+                let why = match why.as_str() {
+                    "" => format!("it ended ({})", exit_status(child).await),
+                    _ => why,
+                };
+                return lost(why);
             }
             _ = sleep_until(deadline), if deadline.is_some() => {
                 let now = Instant::now();
                 let pid = child.id().map_or(String::new(), |p| format!(" (pid {p})"));
                 let _ = child.start_kill();
                 shared.stats.killed.fetch_add(1, Ordering::Relaxed);
-                let expired: Vec<u64> = in_flight.iter().filter(|(_, c)| c.deadline <= now).map(|(id, _)| *id).collect();
-                let mut names = Vec::new();
-                for id in expired {
-                    if let Some(call) = in_flight.remove(&id) {
-                        names.push(call.function.clone());
-                        call.job.fail(CallError::Limit {
-                            kind: LimitKind::Wall(shared.config.limits.wall),
-                            function: call.function,
-                            worker_killed: true,
-                        });
-                    }
+                let expired: Vec<InFlight> = {
+                    let mut calls = lock(&flight.calls);
+                    let ids: Vec<u64> = calls
+                        .iter()
+                        .filter(|(_, c)| c.deadline <= now)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    ids.iter().filter_map(|id| calls.remove(id)).collect()
+                };
+                let names: Vec<String> = expired.iter().map(|c| c.function.clone()).collect();
+                for call in expired {
+                    call.job.fail(CallError::Limit {
+                        kind: LimitKind::Wall(shared.config.limits.wall),
+                        function: call.function,
+                        worker_killed: true,
+                    });
                 }
                 let why = format!(
                     "{} did not stop {} s after its wall-clock limit of {} s; the worker{pid} was killed",
@@ -463,16 +447,22 @@ async fn serve(
                     shared.config.limits.wall.as_secs_f64(),
                 );
                 tracing::error!(connector = %shared.name, "{why}");
-                fail_all(&mut in_flight, &format!("another call of its worker ran past its hard deadline: {why}"));
-                return Ended::Lost { served, started: true, why };
+                flight.fail_all(
+                    shared,
+                    &format!("another call of its worker ran past its hard deadline: {why}"),
+                );
+                return Ended::Lost {
+                    served: flight.served.load(Ordering::SeqCst),
+                    started: true,
+                    why,
+                };
             }
             status = child.wait() => {
                 let status = status.map_or_else(|e| e.to_string(), describe);
-                let why = format!("it ended ({status})");
-                fail_all(&mut in_flight, &why);
-                return Ended::Lost { served, started: true, why };
+                return lost(format!("it ended ({status})"));
             }
-            job = next_job(shared), if !closed && in_flight.len() < capacity => {
+            _ = flight.freed.notified(), if running >= capacity => {}
+            job = next_job(shared), if !closed && running < capacity => {
                 let Some(job) = job else {
                     closed = true;
                     continue;
@@ -480,20 +470,133 @@ async fn serve(
                 let id = next_id;
                 next_id += 1;
                 let (message, function) = match &job {
-                    Job::Call(call, _) => (ToWorker::Call { id, call: call.clone() }, call.function.rel.clone()),
-                    Job::Check(f, _) => (ToWorker::Check { id, function: f.clone() }, f.rel.clone()),
+                    Job::Call(call, _) => (
+                        ToWorker::Call { id, call: call.clone() },
+                        call.function.rel.clone(),
+                    ),
+                    Job::Check(f, _) => (
+                        ToWorker::Check { id, function: f.clone() },
+                        f.rel.clone(),
+                    ),
                 };
                 match Frame::new(&message, String::new()) {
                     Ok(frame) => {
+                        // In the map before the worker can answer it.
+                        lock(&flight.calls).insert(
+                            id,
+                            InFlight { job, deadline: Instant::now() + hard, function },
+                        );
                         let _ = out.send(frame);
-                        in_flight.insert(id, InFlight { job, deadline: Instant::now() + hard, function });
                     }
-                    Err(e) => job.fail(CallError::Internal(format!("the call cannot be sent to an engine worker: {e}"))),
+                    Err(e) => job.fail(CallError::Internal(format!(
+                        "the call cannot be sent to an engine worker: {e}"
+                    ))),
                 }
             }
         }
     }
 }
+
+/// Reads a ready worker's frames: answers go to their callers, requests
+/// run here. Ends at the worker's end or at a malformed frame, saying why
+/// on `ended` (empty: the worker closed its stdout).
+async fn read_worker(
+    shared: Arc<Shared>,
+    mut stdout: ChildStdout,
+    out: mpsc::UnboundedSender<Frame>,
+    flight: Arc<Flight>,
+    ended: oneshot::Sender<String>,
+) {
+    let capacity = shared.config.limits.runtimes.max(1);
+    let requests = Arc::new(Semaphore::new(capacity * REQUESTS_PER_RUNTIME));
+    // Dropped with this task: a lost worker's requests stop with it.
+    let mut http_tasks = JoinSet::new();
+    let why = loop {
+        while http_tasks.try_join_next().is_some() {}
+        let (message, payload) = match protocol::read_async::<ToService>(&mut stdout).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break String::new(),
+            Err(e) => break format!("it sent a malformed message ({e}) and was killed"),
+        };
+        match message {
+            ToService::Called {
+                id,
+                function,
+                result,
+            } => {
+                let call = lock(&flight.calls).remove(&id);
+                if let Some(call) = call {
+                    flight.served.store(true, Ordering::SeqCst);
+                    if let Job::Call(_, reply) = call.job {
+                        let _ =
+                            reply.send(result.map(|()| RawOutput::from_worker(payload, function)));
+                    }
+                    flight.freed.notify_one();
+                }
+            }
+            ToService::Checked { id, result } => {
+                let call = lock(&flight.calls).remove(&id);
+                if let Some(call) = call {
+                    flight.served.store(true, Ordering::SeqCst);
+                    if let Job::Check(_, reply) = call.job {
+                        let _ = reply.send(result);
+                    }
+                    flight.freed.notify_one();
+                }
+            }
+            ToService::Request {
+                id,
+                settings,
+                request,
+            } => {
+                let config = &shared.config;
+                let (client, http, base, hosts) = (
+                    config.client.clone(),
+                    config.http.clone(),
+                    config.spec_base_uri.clone(),
+                    config.allowed_hosts.clone(),
+                );
+                let (out, permit) = (out.clone(), requests.clone().try_acquire_owned());
+                http_tasks.spawn(async move {
+                    let result = match permit {
+                        Ok(_permit) => Ok(http::answer_request(
+                            &client,
+                            &http,
+                            base.as_deref(),
+                            &hosts,
+                            &settings,
+                            request.into(),
+                        )
+                        .await),
+                        Err(_) => Err(TOO_MANY_REQUESTS.to_string()),
+                    };
+                    answer(&out, id, result);
+                });
+            }
+            ToService::Refresh {
+                id,
+                config,
+                refresh_token,
+            } => {
+                let (client, http) = (shared.config.client.clone(), shared.config.http.clone());
+                let (out, permit) = (out.clone(), requests.clone().try_acquire_owned());
+                http_tasks.spawn(async move {
+                    let result = match permit {
+                        Ok(_permit) => {
+                            Ok(http::answer_refresh(&client, &http, &config, &refresh_token).await)
+                        }
+                        Err(_) => Err(TOO_MANY_REQUESTS.to_string()),
+                    };
+                    answer(&out, id, result);
+                });
+            }
+            ToService::Ready => break "it sent Ready twice and was killed".to_string(),
+        }
+    };
+    let _ = ended.send(why);
+}
+
+const TOO_MANY_REQUESTS: &str = "too many apiClient requests in flight in this engine worker";
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
@@ -544,29 +647,6 @@ fn spawn_writer(mut stdin: ChildStdin) -> mpsc::UnboundedSender<Frame> {
         }
     });
     tx
-}
-
-type Frames = mpsc::Receiver<Result<(ToService, String), ProtocolError>>;
-
-fn spawn_reader(mut stdout: ChildStdout) -> Frames {
-    let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(async move {
-        loop {
-            match protocol::read_async::<ToService>(&mut stdout).await {
-                Ok(Some(frame)) => {
-                    if tx.send(Ok(frame)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            }
-        }
-    });
-    rx
 }
 
 async fn exit_status(child: &mut Child) -> String {
