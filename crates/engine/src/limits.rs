@@ -311,6 +311,10 @@ impl Watchdog {
                     );
                     tracing::error!("{message}");
                     eprintln!("error: {message}");
+                    // In an engine worker process: the service learns which
+                    // call it was, and fails that one with this limit.
+                    #[cfg(unix)]
+                    crate::process::report_stuck(&s.function, kind);
                     std::process::exit(EXIT_STUCK);
                 }
                 // Stay tripped until the call ends, re-asserting the stop:

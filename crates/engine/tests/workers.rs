@@ -664,3 +664,155 @@ async fn a_lost_worker_is_replaced_while_the_others_wait_for_calls() {
         e.call(call(dir.path(), "echo", json!({}))).await.unwrap();
     }
 }
+
+/// A loopback OAuth2 API: `POST /token` grants `NEW`, `GET /data` answers
+/// 401 unless sent `Bearer NEW`.
+fn oauth_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            let head_end = loop {
+                if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break got.len(),
+                    Ok(k) => got.extend_from_slice(&buf[..k]),
+                }
+            };
+            let head = String::from_utf8_lossy(&got[..head_end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while got.len() < head_end + length {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => got.extend_from_slice(&buf[..k]),
+                }
+            }
+            let (status, body) = if head.starts_with("post /token") {
+                (
+                    "200 OK",
+                    json!({"access_token": "NEW", "token_type": "bearer"}),
+                )
+            } else if head.contains("authorization: bearer new") {
+                ("200 OK", json!({"ok": true}))
+            } else {
+                ("401 Unauthorized", json!({"error": "expired"}))
+            };
+            let body = body.to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_refresh_is_made_by_the_service_as_in_process() {
+    let dir = connector();
+    for (path, text) in [
+        (
+            "auth/make-api-client.js",
+            "export default function makeApiClient({ credentials, parameters }) {\n  return { baseUri: parameters.baseUri, headers: { Authorization: 'Bearer ' + credentials.access_token } }\n}\n",
+        ),
+        (
+            "auth/get-oauth-config.js",
+            "export default function getOAuthConfig({ parameters }) {\n  return { tokenUri: parameters.baseUri + '/token', clientId: 'id', clientSecret: 'secret' }\n}\n",
+        ),
+    ] {
+        std::fs::write(dir.path().join(path), text).unwrap();
+    }
+    let base = oauth_server();
+    let engine = |workers: bool| {
+        let mut config = common::config(dir.path(), "oauth", Limits::default());
+        for (field, rel, export) in [
+            (
+                &mut config.make_api_client,
+                "auth/make-api-client.js",
+                "makeApiClient",
+            ),
+            (
+                &mut config.oauth_config,
+                "auth/get-oauth-config.js",
+                "getOAuthConfig",
+            ),
+        ] {
+            *field = Some(FunctionFile {
+                path: std::fs::canonicalize(dir.path()).unwrap().join(rel),
+                rel: rel.into(),
+                export: export.into(),
+            });
+        }
+        if workers {
+            Engine::start_in_workers(config, options()).unwrap()
+        } else {
+            Engine::start(config).unwrap()
+        }
+    };
+    let mut c = fetch(dir.path(), &base, "/data");
+    c.credentials = json!({"access_token": "OLD", "refresh_token": "R"});
+    let here = engine(false).call(c.clone()).await.unwrap();
+    let there = engine(true).call(c).await.unwrap();
+    assert_eq!(there.value, json!({"ok": true}));
+    assert_eq!(
+        there.credentials.as_ref().unwrap()["access_token"],
+        json!("NEW")
+    );
+    assert_eq!(
+        there.credentials.as_ref().unwrap()["refresh_token"],
+        json!("R")
+    );
+    assert_eq!(here.value, there.value);
+    assert_eq!(here.credentials, there.credentials);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_its_worker_cannot_stop_fails_with_its_limit_when_the_worker_ends_itself() {
+    let dir = connector();
+    let mut opts = options();
+    // The service's deadline comes after the worker's own last resort
+    // (exit 70, 5 s after the limit tripped).
+    opts.hard_deadline_grace = Duration::from_secs(30);
+    let limits = Limits {
+        wall: Duration::from_secs(1),
+        runtimes: 2,
+        ..Limits::default()
+    };
+    let e = in_workers(dir.path(), limits, opts);
+    e.call(call(dir.path(), "echo", json!({}))).await.unwrap();
+    let start = Instant::now();
+    let blocked = tokio::spawn({
+        let (e, c) = (e.clone(), call(dir.path(), "block", json!({})));
+        async move { e.call(c).await }
+    });
+    match blocked.await.unwrap() {
+        Err(
+            err @ CallError::Limit {
+                kind: LimitKind::Wall(_),
+                worker_killed: true,
+                ..
+            },
+        ) => assert!(err.to_string().contains("data/block.js"), "{err}"),
+        other => panic!(
+            "expected the wall-clock limit, got {:?}",
+            other.map(|o| o.value)
+        ),
+    }
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(9),
+        "{took:?}"
+    );
+    e.call(call(dir.path(), "echo", json!({}))).await.unwrap();
+    assert_eq!(e.worker_stats().unwrap().killed_at_deadline(), 0);
+}

@@ -63,6 +63,7 @@ fn serve() -> Result<(), Failure> {
     // never used: requests go to the service.
     let client = HttpClient::new().map_err(|e| (EXIT_SETUP, e.to_string()))?;
     let out = Out::stdout();
+    let _ = STUCK.set(out.clone());
     let channel = Arc::new(Channel {
         out: out.clone(),
         pending: Mutex::default(),
@@ -152,6 +153,24 @@ fn config(init: Init, client: HttpClient) -> EngineConfig {
         make_api_client: init.make_api_client,
         refresh_credentials: init.refresh_credentials,
         oauth_config: init.oauth_config,
+    }
+}
+
+/// The channel, for [`report_stuck`].
+static STUCK: std::sync::OnceLock<Out> = std::sync::OnceLock::new();
+
+/// Tells the service that a call of `function` could not be stopped after
+/// `kind` tripped (the watchdog ends the process next). Nothing outside a
+/// worker process.
+pub(crate) fn report_stuck(function: &str, kind: crate::LimitKind) {
+    if let Some(out) = STUCK.get() {
+        let message = ToService::Stuck {
+            function: function.to_string(),
+            kind,
+        };
+        if let Ok(frame) = Frame::new(&message, String::new()) {
+            out.send(frame);
+        }
     }
 }
 

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use runtime_retry::{Backoff, Jitter};
 
+pub(crate) use child::report_stuck;
 pub use child::worker_main;
 pub use harden::Hardening;
 

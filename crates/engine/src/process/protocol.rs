@@ -31,7 +31,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::http::RawSettings;
 use crate::process::harden::Hardening;
-use crate::{Call, CallError, FunctionFile, Limits};
+use crate::{Call, CallError, FunctionFile, LimitKind, Limits};
 
 /// The largest frame either side accepts (a result of up to 1 GiB; a
 /// QuickJS string cannot be much longer).
@@ -117,6 +117,9 @@ pub(crate) enum ToService {
         config: Value,
         refresh_token: String,
     },
+    /// A call of `function` could not be stopped after `kind` tripped; the
+    /// worker exits (status 70) right after this.
+    Stuck { function: String, kind: LimitKind },
 }
 
 /// `runtime_api_client::ApiRequest` on the channel.
@@ -251,7 +254,6 @@ pub(crate) async fn read_async<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::LimitKind;
     use std::time::Duration;
 
     fn round_trip(message: &ToService, payload: &str) -> (ToService, String) {

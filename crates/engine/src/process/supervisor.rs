@@ -367,13 +367,30 @@ struct Flight {
     served: AtomicBool,
     /// An answer freed room for another call.
     freed: tokio::sync::Notify,
+    /// The worker said a call of this function could not be stopped after
+    /// this limit tripped, and is ending itself.
+    stuck: Mutex<Option<(String, LimitKind)>>,
 }
 
 impl Flight {
+    /// Fails every call: those of a function the worker said was stuck
+    /// with its limit, the others with `WorkerLost`.
     fn fail_all(&self, shared: &Shared, why: &str) {
+        let stuck = lock(&self.stuck).take();
         for (_, call) in lock(&self.calls).drain() {
-            shared.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
-            call.job.fail(CallError::WorkerLost(why.to_string()));
+            match &stuck {
+                Some((function, kind)) if *function == call.function => {
+                    call.job.fail(CallError::Limit {
+                        kind: *kind,
+                        function: call.function,
+                        worker_killed: true,
+                    });
+                }
+                _ => {
+                    shared.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
+                    call.job.fail(CallError::WorkerLost(why.to_string()));
+                }
+            }
         }
     }
 }
@@ -589,6 +606,13 @@ async fn read_worker(
                     };
                     answer(&out, id, result);
                 });
+            }
+            ToService::Stuck { function, kind } => {
+                tracing::error!(
+                    connector = %shared.name,
+                    "engine worker: {function}: stopped by the {kind}, but it kept running; the worker ends itself and is replaced"
+                );
+                *lock(&flight.stuck) = Some((function, kind));
             }
             ToService::Ready => break "it sent Ready twice and was killed".to_string(),
         }
