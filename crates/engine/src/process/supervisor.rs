@@ -310,7 +310,7 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
         Ok(Err(e)) => return lost(false, format!("it sent a malformed message: {e}")),
         Ok(Ok(None)) => {
             let status = exit_status(&mut child).await;
-            return lost(false, format!("it exited before it was ready ({status})"));
+            return lost(false, format!("it exited before it was ready: {status}"));
         }
         Err(_) => {
             return lost(
@@ -430,7 +430,7 @@ async fn serve(
                     Err(_) => "its reader stopped".to_string(),
                 };
                 let why = match why.as_str() {
-                    "" => format!("it ended ({})", exit_status(child).await),
+                    "" => exit_status(child).await,
                     _ => why,
                 };
                 return lost(why);
@@ -476,7 +476,7 @@ async fn serve(
             }
             status = child.wait() => {
                 let status = status.map_or_else(|e| e.to_string(), describe);
-                return lost(format!("it ended ({status})"));
+                return lost(status);
             }
             _ = flight.freed.notified(), if running >= capacity => {}
             job = next_job(shared), if !closed && running < capacity => {
@@ -677,20 +677,22 @@ async fn exit_status(child: &mut Child) -> String {
     match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
         Ok(Ok(status)) => describe(status),
         Ok(Err(e)) => e.to_string(),
-        Err(_) => "its channel closed".into(),
+        Err(_) => "it closed its stdout but did not exit".into(),
     }
 }
 
 fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
-        (Some(70), _) => "exit status 70: a call its limits could not stop".into(),
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(libc::SIGKILL)) => "killed by SIGKILL (from outside, or out of memory)".into(),
-        (None, Some(libc::SIGSYS)) => {
-            "killed by SIGSYS (a system call its seccomp filter refuses)".into()
+        (Some(70), _) => "it exited with status 70: a call its limits could not stop".into(),
+        (Some(code), _) => format!("it exited with status {code}"),
+        (None, Some(libc::SIGKILL)) => {
+            "it was killed by SIGKILL, from outside or out of memory".into()
         }
-        (None, Some(sig)) => format!("killed by signal {sig}"),
+        (None, Some(libc::SIGSYS)) => {
+            "it was killed by SIGSYS, a system call its seccomp filter refuses".into()
+        }
+        (None, Some(sig)) => format!("it was killed by signal {sig}"),
         (None, None) => status.to_string(),
     }
 }
