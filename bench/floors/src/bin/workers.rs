@@ -150,8 +150,11 @@ struct Figures {
 fn start(root: &Path, workers: bool) -> Engine {
     if workers {
         let program = std::env::current_exe().expect("this binary");
-        Engine::start_in_workers(config(root), WorkerOptions::new(program, vec![WORKER_ARG.into()]))
-            .expect("an engine in workers")
+        Engine::start_in_workers(
+            config(root),
+            WorkerOptions::new(program, vec![WORKER_ARG.into()]),
+        )
+        .expect("an engine in workers")
     } else {
         Engine::start(config(root)).expect("an engine")
     }
@@ -169,7 +172,9 @@ async fn timed(e: &Engine, c: &Call, n: usize, into: &mut Vec<Duration>) {
 async fn measure(root: &Path, base: &str, workers: bool, f: &mut Figures) {
     let t = Instant::now();
     let e = start(root, workers);
-    e.call(call(root, "constant", base)).await.expect("the first call");
+    e.call(call(root, "constant", base))
+        .await
+        .expect("the first call");
     f.cold.push(t.elapsed());
     let (constant, fetch, big) = (
         call(root, "constant", base),
@@ -242,16 +247,49 @@ async fn run(rounds: usize) {
         0.5,
         true,
     );
-    row("warm constant call, median", &here.constant, &there.constant, 0.5, false);
-    row("warm constant call, p99", &here.constant, &there.constant, 0.99, false);
-    row("warm call with one apiClient GET (loopback), median", &here.fetch, &there.fetch, 0.5, false);
-    row("warm call with one apiClient GET, p99", &here.fetch, &there.fetch, 0.99, false);
-    row("call returning 1 MB of JSON, median", &here.big, &there.big, 0.5, true);
+    row(
+        "warm constant call, median",
+        &here.constant,
+        &there.constant,
+        0.5,
+        false,
+    );
+    row(
+        "warm constant call, p99",
+        &here.constant,
+        &there.constant,
+        0.99,
+        false,
+    );
+    row(
+        "warm call with one apiClient GET (loopback), median",
+        &here.fetch,
+        &there.fetch,
+        0.5,
+        false,
+    );
+    row(
+        "warm call with one apiClient GET, p99",
+        &here.fetch,
+        &there.fetch,
+        0.99,
+        false,
+    );
+    row(
+        "call returning 1 MB of JSON, median",
+        &here.big,
+        &there.big,
+        0.5,
+        true,
+    );
     let mut rss = there.rss_kib.clone();
     rss.sort();
     if let Some(kib) = rss.get(rss.len() / 2) {
         println!();
-        println!("worker RSS after the run (one runtime): {:.1} MiB", *kib as f64 / 1024.0);
+        println!(
+            "worker RSS after the run (one runtime): {:.1} MiB",
+            *kib as f64 / 1024.0
+        );
     }
     let _ = std::fs::remove_dir_all(&root);
 }
