@@ -9,7 +9,9 @@
 //!
 //! - `protocol`: the channel (frames on the worker's stdin and stdout);
 //! - `supervisor`: the service's side (spawning, dispatching, hard
-//!   deadlines, replacing, answering requests);
+//!   deadlines, replacing);
+//! - `worker_io`: the service's end of one worker's channel (answers to
+//!   callers, requests made here);
 //! - `child`: the worker's side ([`worker_main`]);
 //! - `harden`: what a worker gives up before running connector code.
 //!
@@ -20,6 +22,7 @@ pub(crate) mod child;
 pub mod harden;
 pub(crate) mod protocol;
 pub(crate) mod supervisor;
+mod worker_io;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

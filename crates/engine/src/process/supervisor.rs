@@ -1,7 +1,7 @@
 //! The service's side of engine worker processes: a fixed number of slots
 //! per engine, each keeping one worker process alive, sending it calls
-//! from the engine's queue, answering its apiClient requests, and ending
-//! it when it must go.
+//! from the engine's queue, and ending it when it must go (its channel's
+//! two tasks, and the requests they answer, are `worker_io`'s).
 //!
 //! - A slot sends a worker at most `Limits::runtimes` calls at once (one
 //!   per runtime it can start), so a call never waits inside a worker and
@@ -16,26 +16,25 @@
 //!   start is not respawned in a tight loop. While no worker of the engine
 //!   is up and the last start failed, queued calls fail at once instead of
 //!   waiting.
-//! - Requests from a worker are run here with this process's HTTP client,
-//!   config, base URI and allowed hosts (`http::answer_request`): nothing
-//!   the worker says about them is trusted.
+//! - Requests from a worker are run in this process with its HTTP client,
+//!   config, base URI and allowed hosts (`worker_io`,
+//!   `http::answer_request`): nothing the worker says about them is
+//!   trusted.
 //!
 //! This module must not run JavaScript, nor read anything from a worker
 //! without going through `protocol` (a worker is untrusted).
 
-use std::collections::HashMap;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio::task::JoinSet;
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::http;
 use crate::process::protocol::{self, Frame, Init, ToService, ToWorker};
+use crate::process::worker_io::{self, Flight, InFlight, ServiceHttp};
 use crate::process::{WorkerOptions, WorkerStats};
 use crate::{Call, CallError, EngineConfig, FunctionFile, LimitKind, RawOutput};
 
@@ -46,7 +45,7 @@ pub(crate) enum Job {
 }
 
 impl Job {
-    fn fail(self, e: CallError) {
+    pub(super) fn fail(self, e: CallError) {
         match self {
             Job::Call(_, reply) => {
                 let _ = reply.send(Err(e));
@@ -97,6 +96,7 @@ struct Shared {
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>,
     /// The engine handle is gone: no worker is started again.
     closed: AtomicBool,
+    http: Arc<ServiceHttp>,
     /// Workers up (said Ready), in this engine.
     up: AtomicUsize,
     pids: Mutex<Vec<Option<u32>>>,
@@ -135,7 +135,16 @@ impl Supervisor {
         let (tx, rx) = mpsc::unbounded_channel();
         let options_stats = options.stats.clone();
         let processes = options.processes.max(1);
+        let http = Arc::new(ServiceHttp {
+            name: config.name.clone(),
+            client: config.client.clone(),
+            config: config.http.clone(),
+            spec_base_uri: config.spec_base_uri.clone(),
+            allowed_hosts: config.allowed_hosts.clone(),
+            max_requests: runtimes * REQUESTS_PER_RUNTIME,
+        });
         let shared = Arc::new(Shared {
+            http,
             name: config.name.clone(),
             options,
             init,
@@ -173,7 +182,7 @@ impl Drop for Supervisor {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -239,13 +248,6 @@ fn fail_queued(shared: &Shared, why: &str) {
     }
 }
 
-/// A call sent to a worker and not answered yet.
-struct InFlight {
-    job: Job,
-    deadline: Instant,
-    function: String,
-}
-
 fn spawn(shared: &Shared) -> std::io::Result<Child> {
     let mut cmd = Command::new(&shared.options.program);
     cmd.args(&shared.options.args)
@@ -287,7 +289,7 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
     let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return lost(false, "its stdin or stdout was not piped".into());
     };
-    let out = spawn_writer(stdin);
+    let out = worker_io::spawn_writer(stdin);
     match Frame::new(
         &ToWorker::Init(Box::new(shared.init.clone())),
         String::new(),
@@ -324,8 +326,8 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
     shared.stats.running.fetch_add(1, Ordering::SeqCst);
     let flight = Arc::new(Flight::default());
     let (ended_tx, ended_rx) = oneshot::channel();
-    let reader = tokio::spawn(read_worker(
-        shared.clone(),
+    let reader = tokio::spawn(worker_io::read_worker(
+        shared.http.clone(),
         stdout,
         out.clone(),
         flight.clone(),
@@ -357,44 +359,6 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
     ended
 }
 
-/// The calls a worker is running, shared by its slot (which sends them
-/// and enforces their deadlines) and its reader (which hands each answer
-/// straight to its caller, without a hop through the slot).
-#[derive(Default)]
-struct Flight {
-    calls: Mutex<HashMap<u64, InFlight>>,
-    /// A call was answered (the worker is not broken from the start).
-    served: AtomicBool,
-    /// An answer freed room for another call.
-    freed: tokio::sync::Notify,
-    /// The worker said a call of this function could not be stopped after
-    /// this limit tripped, and is ending itself.
-    stuck: Mutex<Option<(String, LimitKind)>>,
-}
-
-impl Flight {
-    /// Fails every call: those of a function the worker said was stuck
-    /// with its limit, the others with `WorkerLost`.
-    fn fail_all(&self, shared: &Shared, why: &str) {
-        let stuck = lock(&self.stuck).take();
-        for (_, call) in lock(&self.calls).drain() {
-            match &stuck {
-                Some((function, kind)) if *function == call.function => {
-                    call.job.fail(CallError::Limit {
-                        kind: *kind,
-                        function: call.function,
-                        worker_killed: true,
-                    });
-                }
-                _ => {
-                    shared.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
-                    call.job.fail(CallError::WorkerLost(why.to_string()));
-                }
-            }
-        }
-    }
-}
-
 /// Serves a ready worker until it is lost or the engine is gone.
 async fn serve(
     shared: &Arc<Shared>,
@@ -408,7 +372,7 @@ async fn serve(
     let mut next_id = 1u64;
     let mut closed = false;
     let lost = |why: String| {
-        flight.fail_all(shared, &why);
+        flight.fail_all(&shared.stats, &why);
         Ended::Lost {
             served: flight.served.load(Ordering::SeqCst),
             started: true,
@@ -465,7 +429,7 @@ async fn serve(
                 );
                 tracing::error!(connector = %shared.name, "{why}");
                 flight.fail_all(
-                    shared,
+                    &shared.stats,
                     &format!("another call of its worker ran past its hard deadline: {why}"),
                 );
                 return Ended::Lost {
@@ -514,114 +478,6 @@ async fn serve(
     }
 }
 
-/// Reads a ready worker's frames: answers go to their callers, requests
-/// run here. Ends at the worker's end or at a malformed frame, saying why
-/// on `ended` (empty: the worker closed its stdout).
-async fn read_worker(
-    shared: Arc<Shared>,
-    mut stdout: ChildStdout,
-    out: mpsc::UnboundedSender<Frame>,
-    flight: Arc<Flight>,
-    ended: oneshot::Sender<String>,
-) {
-    let capacity = shared.config.limits.runtimes.max(1);
-    let requests = Arc::new(Semaphore::new(capacity * REQUESTS_PER_RUNTIME));
-    // Dropped with this task: a lost worker's requests stop with it.
-    let mut http_tasks = JoinSet::new();
-    let why = loop {
-        while http_tasks.try_join_next().is_some() {}
-        let (message, payload) = match protocol::read_async::<ToService>(&mut stdout).await {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break String::new(),
-            Err(e) => break format!("it sent a malformed message ({e}) and was killed"),
-        };
-        match message {
-            ToService::Called {
-                id,
-                function,
-                result,
-            } => {
-                let call = lock(&flight.calls).remove(&id);
-                if let Some(call) = call {
-                    flight.served.store(true, Ordering::SeqCst);
-                    if let Job::Call(_, reply) = call.job {
-                        let _ =
-                            reply.send(result.map(|()| RawOutput::from_worker(payload, function)));
-                    }
-                    flight.freed.notify_one();
-                }
-            }
-            ToService::Checked { id, result } => {
-                let call = lock(&flight.calls).remove(&id);
-                if let Some(call) = call {
-                    flight.served.store(true, Ordering::SeqCst);
-                    if let Job::Check(_, reply) = call.job {
-                        let _ = reply.send(result);
-                    }
-                    flight.freed.notify_one();
-                }
-            }
-            ToService::Request {
-                id,
-                settings,
-                request,
-            } => {
-                let config = &shared.config;
-                let (client, http, base, hosts) = (
-                    config.client.clone(),
-                    config.http.clone(),
-                    config.spec_base_uri.clone(),
-                    config.allowed_hosts.clone(),
-                );
-                let (out, permit) = (out.clone(), requests.clone().try_acquire_owned());
-                http_tasks.spawn(async move {
-                    let result = match permit {
-                        Ok(_permit) => Ok(http::answer_request(
-                            &client,
-                            &http,
-                            base.as_deref(),
-                            &hosts,
-                            &settings,
-                            request.into(),
-                        )
-                        .await),
-                        Err(_) => Err(TOO_MANY_REQUESTS.to_string()),
-                    };
-                    answer(&out, id, result);
-                });
-            }
-            ToService::Refresh {
-                id,
-                config,
-                refresh_token,
-            } => {
-                let (client, http) = (shared.config.client.clone(), shared.config.http.clone());
-                let (out, permit) = (out.clone(), requests.clone().try_acquire_owned());
-                http_tasks.spawn(async move {
-                    let result = match permit {
-                        Ok(_permit) => {
-                            Ok(http::answer_refresh(&client, &http, &config, &refresh_token).await)
-                        }
-                        Err(_) => Err(TOO_MANY_REQUESTS.to_string()),
-                    };
-                    answer(&out, id, result);
-                });
-            }
-            ToService::Stuck { function, kind } => {
-                tracing::error!(
-                    connector = %shared.name,
-                    "engine worker: {function}: stopped by the {kind}, but it kept running; the worker ends itself and is replaced"
-                );
-                *lock(&flight.stuck) = Some((function, kind));
-            }
-            ToService::Ready => break "it sent Ready twice and was killed".to_string(),
-        }
-    };
-    let _ = ended.send(why);
-}
-
-const TOO_MANY_REQUESTS: &str = "too many apiClient requests in flight in this engine worker";
-
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -631,46 +487,6 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 async fn next_job(shared: &Shared) -> Option<Job> {
     shared.queue.lock().await.recv().await
-}
-
-fn answer(
-    out: &mpsc::UnboundedSender<Frame>,
-    id: u64,
-    mut result: Result<serde_json::Value, String>,
-) {
-    let body = match &mut result {
-        Ok(envelope) => http::take_body(envelope),
-        Err(_) => String::new(),
-    };
-    match Frame::new(&ToWorker::Answer { id, result }, body) {
-        Ok(frame) => {
-            let _ = out.send(frame);
-        }
-        Err(e) => {
-            let failed = ToWorker::Answer {
-                id,
-                result: Err(format!(
-                    "the answer cannot be sent to the engine worker: {e}"
-                )),
-            };
-            if let Ok(frame) = Frame::new(&failed, String::new()) {
-                let _ = out.send(frame);
-            }
-        }
-    }
-}
-
-fn spawn_writer(mut stdin: ChildStdin) -> mpsc::UnboundedSender<Frame> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Frame>();
-    tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            if frame.write_async(&mut stdin).await.is_err() {
-                // The worker is gone; its reader sees the end.
-                return;
-            }
-        }
-    });
-    tx
 }
 
 async fn exit_status(child: &mut Child) -> String {
