@@ -90,6 +90,14 @@ pub(crate) enum ToWorker {
     },
 }
 
+/// [`ToWorker::Call`] and [`ToWorker::Check`] written from borrowed
+/// values (the same JSON), so that a call is not copied to be sent.
+#[derive(Serialize)]
+pub(crate) enum Sent<'a> {
+    Call { id: u64, call: &'a Call },
+    Check { id: u64, function: &'a FunctionFile },
+}
+
 /// Worker to service.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ToService {
@@ -319,6 +327,36 @@ mod tests {
                 assert_eq!(info.location.as_ref().unwrap().line, 3);
             }
         }
+    }
+
+    #[test]
+    fn a_call_written_from_a_borrow_reads_as_a_call() {
+        let call = Call {
+            function: FunctionFile {
+                path: "/c/data/f.js".into(),
+                rel: "data/f.js".into(),
+                export: "f".into(),
+            },
+            collection: Some("deals".into()),
+            input: serde_json::json!({"a": [1, {"b": null}]}),
+            credentials: serde_json::json!({"token": "t"}),
+            connector_parameters: serde_json::json!({}),
+            records: Default::default(),
+        };
+        let mut buf = Vec::new();
+        Frame::new(&Sent::Call { id: 9, call: &call }, String::new())
+            .unwrap()
+            .write_to(&mut buf)
+            .unwrap();
+        let (back, _) = read_blocking::<ToWorker>(&mut buf.as_slice())
+            .unwrap()
+            .unwrap();
+        let ToWorker::Call { id: 9, call: back } = back else {
+            panic!("not a Call")
+        };
+        assert_eq!(back.input, call.input);
+        assert_eq!(back.function, call.function);
+        assert_eq!(back.collection, call.collection);
     }
 
     #[test]

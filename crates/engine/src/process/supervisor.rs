@@ -33,7 +33,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::process::protocol::{self, Frame, Init, ToService, ToWorker};
+use crate::process::protocol::{self, Frame, Init, Sent, ToService, ToWorker};
 use crate::process::worker_io::{self, Flight, InFlight, ServiceHttp};
 use crate::process::{WorkerOptions, WorkerStats};
 use crate::{Call, CallError, EngineConfig, FunctionFile, LimitKind, RawOutput};
@@ -450,17 +450,17 @@ async fn serve(
                 };
                 let id = next_id;
                 next_id += 1;
-                let (message, function) = match &job {
+                let (frame, function) = match &job {
                     Job::Call(call, _) => (
-                        ToWorker::Call { id, call: call.clone() },
+                        Frame::new(&Sent::Call { id, call }, String::new()),
                         call.function.rel.clone(),
                     ),
                     Job::Check(f, _) => (
-                        ToWorker::Check { id, function: f.clone() },
+                        Frame::new(&Sent::Check { id, function: f }, String::new()),
                         f.rel.clone(),
                     ),
                 };
-                match Frame::new(&message, String::new()) {
+                match frame {
                     Ok(frame) => {
                         // In the map before the worker can answer it.
                         lock(&flight.calls).insert(
