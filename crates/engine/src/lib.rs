@@ -36,7 +36,7 @@ use tokio::sync::oneshot;
 pub use error::{CallError, JsErrorInfo, Location};
 pub use limits::{LimitKind, Limits};
 #[cfg(unix)]
-pub use process::harden::{self, HardenError};
+pub use process::harden::{self, HardenError, Landlock};
 #[cfg(unix)]
 pub use process::{worker_main, Hardening, WorkerOptions, WorkerStats};
 

@@ -576,10 +576,13 @@ async fn a_worker_holds_no_inherited_descriptor_and_runs_hardened() {
 }
 
 #[test]
-fn the_seccomp_filter_refuses_sockets_processes_and_writes() {
+fn the_seccomp_filter_and_landlock_refuse_sockets_processes_writes_and_other_files() {
     let (_held, _file) = leaked_descriptor();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("inside.txt"), "ok").unwrap();
     let out = std::process::Command::new(WORKER)
         .arg("probe")
+        .arg(std::fs::canonicalize(root.path()).unwrap())
         .output()
         .unwrap();
     assert!(
@@ -589,7 +592,6 @@ fn the_seccomp_filter_refuses_sockets_processes_and_writes() {
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let eperm = json!(libc::EPERM);
-    assert_eq!(report["seccomp"], json!("2"), "{report}");
     assert_eq!(report["socket_inet"], json!(-1), "{report}");
     assert_eq!(report["socket_inet_errno"], eperm, "{report}");
     assert_eq!(report["socket_unix_errno"], eperm, "{report}");
@@ -597,8 +599,24 @@ fn the_seccomp_filter_refuses_sockets_processes_and_writes() {
     assert_eq!(report["fork_errno"], eperm, "{report}");
     assert_eq!(report["open_for_writing_errno"], eperm, "{report}");
     // What the engine needs still works.
-    assert_eq!(report["read_file"], json!(true), "{report}");
+    assert_eq!(report["read_inside_root"], json!(true), "{report}");
     assert_eq!(report["thread"], json!(true), "{report}");
+    assert_eq!(report["unix_socketpair"], json!(0), "{report}");
+    // Landlock: nothing outside the root, the service's /proc included.
+    assert!(
+        report["landlock"].as_str().unwrap().starts_with("Enforced"),
+        "{report}"
+    );
+    assert_eq!(
+        report["read_outside_root_errno"],
+        json!(libc::EACCES),
+        "{report}"
+    );
+    assert_eq!(
+        report["read_parent_environ_errno"],
+        json!(libc::EACCES),
+        "{report}"
+    );
     // Only stdin, stdout and stderr, though this process leaked one more.
     assert_eq!(report["fds"], json!(["0", "1", "2"]), "{report}");
 }

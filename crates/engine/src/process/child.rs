@@ -71,6 +71,17 @@ fn serve() -> Result<(), Failure> {
     });
     http::forward_all(channel.clone());
 
+    // While this is the process's only thread (Landlock binds only the
+    // threads started after it), and before any connector file is read.
+    match harden::apply(&init.harden, &init.root) {
+        Ok(harden::Landlock::Enforced(_)) => {}
+        Ok(harden::Landlock::Unavailable) if init.harden.landlock => {
+            tracing::warn!(connector = %init.name, "engine worker: the kernel has no Landlock; the worker can read files outside the connector's directory");
+        }
+        Ok(harden::Landlock::Unavailable) => {}
+        Err(e) => return Err((EXIT_SETUP, format!("hardening: {e}"))),
+    }
+
     // The "host" runtime of the in-process engine: it runs the calls'
     // hand-offs and the forwarded requests (the engine threads have their
     // own).
@@ -80,11 +91,6 @@ fn serve() -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| (EXIT_SETUP, format!("cannot start the async runtime: {e}")))?;
-    // After the runtime: tokio's signal driver makes a Unix socket pair
-    // once per process when the first runtime starts, and the filter
-    // refuses sockets. Applied to every thread (the runtime's included)
-    // before any connector file is read.
-    harden::apply(&init.harden).map_err(|e| (EXIT_SETUP, format!("hardening: {e}")))?;
     let engine = {
         let _context = rt.enter();
         Engine::start(config(*init, client))

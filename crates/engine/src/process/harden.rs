@@ -1,33 +1,41 @@
 //! What an engine worker process gives up before it runs connector code,
 //! with what Linux offers without root: inherited file descriptors closed,
-//! resource limits, `no_new_privs`, and a seccomp filter.
+//! resource limits, `no_new_privs`, Landlock (`landlock.rs`: reading the
+//! connector's directory only) and a seccomp filter.
 //!
 //! The filter is an allow-list (`ALLOWED`, from what the engine was seen to
 //! call under `strace -f` through the engine's tests, plus what glibc and
 //! tokio call on paths the tests do not take) with these refusals, each
 //! answered `EPERM` (the process lives on; the call that tried fails):
-//! - no network: `socket`, `socketpair`, `connect`, `bind`, `listen`,
-//!   `accept*`, `sendto`/`recvfrom` and the rest are not on the list (HTTP
-//!   is the service's, `crate::http`);
+//! - no network: `socket`, `connect`, `bind`, `listen`, `accept*`,
+//!   `sendto`/`recvfrom` and the rest are not on the list (HTTP is the
+//!   service's, `crate::http`); `socketpair` only for `AF_UNIX` (a pair
+//!   of sockets connected to each other, tokio's signal driver's);
 //! - no new processes or programs: `clone` only with `CLONE_THREAD` (a
 //!   thread), `clone3` answers `ENOSYS` (a first, separate filter) so
-//!   that glibc falls back to `clone`, whose flags a filter can read; `fork`, `vfork`, `execve`,
-//!   `execveat` refused;
+//!   that glibc falls back to `clone`, whose flags a filter can read;
+//!   `fork`, `vfork`, `execve`, `execveat` refused;
 //! - no writing files: `openat` only without `O_WRONLY`, `O_RDWR`,
 //!   `O_CREAT`, `O_TRUNC`, `O_APPEND`; no `unlink`, `rename`, `mkdir`,
 //!   `chmod`, `truncate`, `link`, `symlink`;
 //! - no reaching other processes: `ptrace`, `process_vm_*`, `kill`,
-//!   `pidfd_*` refused; `tgkill`/`tkill` only to this process (abort);
+//!   `pidfd_*` refused; `tgkill` only to this process (abort); reading
+//!   `/proc/<pid>/` of another process is Landlock's to refuse;
 //! - no changing privileges or the filter: `setuid` and kin, `prctl` other
-//!   than naming a thread, `seccomp`, `mount`, `unshare`, `setns`, `bpf`,
-//!   `perf_event_open`, `io_uring_*`, `ioctl`, `keyctl`, ...
+//!   than naming a thread, `seccomp`, `landlock_*`, `mount`, `unshare`,
+//!   `setns`, `bpf`, `perf_event_open`, `io_uring_*`, `ioctl`, `keyctl`, ...
 //!
-//! This module owns that list; it must not depend on the connector (the
-//! same filter for every worker) and must run before any connector file is
+//! This module owns that list and the order (limits, `no_new_privs`,
+//! Landlock, the filter); it must not depend on the connector beyond the
+//! directory Landlock lets it read (the same filter for every worker) and
+//! must run while the worker has one thread, before any connector file is
 //! loaded. The worker still reads the connector directory (`openat`
 //! read-only, `getdents64`, `stat*`, `readlink`).
 
 use std::io;
+use std::path::Path;
+
+pub use super::landlock::Landlock;
 
 /// How to harden a worker (sent in its `Init`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -40,6 +48,9 @@ pub struct Hardening {
     pub max_open_files: u64,
     /// Install the seccomp filter (Linux x86_64 and aarch64).
     pub seccomp: bool,
+    /// Restrict the filesystem with Landlock to reading the connector's
+    /// directory (Linux 5.13+; where the kernel has none, skipped).
+    pub landlock: bool,
 }
 
 /// Why a worker could not be hardened; it then refuses to run.
@@ -53,7 +64,7 @@ pub enum HardenError {
     },
     #[error("seccomp filter: {0}")]
     Seccomp(String),
-    #[error("seccomp filters are not supported on this platform")]
+    #[error("seccomp and Landlock are not supported on this platform")]
     Unsupported,
 }
 
@@ -94,9 +105,11 @@ pub fn close_inherited_fds() -> Result<(), HardenError> {
     Ok(())
 }
 
-/// Applies `h` to this process: resource limits, `no_new_privs`, then the
-/// seccomp filter on every thread.
-pub fn apply(h: &Hardening) -> Result<(), HardenError> {
+/// Applies `h` to this process: resource limits, `no_new_privs`, Landlock
+/// (reading beneath `root` only), then the seccomp filter. Call it while
+/// the process has one thread: Landlock binds the calling thread and the
+/// threads it starts afterwards, not threads already running.
+pub fn apply(h: &Hardening, root: &Path) -> Result<Landlock, HardenError> {
     #[cfg(target_os = "linux")]
     {
         set_limit(libc::RLIMIT_CORE, 0, "RLIMIT_CORE")?;
@@ -108,19 +121,33 @@ pub fn apply(h: &Hardening) -> Result<(), HardenError> {
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(os("PR_SET_NO_NEW_PRIVS"));
         }
+        let landlock = if h.landlock {
+            // glibc reads /etc/localtime once, at the first local time:
+            // now, while it may.
+            // SAFETY: tzset only initialises glibc's time zone state.
+            unsafe { tzset() };
+            super::landlock::read_only_beneath(root)?
+        } else {
+            Landlock::Unavailable
+        };
         if h.seccomp {
             filter::install()?;
         }
-        Ok(())
+        Ok(landlock)
     }
     #[cfg(not(target_os = "linux"))]
     {
-        if h.seccomp {
+        if h.seccomp || h.landlock {
             return Err(HardenError::Unsupported);
         }
-        let _ = h;
-        Ok(())
+        let _ = (h, root);
+        Ok(Landlock::Unavailable)
     }
+}
+
+#[cfg(target_os = "linux")]
+extern "C" {
+    fn tzset();
 }
 
 #[cfg(target_os = "linux")]
@@ -286,6 +313,16 @@ mod filter {
                 2,
                 SeccompCmpOp::MaskedEq(writes),
                 0,
+            )?])?],
+        );
+        // tokio's signal driver: a Unix socket pair with itself, made once
+        // per process when the first runtime starts. No other socket.
+        rules.insert(
+            libc::SYS_socketpair,
+            vec![SeccompRule::new(vec![cond(
+                0,
+                SeccompCmpOp::Eq,
+                libc::AF_UNIX as u64,
             )?])?],
         );
         // Naming a thread.

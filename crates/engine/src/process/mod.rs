@@ -20,6 +20,7 @@
 
 pub(crate) mod child;
 pub mod harden;
+mod landlock;
 pub(crate) mod protocol;
 pub(crate) mod supervisor;
 mod worker_io;
@@ -56,6 +57,9 @@ pub struct WorkerOptions {
     pub memory_limit_bytes: Option<u64>,
     /// Install the seccomp filter (default true; Linux x86_64 and aarch64).
     pub seccomp: bool,
+    /// Restrict the filesystem with Landlock to reading the connector's
+    /// directory (default true; skipped where the kernel has none).
+    pub landlock: bool,
     /// Delay before a lost worker is replaced, after the n-th loss in a
     /// row without a call served in between (default 100 ms doubling to
     /// 30 s, equal jitter).
@@ -79,6 +83,7 @@ impl WorkerOptions {
             hard_deadline_grace: Duration::from_secs(2),
             memory_limit_bytes: None,
             seccomp: true,
+            landlock: true,
             restart_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30))
                 .with_jitter(Jitter::Equal),
             env: Vec::new(),
@@ -93,6 +98,7 @@ impl WorkerOptions {
             // (epoll, eventfd); connector files are open only while read.
             max_open_files: 64 + 8 * runtimes as u64,
             seccomp: self.seccomp,
+            landlock: self.landlock,
         }
     }
 }
