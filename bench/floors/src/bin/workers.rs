@@ -147,17 +147,25 @@ struct Figures {
     rss_kib: Vec<u64>,
 }
 
-fn start(root: &Path, workers: bool) -> Engine {
-    if workers {
-        let program = std::env::current_exe().expect("this binary");
-        Engine::start_in_workers(
-            config(root),
-            WorkerOptions::new(program, vec![WORKER_ARG.into()]),
-        )
-        .expect("an engine in workers")
-    } else {
-        Engine::start(config(root)).expect("an engine")
+#[derive(Clone, Copy, PartialEq)]
+enum Home {
+    InProcess,
+    Worker,
+    /// A worker without its seccomp filter and Landlock: what they cost.
+    Unhardened,
+}
+
+fn start(root: &Path, home: Home) -> Engine {
+    if home == Home::InProcess {
+        return Engine::start(config(root)).expect("an engine");
     }
+    let program = std::env::current_exe().expect("this binary");
+    let mut options = WorkerOptions::new(program, vec![WORKER_ARG.into()]);
+    if home == Home::Unhardened {
+        options.seccomp = false;
+        options.landlock = false;
+    }
+    Engine::start_in_workers(config(root), options).expect("an engine in workers")
 }
 
 async fn timed(e: &Engine, c: &Call, n: usize, into: &mut Vec<Duration>) {
@@ -169,9 +177,9 @@ async fn timed(e: &Engine, c: &Call, n: usize, into: &mut Vec<Duration>) {
     }
 }
 
-async fn measure(root: &Path, base: &str, workers: bool, f: &mut Figures) {
+async fn measure(root: &Path, base: &str, home: Home, f: &mut Figures) {
     let t = Instant::now();
-    let e = start(root, workers);
+    let e = start(root, home);
     e.call(call(root, "constant", base))
         .await
         .expect("the first call");
@@ -214,80 +222,73 @@ fn us(d: Duration) -> f64 {
 async fn run(rounds: usize) {
     let root = connector();
     let base = server();
-    let (mut here, mut there) = (Figures::default(), Figures::default());
+    let (mut here, mut there, mut bare) =
+        (Figures::default(), Figures::default(), Figures::default());
     for round in 0..rounds {
-        // Alternate which goes first.
-        if round % 2 == 0 {
-            measure(&root, &base, false, &mut here).await;
-            measure(&root, &base, true, &mut there).await;
-        } else {
-            measure(&root, &base, true, &mut there).await;
-            measure(&root, &base, false, &mut here).await;
+        // Rotate which goes first.
+        let mut order = [Home::InProcess, Home::Worker, Home::Unhardened];
+        order.rotate_left(round % 3);
+        for home in order {
+            let into = match home {
+                Home::InProcess => &mut here,
+                Home::Worker => &mut there,
+                Home::Unhardened => &mut bare,
+            };
+            measure(&root, &base, home, into).await;
         }
     }
-    let row = |what: &str, a: &[Duration], b: &[Duration], q: f64, unit_ms: bool| {
-        let (a, b) = (quantile(a, q), quantile(b, q));
-        let (fa, fb, unit) = if unit_ms {
-            (us(a) / 1000.0, us(b) / 1000.0, "ms")
-        } else {
-            (us(a), us(b), "µs")
-        };
+    let row = |what: &str, pick: fn(&Figures) -> &[Duration], q: f64, unit_ms: bool| {
+        let (a, b, c) = (
+            quantile(pick(&here), q),
+            quantile(pick(&there), q),
+            quantile(pick(&bare), q),
+        );
+        let scale = if unit_ms { 1000.0 } else { 1.0 };
+        let unit = if unit_ms { "ms" } else { "µs" };
+        let (fa, fb, fc) = (us(a) / scale, us(b) / scale, us(c) / scale);
         println!(
-            "| {what} | {fa:.1} {unit} | {fb:.1} {unit} | {:.2}x | {:+.1} {unit} |",
+            "| {what} | {fa:.1} {unit} | {fb:.1} {unit} | {:.2}x | {:+.1} {unit} | {fc:.1} {unit} |",
             fb / fa,
             fb - fa
         );
     };
-    println!("| measure | in process | in a worker | worker / in process | difference |");
-    println!("|---|---|---|---|---|");
+    println!("| measure | in process | in a worker | worker / in process | difference | worker without seccomp and Landlock |");
+    println!("|---|---|---|---|---|---|");
     row(
         &format!("cold: start the engine and answer a first call (median of {rounds})"),
-        &here.cold,
-        &there.cold,
+        |f| &f.cold,
         0.5,
         true,
     );
-    row(
-        "warm constant call, median",
-        &here.constant,
-        &there.constant,
-        0.5,
-        false,
-    );
-    row(
-        "warm constant call, p99",
-        &here.constant,
-        &there.constant,
-        0.99,
-        false,
-    );
+    row("warm constant call, median", |f| &f.constant, 0.5, false);
+    row("warm constant call, p99", |f| &f.constant, 0.99, false);
     row(
         "warm call with one apiClient GET (loopback), median",
-        &here.fetch,
-        &there.fetch,
+        |f| &f.fetch,
         0.5,
         false,
     );
     row(
         "warm call with one apiClient GET, p99",
-        &here.fetch,
-        &there.fetch,
+        |f| &f.fetch,
         0.99,
         false,
     );
-    row(
-        "call returning 1 MB of JSON, median",
-        &here.big,
-        &there.big,
-        0.5,
-        true,
-    );
+    row("call returning 1 MB of JSON, median", |f| &f.big, 0.5, true);
     let mut rss = there.rss_kib.clone();
     rss.sort();
     if let Some(kib) = rss.get(rss.len() / 2) {
         println!();
         println!(
             "worker RSS after the run (one runtime): {:.1} MiB",
+            *kib as f64 / 1024.0
+        );
+    }
+    let mut rss = bare.rss_kib.clone();
+    rss.sort();
+    if let Some(kib) = rss.get(rss.len() / 2) {
+        println!(
+            "unhardened worker RSS after the run: {:.1} MiB",
             *kib as f64 / 1024.0
         );
     }
