@@ -56,6 +56,10 @@ enum Command {
     State(state::StateCommand),
     /// Run the example connector against a bundled mock API (no setup needed).
     Demo(demo::DemoArgs),
+    /// An engine worker process of `runtime serve` (its channel is stdin
+    /// and stdout; see runtime_engine::WorkerOptions). Not for people.
+    #[command(name = "__engine-worker", hide = true)]
+    EngineWorker,
 }
 
 pub fn main() -> ExitCode {
@@ -78,6 +82,11 @@ pub fn main() -> ExitCode {
             .with_current_span(true)
             .with_span_list(false)
             .init(),
+    }
+    // Before the async runtime: the worker builds its own, after it has
+    // read its config and before it hardens itself.
+    if matches!(cli.command, Command::EngineWorker) {
+        return runtime_engine::worker_main();
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -104,6 +113,7 @@ pub fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args, &cli.limits)
                 .await
                 .map(|_| ExitCode::SUCCESS),
+            Command::EngineWorker => Ok(ExitCode::SUCCESS),
             Command::Validate(args) => validate::run(args, &cli.limits).await.map(|n| {
                 if n == 0 {
                     ExitCode::SUCCESS

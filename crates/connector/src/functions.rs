@@ -17,7 +17,7 @@ use crate::specfile::rel_to;
 use crate::Connector;
 
 /// A JavaScript file implementing one function.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FunctionFile {
     /// Absolute.
     pub path: PathBuf,

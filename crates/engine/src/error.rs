@@ -10,7 +10,7 @@ use crate::limits::LimitKind;
 use crate::loader::{relative_name, strip_tenant};
 
 /// Where in the connector a JavaScript error was thrown.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Location {
     /// Relative to the connector directory, e.g. `data/x/events/pull.js`.
     pub file: String,
@@ -25,7 +25,7 @@ impl fmt::Display for Location {
 }
 
 /// A JavaScript exception as the host reports it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JsErrorInfo {
     /// `TypeError`, `ReferenceError`, `ApiError`, ...
     pub class: String,
@@ -167,21 +167,37 @@ impl fmt::Display for JsErrorInfo {
     }
 }
 
-/// Why a call failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a call failed. Serializable: an engine worker process sends it back
+/// as it is (`process/protocol.rs`), so every variant reaches the host
+/// unchanged.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum CallError {
     /// The connector's code threw (or its promise rejected).
     #[error("{0}")]
     Js(JsErrorInfo),
     /// A limit stopped the call; the runtime was recreated.
-    #[error("{function}: stopped by the {kind}")]
-    Limit { kind: LimitKind, function: String },
+    /// `worker_killed`: the call ran in an engine worker process that did
+    /// not stop it by its hard deadline (the limit plus a grace), so the
+    /// process was killed and replaced.
+    #[error("{function}: stopped by the {kind}{}", if *worker_killed { " (it did not stop in time: its engine worker process was killed and is replaced)" } else { "" })]
+    Limit {
+        kind: LimitKind,
+        function: String,
+        #[serde(default)]
+        worker_killed: bool,
+    },
     /// The file loaded but exports nothing callable under the expected names.
     #[error("{file}: no default export and no export named `{export}` that is a function")]
     MissingExport { file: String, export: String },
     /// The engine thread is gone (it only stops when the Engine is dropped).
     #[error("the JavaScript engine has stopped")]
     Stopped,
+    /// The engine worker process running the call ended before answering
+    /// (killed from outside, out of memory, a crash, or another call of
+    /// the same process that had to be stopped); it is replaced, and the
+    /// call may be tried again. Not the connector's error.
+    #[error("the engine worker process running this call was lost ({0}); the call can be retried")]
+    WorkerLost(String),
     /// A mapping file (`make-api-client.yml`, ...) could not be read;
     /// `problem` names the file (and the line of a syntax error).
     #[error("{problem}")]
@@ -208,6 +224,12 @@ impl CallError {
                 CallError::Js(info)
             }
         }
+    }
+
+    /// Whether trying the same call again may succeed: the engine worker
+    /// process was lost under it, through no fault of the call's own.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, CallError::WorkerLost(_))
     }
 
     /// The JavaScript error, when there is one.

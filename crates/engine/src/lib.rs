@@ -15,10 +15,13 @@ compile_error!(
 );
 
 mod error;
+mod http;
 mod limits;
 mod loader;
 mod ops;
 mod pool;
+#[cfg(unix)]
+mod process;
 mod sdk;
 mod transpile;
 mod worker;
@@ -32,6 +35,10 @@ use tokio::sync::oneshot;
 
 pub use error::{CallError, JsErrorInfo, Location};
 pub use limits::{LimitKind, Limits, TENANTS_PER_RUNTIME};
+#[cfg(unix)]
+pub use process::harden::{self, HardenError, Landlock};
+#[cfg(unix)]
+pub use process::{worker_main, Hardening, WorkerOptions, WorkerStats};
 
 /// A connector function's file, as the connector crate resolved it.
 pub use runtime_connector::FunctionFile;
@@ -56,8 +63,9 @@ pub struct EngineConfig {
     pub oauth_config: Option<FunctionFile>,
 }
 
-/// One call of a connector function.
-#[derive(Debug, Clone)]
+/// One call of a connector function. Serialized whole to an engine worker
+/// process (`process/protocol.rs`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Call {
     pub function: FunctionFile,
     /// Collection key, for log lines.
@@ -78,13 +86,14 @@ pub struct Call {
     /// between connections"). `None`: one connection, as in `runtime run`,
     /// `invoke` and `validate`; module instances are shared by its calls and
     /// connectors may add globals.
+    #[serde(default)]
     pub tenant: Option<String>,
 }
 
 /// A collection's record builders, each code or a mapping file (told
 /// apart by the file's extension: `.yml`, `.map.yml`, `.yaml`, `.json` are
 /// mappings).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RecordBuilders {
     /// `recordFromApi`: passed to the function as an async function.
     pub from_api: Option<FunctionFile>,
@@ -172,6 +181,21 @@ impl RawOutput {
         &self.function
     }
 
+    /// The text, given up (a worker sends it to the service as it is).
+    pub(crate) fn into_text(self) -> String {
+        self.text
+    }
+
+    /// A result text a worker sent.
+    #[cfg(unix)]
+    pub(crate) fn from_worker(text: String, function: String) -> RawOutput {
+        RawOutput {
+            text,
+            function,
+            value: 0..0,
+        }
+    }
+
     /// The whole result.
     pub fn parse(&self) -> Result<CallOutput, CallError> {
         // JSON.stringify accepted it, so only the parser's nesting limit can
@@ -185,11 +209,19 @@ impl RawOutput {
     }
 }
 
-/// Handle to a connector's engine threads (see `pool`). Cheap to clone;
-/// the threads stop when the last handle is dropped.
+/// Handle to a connector's engine: its threads in this process (see
+/// `pool`), or its worker processes (see `process`). Cheap to clone; the
+/// threads or processes stop when the last handle is dropped.
 #[derive(Clone)]
 pub struct Engine {
-    pool: Arc<pool::Pool>,
+    home: Home,
+}
+
+#[derive(Clone)]
+enum Home {
+    Threads(Arc<pool::Pool>),
+    #[cfg(unix)]
+    Processes(Arc<process::supervisor::Supervisor>),
 }
 
 impl Engine {
@@ -197,8 +229,48 @@ impl Engine {
     /// runtime: HTTP requests of the connector run on it.
     pub fn start(config: EngineConfig) -> std::io::Result<Engine> {
         Ok(Engine {
-            pool: Arc::new(pool::Pool::start(config)?),
+            home: Home::Threads(Arc::new(pool::Pool::start(config)?)),
         })
+    }
+
+    /// Starts an engine whose calls run in `workers.processes` worker
+    /// processes (`workers.program` with `workers.args`, which must call
+    /// [`worker_main`]). Must be called inside a tokio runtime: the
+    /// supervision and the workers' HTTP requests (made here, with
+    /// `config.client`, `config.http`, `config.spec_base_uri` and
+    /// `config.allowed_hosts`) run on it. Fails only when the program is
+    /// not there; workers start in the background, and calls made before
+    /// one is ready wait for it.
+    #[cfg(unix)]
+    pub fn start_in_workers(
+        config: EngineConfig,
+        workers: WorkerOptions,
+    ) -> std::io::Result<Engine> {
+        Ok(Engine {
+            home: Home::Processes(Arc::new(process::supervisor::Supervisor::start(
+                config, workers,
+            )?)),
+        })
+    }
+
+    /// The counters of the worker processes, for an engine started with
+    /// [`Engine::start_in_workers`].
+    #[cfg(unix)]
+    pub fn worker_stats(&self) -> Option<Arc<WorkerStats>> {
+        match &self.home {
+            Home::Threads(_) => None,
+            Home::Processes(s) => Some(s.stats()),
+        }
+    }
+
+    /// The process ids of the worker processes up now (empty for an engine
+    /// in this process).
+    #[cfg(unix)]
+    pub fn worker_pids(&self) -> Vec<u32> {
+        match &self.home {
+            Home::Threads(_) => Vec::new(),
+            Home::Processes(s) => s.pids(),
+        }
     }
 
     /// Runs one function call.
@@ -209,18 +281,30 @@ impl Engine {
     /// [`Engine::call`], leaving the result unparsed.
     pub async fn call_raw(&self, call: Call) -> Result<RawOutput, CallError> {
         let (tx, rx) = oneshot::channel();
-        self.pool
-            .submit(worker::Job::Call(Box::new(call), tx))
-            .map_err(|_| CallError::Stopped)?;
+        match &self.home {
+            Home::Threads(pool) => pool
+                .submit(worker::Job::Call(Box::new(call), tx))
+                .map_err(|_| CallError::Stopped)?,
+            #[cfg(unix)]
+            Home::Processes(s) => s
+                .submit(process::supervisor::Job::Call(Box::new(call), tx))
+                .map_err(|_| CallError::Stopped)?,
+        }
         rx.await.map_err(|_| CallError::Stopped)?
     }
 
     /// Loads the function's module and checks that it exports the function.
     pub async fn check(&self, function: FunctionFile) -> Result<(), CallError> {
         let (tx, rx) = oneshot::channel();
-        self.pool
-            .submit(worker::Job::Check(function, tx))
-            .map_err(|_| CallError::Stopped)?;
+        match &self.home {
+            Home::Threads(pool) => pool
+                .submit(worker::Job::Check(function, tx))
+                .map_err(|_| CallError::Stopped)?,
+            #[cfg(unix)]
+            Home::Processes(s) => s
+                .submit(process::supervisor::Job::Check(function, tx))
+                .map_err(|_| CallError::Stopped)?,
+        }
         rx.await.map_err(|_| CallError::Stopped)?
     }
 }

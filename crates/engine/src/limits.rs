@@ -18,7 +18,7 @@ pub(crate) mod squeeze;
 /// Limits of one call. Defaults suit connector code that mostly waits on
 /// HTTP: generous wall time, a firm CPU budget, a heap that fits many
 /// connectors on one machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// JavaScript execution time per call (default 10 s).
     pub cpu: Duration,
@@ -59,7 +59,7 @@ impl Default for Limits {
 }
 
 /// Which limit stopped a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LimitKind {
     Cpu(Duration),
     Wall(Duration),
@@ -338,6 +338,10 @@ impl Watchdog {
                     );
                     tracing::error!("{message}");
                     eprintln!("error: {message}");
+                    // In an engine worker process: the service learns which
+                    // call it was, and fails that one with this limit.
+                    #[cfg(unix)]
+                    crate::process::report_stuck(&s.function, kind);
                     std::process::exit(EXIT_STUCK);
                 }
                 // Stay tripped until the call ends, re-asserting the stop:

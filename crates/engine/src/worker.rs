@@ -566,6 +566,7 @@ impl Js {
             (Some(kind), _) | (None, Err(CallError::Limit { kind, .. })) => Err(CallError::Limit {
                 kind,
                 function: function.rel.clone(),
+                worker_killed: false,
             }),
             (None, result) => result,
         }
@@ -590,6 +591,7 @@ impl Js {
                 Err(CallError::Limit {
                     kind: LimitKind::Wall(wall),
                     function: function.rel.clone(),
+                    worker_killed: false,
                 })
             }
         }
@@ -879,6 +881,7 @@ impl Js {
             return Err(CallError::Limit {
                 kind,
                 function: String::new(),
+                worker_killed: false,
             });
         }
         result

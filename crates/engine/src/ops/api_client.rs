@@ -1,8 +1,10 @@
 //! `apiClient`'s ops (runtime-js/api_client.js): makeApiClient's result
-//! configures the connection, and every request goes through
-//! `runtime_api_client` on the host's tokio runtime. The HTTP, the origin
-//! allow-list, retries and redaction live in crates/api-client; this module
-//! only carries requests and answers across, and must not add policy.
+//! configures the connection, and every request goes through the
+//! transport of `crate::http`: `runtime_api_client` on the host's tokio
+//! runtime, or, in an engine worker process, the service over the worker's
+//! channel. The HTTP, the origin allow-list, retries and redaction live in
+//! crates/api-client; this module only carries requests and answers
+//! across, and must not add policy.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,11 +12,11 @@ use std::sync::Arc;
 
 use deno_core::{op2, OpState};
 use deno_error::JsErrorBox;
-use runtime_api_client::{
-    ApiClientError, ApiRequest, Body, ClientSettings, HttpClient, HttpConfig, OAuthConfig,
-};
+use runtime_api_client::{ApiRequest, HttpClient, HttpConfig, OAuthConfig};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::http::{self, Configured, Direct, Http, RawSettings};
 
 /// What the apiClient ops need; one per runtime, put in the OpState.
 pub(crate) struct ApiContext {
@@ -23,12 +25,27 @@ pub(crate) struct ApiContext {
     pub spec_base_uri: Option<String>,
     pub allowed_hosts: Arc<Vec<String>>,
     /// Set by `op_rt_api_configure` from makeApiClient's result.
-    pub settings: Option<Arc<ClientSettings>>,
+    pub settings: Option<Configured>,
     /// HTTP runs on the host's multi-threaded runtime so that time spent on
     /// the network never counts against the JavaScript CPU budget.
     pub host: tokio::runtime::Handle,
     /// The running call's connection (worker.rs): its rate budget is its own.
     pub tenant: crate::loader::CurrentTenant,
+}
+
+impl ApiContext {
+    /// The transport: the worker's channel in an engine worker process,
+    /// else this process's HTTP client.
+    fn transport(&self) -> Arc<dyn Http> {
+        match http::forwarded() {
+            Some(forward) => forward.clone(),
+            None => Arc::new(Direct {
+                client: self.client.clone(),
+                config: self.config.clone(),
+                host: self.host.clone(),
+            }),
+        }
+    }
 }
 
 #[op2]
@@ -38,16 +55,17 @@ pub(super) fn op_rt_api_configure(
     #[serde] credential_strings: Vec<String>,
 ) -> Result<(), JsErrorBox> {
     let ctx = state.borrow_mut::<ApiContext>();
-    let mut settings = ClientSettings::from_make_api_client(
-        &value,
-        ctx.spec_base_uri.as_deref(),
-        &ctx.allowed_hosts,
-    )
-    .map_err(|e| JsErrorBox::type_error(format!("makeApiClient: {e}")))?;
-    // Hidden wherever an ApiError message would echo them.
-    settings.secret_values = credential_strings;
-    settings.limit_scope = ctx.tenant.borrow().clone().unwrap_or_default();
-    ctx.settings = Some(Arc::new(settings));
+    let raw = RawSettings {
+        value,
+        secrets: credential_strings,
+        scope: ctx.tenant.borrow().clone().unwrap_or_default(),
+    };
+    let settings = http::settings_of(&raw, ctx.spec_base_uri.as_deref(), &ctx.allowed_hosts)
+        .map_err(JsErrorBox::type_error)?;
+    ctx.settings = Some(Configured {
+        settings: Arc::new(settings),
+        raw: Arc::new(raw),
+    });
     Ok(())
 }
 
@@ -69,18 +87,13 @@ pub(super) async fn op_rt_api_request(
     state: Rc<RefCell<OpState>>,
     #[serde] wire: WireRequest,
 ) -> Result<serde_json::Value, JsErrorBox> {
-    let (client, config, settings, host) = {
+    let (transport, configured) = {
         let s = state.borrow();
         let ctx = s.borrow::<ApiContext>();
-        let settings = ctx.settings.clone().ok_or_else(|| {
+        let configured = ctx.settings.clone().ok_or_else(|| {
             JsErrorBox::generic("apiClient used before makeApiClient configured it")
         })?;
-        (
-            ctx.client.clone(),
-            ctx.config.clone(),
-            settings,
-            ctx.host.clone(),
-        )
+        (ctx.transport(), configured)
     };
     let headers = wire
         .headers
@@ -103,18 +116,10 @@ pub(super) async fn op_rt_api_request(
         },
         headers,
     };
-    let result = host
-        .spawn(async move { client.send(&settings, &config, request).await })
+    transport
+        .request(&configured, request)
         .await
-        .map_err(|e| JsErrorBox::generic(format!("apiClient request task failed: {e}")))?;
-    Ok(match result {
-        Ok(res) => {
-            let mut response = json!({"status": res.status, "headers": res.headers});
-            put_body(&mut response, res.body);
-            json!({"ok": true, "response": response})
-        }
-        Err(err) => error_envelope(err),
-    })
+        .map_err(JsErrorBox::generic)
 }
 
 /// The OAuth2 refresh_token grant with the connector's OAuth config
@@ -127,44 +132,11 @@ pub(super) async fn op_rt_oauth_refresh(
     #[serde] config: serde_json::Value,
     #[string] refresh_token: String,
 ) -> Result<serde_json::Value, JsErrorBox> {
-    let config = OAuthConfig::from_value(&config)
+    let parsed = OAuthConfig::from_value(&config)
         .map_err(|e| JsErrorBox::type_error(format!("getOAuthConfig: {e}")))?;
-    let (client, http, host) = {
-        let s = state.borrow();
-        let ctx = s.borrow::<ApiContext>();
-        (ctx.client.clone(), ctx.config.clone(), ctx.host.clone())
-    };
-    let result = host
-        .spawn(async move {
-            runtime_api_client::refresh_token_grant(&client, &http, &config, &refresh_token).await
-        })
+    let transport = state.borrow().borrow::<ApiContext>().transport();
+    transport
+        .oauth_refresh(config, parsed, refresh_token)
         .await
-        .map_err(|e| JsErrorBox::generic(format!("OAuth refresh task failed: {e}")))?;
-    Ok(match result {
-        Ok(token) => json!({"ok": true, "token": token}),
-        Err(err) => error_envelope(err),
-    })
-}
-
-/// The body crosses as text with its kind; api_client.js `JSON.parse`s JSON
-/// itself, which is cheaper than converting a Rust `Value` into JavaScript
-/// objects (docs/benchmarks.md, "apiClient path").
-fn put_body(out: &mut Value, body: Body) {
-    let (kind, text) = match body {
-        Body::Empty => ("empty", String::new()),
-        Body::Json(text) => ("json", text),
-        Body::Text(text) => ("text", text),
-    };
-    out["bodyKind"] = json!(kind);
-    out["body"] = Value::String(text);
-}
-
-fn error_envelope(err: ApiClientError) -> Value {
-    let mut out = json!({"ok": false, "kind": err.kind(), "message": err.to_string()});
-    if let Some(res) = err.response() {
-        out["status"] = json!(res.status);
-        out["headers"] = Value::Object(res.headers.clone());
-        put_body(&mut out, res.body.clone());
-    }
-    out
+        .map_err(JsErrorBox::generic)
 }

@@ -12,7 +12,10 @@ use runtime_engine::{Call, Engine, EngineConfig, FunctionFile, Limits};
 use serde_json::{json, Value};
 
 /// An engine for the connector at `root`; `api_client`: it has
-/// `auth/make-api-client.js`.
+/// `auth/make-api-client.js`. With `ENGINE_TESTS_IN_WORKERS=1` in the
+/// environment, the engine runs its calls in worker processes of the
+/// `engine-worker` bin instead (every test of the crate then checks that
+/// a worker answers as the in-process engine does).
 pub fn engine(root: &Path, name: &str, limits: Limits, api_client: bool) -> Engine {
     let mut config = config(root, name, limits);
     config.make_api_client = api_client.then(|| FunctionFile {
@@ -20,6 +23,11 @@ pub fn engine(root: &Path, name: &str, limits: Limits, api_client: bool) -> Engi
         rel: "auth/make-api-client.js".into(),
         export: "makeApiClient".into(),
     });
+    if std::env::var_os("ENGINE_TESTS_IN_WORKERS").is_some() {
+        let workers =
+            runtime_engine::WorkerOptions::new(env!("CARGO_BIN_EXE_engine-worker"), vec![]);
+        return Engine::start_in_workers(config, workers).unwrap();
+    }
     Engine::start(config).unwrap()
 }
 
