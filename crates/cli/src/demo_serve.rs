@@ -50,6 +50,7 @@ pub async fn run(args: DemoArgs, limits: &LimitArgs) -> Result<()> {
         },
         // The demo's mock APIs are on loopback.
         allow_private_networks: vec!["127.0.0.0/8".parse()?],
+        workers: crate::serve::worker_setup("info", false, 1)?,
         max_body: 1 << 20,
         webhook_read_timeout: Duration::from_secs(30),
         interval_override: Some(every),

@@ -104,9 +104,15 @@ pub fn main() -> ExitCode {
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Command::Run(args) => run::run(args, &cli.limits).await.map(|_| ExitCode::SUCCESS),
-            Command::Serve(args) => serve::run(args, &cli.limits)
-                .await
-                .map(|_| ExitCode::SUCCESS),
+            Command::Serve(args) => {
+                let json = matches!(cli.log_format, LogFormat::Json);
+                match serve::worker_setup(&cli.log, json, args.workers) {
+                    Ok(workers) => serve::run(args, &cli.limits, workers)
+                        .await
+                        .map(|_| ExitCode::SUCCESS),
+                    Err(e) => Err(e),
+                }
+            }
             Command::State(cmd) => state::run(cmd, &cli.limits)
                 .await
                 .map(|_| ExitCode::SUCCESS),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use runtime_secrets::{Cipher, SecretKey};
-use runtime_service::ServeOptions;
+use runtime_service::{ServeOptions, WorkerSetup};
 use runtime_sinks::SinkConfig;
 use runtime_store::{Sled, Store};
 use runtime_strategies::LimitOverrides;
@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// Seconds a client may take to send its request body (408 after).
     #[arg(long, default_value_t = 30.0)]
     pub webhook_read_timeout: f64,
+    /// Engine worker processes per connector (connector code never runs in
+    /// the service's own process; each worker runs up to `--runtimes` calls).
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
     /// Override every collection's pull interval, in seconds (demos, tests).
     #[arg(long)]
     pub interval: Option<f64>,
@@ -122,7 +126,24 @@ fn redact(spec: &str) -> String {
     }
 }
 
-pub async fn run(args: ServeArgs, limits: &LimitArgs) -> Result<()> {
+/// Workers are this binary's hidden `__engine-worker`, logging as the
+/// service does (`log` is the `--log` filter, `json` the format).
+pub fn worker_setup(log: &str, json: bool, per_connector: usize) -> Result<WorkerSetup> {
+    let program =
+        std::env::current_exe().context("cannot find this program to start engine workers")?;
+    let mut args = vec!["--log".to_string(), log.to_string()];
+    if json {
+        args.extend(["--log-format".to_string(), "json".to_string()]);
+    }
+    args.push("__engine-worker".into());
+    Ok(WorkerSetup {
+        program,
+        args,
+        per_connector,
+    })
+}
+
+pub async fn run(args: ServeArgs, limits: &LimitArgs, workers: WorkerSetup) -> Result<()> {
     let admin_token = secret(
         args.admin_token_file.as_deref(),
         "RUNTIME_ADMIN_TOKEN",
@@ -162,6 +183,10 @@ pub async fn run(args: ServeArgs, limits: &LimitArgs) -> Result<()> {
             runtimes: limits.runtimes,
         },
         allow_private_networks: allowed.allowed().to_vec(),
+        workers: WorkerSetup {
+            per_connector: args.workers,
+            ..workers
+        },
         max_body: args.max_body,
         webhook_read_timeout: read_timeout,
         interval_override: interval,

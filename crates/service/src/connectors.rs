@@ -11,11 +11,13 @@ use runtime_connector::Connector;
 use runtime_engine::Engine;
 use runtime_strategies::LimitOverrides;
 
-use crate::ServeError;
+use runtime_engine::{WorkerOptions, WorkerStats};
 
-/// A connector ready for connections: its specs and its engine, shared by
-/// every connection of it (each call names its connection: the engine
-/// keeps their module instances apart).
+use crate::{ServeError, WorkerSetup};
+
+/// A connector ready for connections: its specs and its engine (its
+/// worker processes), shared by every connection of it (each call names
+/// its connection: the engine keeps their module instances apart).
 #[derive(Clone)]
 pub struct Loaded {
     pub connector: Arc<Connector>,
@@ -27,10 +29,14 @@ pub struct Loaded {
 /// directories claim one key.
 /// Every connector's HTTP goes through `client` (the service's, with its
 /// address guard).
+/// Each connector's code runs in worker processes as `workers` says,
+/// counted in `stats`.
 pub fn load_connectors(
     dir: &Path,
     limits: &LimitOverrides,
     client: &HttpClient,
+    workers: &WorkerSetup,
+    stats: &Arc<WorkerStats>,
 ) -> Result<BTreeMap<String, Loaded>, ServeError> {
     let fail = |message: String| ServeError::Connectors {
         dir: dir.to_path_buf(),
@@ -67,14 +73,21 @@ pub fn load_connectors(
                 path.display()
             )));
         }
-        let engine =
-            match runtime_strategies::engine_with_client(&connector, limits, client.clone()) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!("connector {} skipped: {e}", path.display());
-                    continue;
-                }
-            };
+        let mut options = WorkerOptions::new(workers.program.clone(), workers.args.clone());
+        options.processes = workers.per_connector.max(1);
+        options.stats = stats.clone();
+        let engine = match runtime_strategies::engine_in_workers(
+            &connector,
+            limits,
+            client.clone(),
+            options,
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!("connector {} skipped: {e}", path.display());
+                continue;
+            }
+        };
         tracing::info!(connector = %key, dir = %path.display(), "connector loaded");
         out.insert(
             key,

@@ -45,6 +45,8 @@ pub struct ServeOptions {
     /// Compared in constant time; never logged.
     pub admin_token: String,
     pub limits: LimitOverrides,
+    /// How connector code runs: in worker processes of this program.
+    pub workers: WorkerSetup,
     /// Ranges connectors may reach although not public
     /// (`--allow-private-networks`); everything else non-public is refused.
     pub allow_private_networks: Vec<runtime_api_client::IpNet>,
@@ -56,6 +58,16 @@ pub struct ServeOptions {
     pub instance_id: String,
     /// Stops the service like SIGTERM when it turns true.
     pub stop: Option<watch::Receiver<bool>>,
+}
+
+/// The engine worker processes (`runtime_engine::WorkerOptions`): the
+/// program and arguments that start one (the `runtime` binary's hidden
+/// `__engine-worker`), and how many each connector gets.
+#[derive(Debug, Clone)]
+pub struct WorkerSetup {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub per_connector: usize,
 }
 
 #[derive(Debug, thiserror::Error)]

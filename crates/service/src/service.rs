@@ -76,6 +76,8 @@ pub struct Service {
     connections: RwLock<BTreeMap<String, Entry>>,
     /// Held by every admin write.
     admin: Mutex<()>,
+    /// Every connector's engine worker processes.
+    workers: Arc<runtime_engine::WorkerStats>,
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -332,7 +334,9 @@ impl Service {
             outbox_depth: self.store.pending_count().await.unwrap_or(0),
             connections_running: running,
             connections_paused: paused,
-            ..Default::default()
+            workers_running: self.workers.running() as u64,
+            workers_restarted: self.workers.restarted() as u64,
+            leases_held: 0,
         }
     }
 
@@ -400,7 +404,14 @@ pub(crate) async fn run(options: ServeOptions) -> Result<(), ServeError> {
     // One client for every connector: one connection pool, one guard.
     let guard = runtime_api_client::AddressGuard::new(options.allow_private_networks.clone());
     let client = runtime_api_client::HttpClient::with_address_guard(guard)?;
-    let connectors = load_connectors(&options.connectors_dir, &options.limits, &client)?;
+    let workers = Arc::new(runtime_engine::WorkerStats::default());
+    let connectors = load_connectors(
+        &options.connectors_dir,
+        &options.limits,
+        &client,
+        &options.workers,
+        &workers,
+    )?;
     let public_url = options
         .public_url
         .clone()
@@ -418,6 +429,7 @@ pub(crate) async fn run(options: ServeOptions) -> Result<(), ServeError> {
         admin_token: options.admin_token.clone(),
         connections: RwLock::new(BTreeMap::new()),
         admin: Mutex::new(()),
+        workers,
     });
     resume(&service).await?;
     let (stop_tx, stop_rx) = watch::channel(false);

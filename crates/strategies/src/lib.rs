@@ -43,6 +43,8 @@ pub use invoker::{Invoker, RecordBuilderCache};
 /// The strategy names of the connector spec: the one spelling of a name.
 pub use runtime_connector::Strategy as Kind;
 pub use runtime_events::MAX_EVENTS_PER_CALL;
+#[cfg(unix)]
+pub use setup::engine_in_workers;
 pub use setup::{engine_for, engine_with_client, LimitOverrides, SetupError};
 pub use time::parse_time;
 pub use webhook::{Routed, WebhookRequest};

@@ -53,6 +53,27 @@ pub fn engine_with_client(
     overrides: &LimitOverrides,
     client: HttpClient,
 ) -> Result<Engine, SetupError> {
+    Ok(Engine::start(engine_config(connector, overrides, client)?)?)
+}
+
+/// [`engine_with_client`] whose connector code runs in worker processes
+/// (`runtime serve`): HTTP stays in this process, on `client`.
+#[cfg(unix)]
+pub fn engine_in_workers(
+    connector: &Connector,
+    overrides: &LimitOverrides,
+    client: HttpClient,
+    workers: runtime_engine::WorkerOptions,
+) -> Result<Engine, SetupError> {
+    let config = engine_config(connector, overrides, client)?;
+    Ok(Engine::start_in_workers(config, workers)?)
+}
+
+fn engine_config(
+    connector: &Connector,
+    overrides: &LimitOverrides,
+    client: HttpClient,
+) -> Result<EngineConfig, SetupError> {
     // Code or a mapping file (`auth/make-api-client.yml`, a `filePath` to
     // one), as declared in the root spec; the engine runs either.
     let auth = |name: &str| -> Result<Option<FunctionFile>, Problem> {
@@ -76,7 +97,7 @@ pub fn engine_with_client(
             None => auth("auth/oauth-config")?,
         },
     };
-    Ok(Engine::start(config)?)
+    Ok(config)
 }
 
 fn limits(spec: &LimitsSpec, overrides: &LimitOverrides) -> Limits {
