@@ -335,7 +335,7 @@ impl Service {
             connections_running: running,
             connections_paused: paused,
             workers_running: self.workers.running() as u64,
-            workers_restarted: self.workers.restarted() as u64,
+            workers_restarted: self.workers.restarted(),
             leases_held: 0,
         }
     }
