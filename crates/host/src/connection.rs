@@ -27,6 +27,16 @@ use tokio::task::JoinHandle;
 use crate::shared::{base_invoker, collection_invoker, Shared, Subscription};
 use crate::{credentials, plan, registrations, schedule, server, HostError};
 
+/// The base of every webhook URL: `--public-url` without a trailing `/`,
+/// else `http://<listen>`.
+pub fn public_url(given: Option<&str>, listen: std::net::SocketAddr) -> String {
+    given
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("http://{listen}"))
+        .trim_end_matches('/')
+        .to_string()
+}
+
 /// How a connection's subscriptions are set up.
 #[derive(Debug, Clone)]
 pub struct ConnectionOptions {

@@ -43,7 +43,8 @@ use runtime_store::Store;
 use tokio::sync::{watch, Notify};
 
 pub use connection::{
-    connector_invoker, paused_statuses, ConnectionOptions, ConnectionRun, SubscriptionStatus,
+    connector_invoker, paused_statuses, public_url, ConnectionOptions, ConnectionRun,
+    SubscriptionStatus,
 };
 pub use data_dir::{connection_identity, connector_data_root, default_data_dir, is_old_default};
 pub use error::{CycleError, HostError};
@@ -91,12 +92,7 @@ pub async fn run(
     store: Arc<dyn Store>,
     options: RunOptions,
 ) -> Result<RunReport, HostError> {
-    let public_url = options
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", options.listen))
-        .trim_end_matches('/')
-        .to_string();
+    let public_url = connection::public_url(options.public_url.as_deref(), options.listen);
     let setup = ConnectionOptions {
         public_url: public_url.clone(),
         interval_override: options.interval_override,

@@ -231,11 +231,22 @@ pub(crate) async fn receive_for(
 
 /// Counts and logs a request whose events are stored, and answers it.
 fn answered(shared: &Shared, path: &str, events: usize, response: Response) -> Response {
-    runtime_metrics::webhook_request(response.status().as_u16());
+    count_request(shared, events);
+    logged(path, events, response)
+}
+
+/// A webhook request answered 2xx, and the events it committed, in the
+/// run's report.
+fn count_request(shared: &Shared, events: usize) {
     shared.webhook_requests.fetch_add(1, Ordering::Relaxed);
     shared
         .webhook_events
         .fetch_add(events as u64, Ordering::Relaxed);
+}
+
+/// Counts a webhook answer in the metrics and logs it.
+fn logged(path: &str, events: usize, response: Response) -> Response {
+    runtime_metrics::webhook_request(response.status().as_u16());
     tracing::info!(
         path = %path,
         status = response.status().as_u16(),
@@ -284,10 +295,7 @@ async fn receive_global(
     };
     match route_global(&shared, &handled).await {
         Ok(events) => {
-            shared.webhook_requests.fetch_add(1, Ordering::Relaxed);
-            shared
-                .webhook_events
-                .fetch_add(events as u64, Ordering::Relaxed);
+            count_request(&shared, events);
             handled.answer(events)
         }
         Err(refused) => refused,
@@ -338,10 +346,7 @@ impl GlobalRequest {
 
     /// The answer once `events` were committed from it.
     pub fn answer(&self, events: usize) -> Response {
-        let response = respond(self.response.clone());
-        runtime_metrics::webhook_request(response.status().as_u16());
-        tracing::info!(path = %self.path, status = response.status().as_u16(), events, "webhook request");
-        response
+        logged(&self.path, events, respond(self.response.clone()))
     }
 }
 

@@ -412,12 +412,7 @@ pub(crate) async fn run(options: ServeOptions) -> Result<(), ServeError> {
         &options.workers,
         &workers,
     )?;
-    let public_url = options
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", options.listen))
-        .trim_end_matches('/')
-        .to_string();
+    let public_url = runtime_host::public_url(options.public_url.as_deref(), options.listen);
     let service = Arc::new(Service {
         connectors,
         store: options.store.clone(),
