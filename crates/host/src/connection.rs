@@ -117,7 +117,6 @@ pub(crate) async fn prepare(
         webhook_requests: AtomicU64::new(0),
         webhook_events: AtomicU64::new(0),
         credentials,
-        tenant: options.tenant.clone(),
     }))
 }
 

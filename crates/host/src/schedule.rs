@@ -74,7 +74,7 @@ pub(crate) async fn schedule(
             first = cycles == 1,
             lag_ms = started.saturating_duration_since(due).as_secs_f64() * 1e3,
             cycle_ms = started.elapsed().as_secs_f64() * 1e3,
-            connection = shared.tenant.as_deref().unwrap_or("-"),
+            connection = shared.connection_id(),
             "cycle"
         );
         match result {

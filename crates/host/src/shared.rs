@@ -45,8 +45,6 @@ pub(crate) struct Shared {
     pub webhook_events: AtomicU64,
     /// Refreshed credentials, kept in the store for the next run.
     pub credentials: crate::credentials::KeptCredentials,
-    /// The connection's id in `runtime serve`, for log lines.
-    pub tenant: Option<String>,
 }
 
 impl Shared {
@@ -64,9 +62,15 @@ impl Shared {
         tracing::info_span!(
             "call",
             connector = %self.connector.spec.key,
-            connection = self.tenant.as_deref().unwrap_or("-"),
+            connection = self.connection_id(),
             collection = %collection,
         )
+    }
+
+    /// The connection's id in `runtime serve` (its invokers' tenant), `-`
+    /// in `run`: for log lines.
+    pub(crate) fn connection_id(&self) -> &str {
+        self.base.tenant.as_deref().unwrap_or("-")
     }
 
     /// What `sub`'s strategy runs against.
