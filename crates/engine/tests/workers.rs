@@ -822,11 +822,6 @@ async fn a_call_its_worker_cannot_stop_fails_with_its_limit_when_the_worker_ends
                 ..
             },
         ) => assert!(err.to_string().contains("data/block.js"), "{err}"),
-        // Under load the worker's exit can be seen before its last frame
-        // (which names the stuck call): the call is then lost as
-        // retryable, still naming the exit-70 last resort. (Known race,
-        // noted on issue 13.)
-        Err(CallError::WorkerLost(why)) if why.contains("status 70") => {}
         other => panic!(
             "expected the wall-clock limit, got {:?}",
             other.map(|o| o.value)

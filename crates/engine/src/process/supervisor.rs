@@ -75,6 +75,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the reader of a worker that exited may take to reach the end
+/// of what it wrote before it died.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// apiClient requests one worker may have in flight at once, per runtime.
 const REQUESTS_PER_RUNTIME: usize = 64;
 
@@ -440,6 +444,10 @@ async fn serve(
             }
             status = child.wait() => {
                 let status = status.map_or_else(|e| e.to_string(), describe);
+                // Its last frames may still be in the pipe (answers, or the
+                // Stuck naming the call behind an exit 70): the reader
+                // takes them before the calls left are failed.
+                let _ = tokio::time::timeout(DRAIN_TIMEOUT, &mut ended).await;
                 return lost(status);
             }
             _ = flight.freed.notified(), if running >= capacity => {}
