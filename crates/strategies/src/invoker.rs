@@ -87,12 +87,11 @@ impl Invoker {
         input: Map<String, Value>,
     ) -> Result<RawOutput, StrategyError> {
         let (call, function) = self.prepare(&self.path(name), input)?;
-        let output = self.engine.call_raw(call).await.map_err(|source| {
-            if let CallError::Limit { kind, .. } = &source {
-                runtime_metrics::limit_hit(kind.name());
-            }
-            self.call_error(&function, source)
-        })?;
+        let output = self
+            .engine
+            .call_raw(call)
+            .await
+            .map_err(|source| self.call_error(&function, source))?;
         // One pass over the text: only `credentials` is built.
         let (output, refreshed) = output
             .open()
@@ -184,6 +183,10 @@ impl Invoker {
     }
 
     pub(crate) fn call_error(&self, function: &str, source: CallError) -> StrategyError {
+        // Every failed call passes here: the one place limit hits are counted.
+        if let CallError::Limit { kind, .. } = &source {
+            runtime_metrics::limit_hit(kind.name());
+        }
         StrategyError::Call {
             collection: self.collection.clone(),
             function: function.to_string(),
