@@ -43,4 +43,9 @@ impl CycleError {
             _ => 500,
         }
     }
+
+    /// See [`StrategyError::is_transient`]: retried soon, not backed off.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CycleError::Strategy(e) if e.is_transient())
+    }
 }

@@ -37,6 +37,8 @@ pub(crate) async fn schedule(
     mut stop: watch::Receiver<bool>,
 ) -> (u64, u64) {
     let (mut cycles, mut events, mut failures) = (0u64, 0u64, 0u32);
+    // Consecutive failures that were the runtime's (a lost engine worker).
+    let mut transient = 0u32;
     let mut due = tokio::time::Instant::now();
     let mut in_flight = None;
     let pipelined = sub.plan.strategy.pipelined();
@@ -79,17 +81,24 @@ pub(crate) async fn schedule(
         );
         match result {
             Ok(n) => {
-                failures = 0;
+                (failures, transient) = (0, 0);
                 events += n as u64;
             }
             Err(e) => {
                 failures += 1;
+                transient = match e.is_transient() {
+                    true => transient + 1,
+                    false => 0,
+                };
                 tracing::error!(subscription = %sub.plan.id, failures, "cycle failed: {e}");
                 shared.stop_if_store_failed();
             }
         }
         let every = sub.plan.strategy.wake_every(sub.plan.interval);
-        let delay = next_delay(every, failures);
+        let delay = match transient {
+            0 => next_delay(every, failures),
+            n => retry_delay(every, n),
+        };
         due = tokio::time::Instant::now() + delay;
         if let Ok(mut next) = sub.next_run.lock() {
             *next = Some(std::time::SystemTime::now() + delay);
@@ -152,6 +161,18 @@ async fn finish(f: InFlight) -> Result<usize, CycleError> {
     f.task.await.map_err(|e| CycleError::Task(e.to_string()))?
 }
 
+/// After a failure that was not the connector's (its engine worker was
+/// lost under the call): 1 s doubling per such failure in a row, never
+/// more than the interval, so a cycle a worker crash cost is run again
+/// at once instead of an interval or more later.
+fn retry_delay(interval: Duration, transient: u32) -> Duration {
+    Backoff::new(TRANSIENT_RETRY, interval.max(TRANSIENT_RETRY))
+        .with_jitter(Jitter::Equal)
+        .delay(transient)
+}
+
+const TRANSIENT_RETRY: Duration = Duration::from_secs(1);
+
 /// The interval with ±10% jitter (so many subscriptions do not fire in
 /// lock-step); failing subscriptions back off exponentially up to 16x.
 fn next_delay(interval: Duration, failures: u32) -> Duration {
@@ -159,4 +180,23 @@ fn next_delay(interval: Duration, failures: u32) -> Duration {
         .with_max_exponent(4)
         .with_jitter(Jitter::Proportional(0.1))
         .delay(failures.saturating_add(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_worker_is_retried_within_seconds_and_never_later_than_the_interval() {
+        let minute = Duration::from_secs(60);
+        for _ in 0..100 {
+            let first = retry_delay(minute, 1);
+            assert!(first >= Duration::from_millis(500) && first <= Duration::from_secs(1));
+            assert!(retry_delay(minute, 30) <= minute);
+            // A connector's own failures back off past the interval.
+            assert!(next_delay(minute, 1) >= Duration::from_secs(108));
+        }
+        // An interval under a second is not stretched to it.
+        assert!(retry_delay(Duration::from_millis(200), 3) <= Duration::from_secs(1));
+    }
 }

@@ -104,6 +104,13 @@ impl StrategyError {
             _ => None,
         }
     }
+
+    /// Whether the failure was the runtime's, not the connector's nor its
+    /// API's (an engine worker process lost under the call): trying again
+    /// soon may succeed, and nothing the connector did calls for waiting.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StrategyError::Call { source, .. } if source.is_retryable())
+    }
 }
 
 /// What one cycle produced, to be committed in one atomic write.
