@@ -72,7 +72,7 @@ pub(crate) fn run(
     sources: Arc<Cache>,
 ) {
     // Pool::spawn_thread counted this thread as waiting.
-    run_counted(config, host, jobs, dog, sources, true)
+    run_counted(config, host, jobs, dog, sources, true, None)
 }
 
 fn run_counted(
@@ -82,10 +82,19 @@ fn run_counted(
     dog: Watchdog,
     sources: Arc<Cache>,
     counted: bool,
+    carried: Option<Job>,
 ) {
-    let mut counted = counted;
+    let (mut counted, mut carried) = (counted, carried);
     loop {
-        let Some(still_counted) = serve(&config, &host, &jobs, &dog, &sources, counted) else {
+        let Some((still_counted, job)) = serve(
+            &config,
+            &host,
+            &jobs,
+            &dog,
+            &sources,
+            counted,
+            carried.take(),
+        ) else {
             dog.shutdown();
             return;
         };
@@ -101,21 +110,31 @@ fn run_counted(
             dog.clone(),
             sources.clone(),
         );
+        // The job this thread could not make a runtime for goes with the
+        // handover; it comes back here if the new thread cannot start.
+        let handed = Arc::new(std::sync::Mutex::new(job));
+        let taken = handed.clone();
         let spawned = std::thread::Builder::new()
             .name(name)
             .stack_size(STACK_SIZE)
-            .spawn(move || run_counted(c, h, j, d, s, still_counted));
+            .spawn(move || {
+                let job = taken.lock().ok().and_then(|mut j| j.take());
+                run_counted(c, h, j, d, s, counted, job)
+            });
         match spawned {
             Ok(_) => return,
             Err(e) => {
+                carried = handed.lock().ok().and_then(|mut j| j.take());
                 tracing::warn!(connector = %config.name, "cannot start the engine thread that takes over from this one; this one goes on: {e}");
             }
         }
     }
 }
-/// Serves jobs on this thread until the engine handle is gone (None) or
-/// the thread has made [`RUNTIMES_PER_THREAD`] runtimes: then Some(whether
-/// this thread is counted as waiting), for the thread taking over.
+/// Serves jobs on this thread (`carried` first) until the engine handle
+/// is gone (None) or the thread has made [`RUNTIMES_PER_THREAD`] runtimes,
+/// or could not make one after it had made some: then Some(whether this
+/// thread is counted as waiting, the job it could not serve), for the
+/// thread taking over.
 fn serve(
     config: &EngineConfig,
     host: &tokio::runtime::Handle,
@@ -123,7 +142,8 @@ fn serve(
     dog: &Watchdog,
     sources: &Arc<Cache>,
     mut counted: bool,
-) -> Option<bool> {
+    mut carried: Option<Job>,
+) -> Option<(bool, Option<Job>)> {
     dog.watch_current_thread();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -144,10 +164,19 @@ fn serve(
     // cancels its timers; HTTP runs on the host's runtime).
     let _context = rt.enter();
     let made = std::cell::Cell::new(0usize);
+    // Runtimes this thread did make. The QuickJS-ng shim's per-thread table
+    // (see RUNTIMES_PER_THREAD) fills faster with tenants' functions than
+    // with runtimes alone: a thread that made runtimes and now cannot hands
+    // its job to a fresh thread instead of failing it.
+    let good = std::cell::Cell::new(0usize);
     let fresh = |why: &str| {
         tracing::debug!(connector = %config.name, "a fresh JavaScript runtime: {why}");
         made.set(made.get() + 1);
-        Js::new(config, host, dog, sources)
+        let js = Js::new(config, host, dog, sources);
+        if js.is_ok() {
+            good.set(good.get() + 1);
+        }
+        js
     };
     // Created before any call arrives: the first caller waits only for
     // what is left of it. A failure here is reported to that call, which
@@ -163,13 +192,17 @@ fn serve(
         // One job makes at most two runtimes (a refused call's, and the
         // one after a limit): hand over while there is room for both.
         if made.get() + 2 > RUNTIMES_PER_THREAD {
-            return Some(counted);
+            return Some((counted, carried));
         }
-        let job = jobs.next(counted)?;
+        let job = match carried.take() {
+            Some(job) => job,
+            None => jobs.next(counted)?,
+        };
         counted = false;
         if js.is_none() {
             match fresh("the last one could not be made") {
                 Ok(f) => js = Some(f),
+                Err(_) if good.get() > 0 => return Some((counted, Some(job))),
                 Err(e) => {
                     job.fail(e);
                     continue;
@@ -184,6 +217,7 @@ fn serve(
                 drop(js.take());
                 match fresh(why) {
                     Ok(f) => js = Some(f),
+                    Err(_) if good.get() > 0 => return Some((counted, Some(job))),
                     Err(e) => {
                         job.fail(e);
                         continue;
