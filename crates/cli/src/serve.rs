@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// the service's own process; each worker runs up to `--runtimes` calls).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// Replace an engine worker whose resident memory passes this many MiB
+    /// (it finishes its calls first; nothing is lost). 0: never.
+    #[arg(long, default_value_t = 768)]
+    pub worker_recycle_mb: u64,
     /// Override every collection's pull interval, in seconds (demos, tests).
     #[arg(long)]
     pub interval: Option<f64>,
@@ -140,6 +144,7 @@ pub fn worker_setup(log: &str, json: bool, per_connector: usize) -> Result<Worke
         program,
         args,
         per_connector,
+        recycle_rss_bytes: None,
     })
 }
 
@@ -185,6 +190,7 @@ pub async fn run(args: ServeArgs, limits: &LimitArgs, workers: WorkerSetup) -> R
         allow_private_networks: allowed.allowed().to_vec(),
         workers: WorkerSetup {
             per_connector: args.workers,
+            recycle_rss_bytes: (args.worker_recycle_mb > 0).then(|| args.worker_recycle_mb << 20),
             ..workers
         },
         max_body: args.max_body,

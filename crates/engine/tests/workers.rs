@@ -835,3 +835,35 @@ async fn a_call_its_worker_cannot_stop_fails_with_its_limit_when_the_worker_ends
     e.call(call(dir.path(), "echo", json!({}))).await.unwrap();
     assert_eq!(e.worker_stats().unwrap().killed_at_deadline(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_past_its_memory_bound_is_recycled_without_losing_a_call() {
+    let dir = connector();
+    let mut opts = options();
+    // Every worker is past 1 byte: each is recycled within a second of
+    // starting, while calls keep coming.
+    opts.recycle_rss_bytes = Some(1);
+    let e = in_workers(dir.path(), Limits::default(), opts);
+    e.call(call(dir.path(), "echo", json!({}))).await.unwrap();
+    let first = e.worker_pids();
+    let start = Instant::now();
+    let mut pids = std::collections::HashSet::new();
+    while start.elapsed() < Duration::from_secs(4) {
+        // Slow calls in flight while the worker drains: each finishes.
+        let calls: Vec<_> = (0..3)
+            .map(|_| {
+                let (e, c) = (e.clone(), call(dir.path(), "slow", json!({"ms": 150})));
+                tokio::spawn(async move { e.call(c).await })
+            })
+            .collect();
+        for c in calls {
+            c.await.unwrap().unwrap();
+        }
+        pids.extend(e.worker_pids());
+    }
+    let stats = e.worker_stats().unwrap();
+    assert!(stats.recycled() >= 2, "recycled {}", stats.recycled());
+    assert_eq!(stats.calls_lost(), 0);
+    assert_eq!(stats.restarted(), 0, "a recycled worker is not a lost one");
+    assert!(pids.len() >= 2 && !first.is_empty(), "{pids:?}");
+}

@@ -75,6 +75,7 @@ pub fn load_connectors(
         }
         let mut options = WorkerOptions::new(workers.program.clone(), workers.args.clone());
         options.processes = workers.per_connector.max(1);
+        options.recycle_rss_bytes = workers.recycle_rss_bytes;
         options.stats = stats.clone();
         let engine = match runtime_strategies::engine_in_workers(
             &connector,

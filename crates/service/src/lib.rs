@@ -68,6 +68,8 @@ pub struct WorkerSetup {
     pub program: PathBuf,
     pub args: Vec<String>,
     pub per_connector: usize,
+    /// `WorkerOptions::recycle_rss_bytes`: a worker past it is replaced.
+    pub recycle_rss_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]

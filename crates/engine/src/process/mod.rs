@@ -55,6 +55,13 @@ pub struct WorkerOptions {
     /// `RLIMIT_DATA` of each worker (see [`Hardening::memory_limit_bytes`]);
     /// default none.
     pub memory_limit_bytes: Option<u64>,
+    /// A worker whose resident memory passes this is recycled: it takes
+    /// no new call, finishes those it runs, exits and is replaced at once
+    /// (no back-off, nothing lost). Memory the engine cannot give back
+    /// (freed runtimes' heaps left in the allocator's arenas, the backend's
+    /// per-thread tables) is returned to the system that way. Checked each
+    /// second; default 768 MiB, `None` never.
+    pub recycle_rss_bytes: Option<u64>,
     /// Install the seccomp filter (default true; Linux x86_64 and aarch64).
     pub seccomp: bool,
     /// Restrict the filesystem with Landlock to reading the connector's
@@ -82,6 +89,7 @@ impl WorkerOptions {
             processes: 1,
             hard_deadline_grace: Duration::from_secs(2),
             memory_limit_bytes: None,
+            recycle_rss_bytes: Some(768 << 20),
             seccomp: true,
             landlock: true,
             restart_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30))
@@ -110,6 +118,7 @@ pub struct WorkerStats {
     pub(crate) restarted: AtomicU64,
     pub(crate) killed: AtomicU64,
     pub(crate) calls_lost: AtomicU64,
+    pub(crate) recycled: AtomicU64,
 }
 
 impl WorkerStats {
@@ -126,6 +135,12 @@ impl WorkerStats {
     /// Workers killed because a call ran past its hard deadline.
     pub fn killed_at_deadline(&self) -> u64 {
         self.killed.load(Ordering::Relaxed)
+    }
+
+    /// Workers replaced because their memory passed
+    /// [`WorkerOptions::recycle_rss_bytes`] (not counted as restarted).
+    pub fn recycled(&self) -> u64 {
+        self.recycled.load(Ordering::Relaxed)
     }
 
     /// Calls failed with `CallError::WorkerLost`.

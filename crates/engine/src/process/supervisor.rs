@@ -194,6 +194,9 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 enum Ended {
     /// The engine is gone and the worker was stopped.
     Closed,
+    /// Its memory passed `recycle_rss_bytes`: it finished its calls and
+    /// was stopped, to be replaced at once.
+    Recycled,
     /// Lost; `served`: it answered at least one call first.
     Lost {
         served: bool,
@@ -207,6 +210,10 @@ async fn run_slot(shared: Arc<Shared>, slot: usize) {
     loop {
         match run_worker(&shared, slot).await {
             Ended::Closed => return,
+            Ended::Recycled => {
+                failures = 0;
+                shared.stats.recycled.fetch_add(1, Ordering::Relaxed);
+            }
             Ended::Lost {
                 served,
                 started,
@@ -337,7 +344,7 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
         flight.clone(),
         ended_tx,
     ));
-    let ended = serve(shared, &mut child, &out, &flight, ended_rx).await;
+    let ended = serve(shared, &mut child, &out, &flight, ended_rx, slot).await;
     // Its requests in flight are abandoned with it.
     reader.abort();
     shared.stats.running.fetch_sub(1, Ordering::SeqCst);
@@ -345,7 +352,7 @@ async fn run_worker(shared: &Arc<Shared>, slot: usize) -> Ended {
     lock(&shared.pids)[slot] = None;
     drop(out);
     match &ended {
-        Ended::Closed => {
+        Ended::Closed | Ended::Recycled => {
             // stdin closed: the worker exits by itself.
             if tokio::time::timeout(STOP_TIMEOUT, child.wait())
                 .await
@@ -370,11 +377,16 @@ async fn serve(
     out: &mpsc::UnboundedSender<Frame>,
     flight: &Flight,
     mut ended: oneshot::Receiver<String>,
+    slot: usize,
 ) -> Ended {
     let capacity = shared.config.limits.runtimes.max(1);
     let hard = shared.config.limits.wall + shared.options.hard_deadline_grace;
     let mut next_id = 1u64;
     let mut closed = false;
+    // Past its memory bound: no new call, then Recycled.
+    let mut draining = false;
+    let mut memory_check = tokio::time::interval(MEMORY_CHECK_EVERY);
+    memory_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let lost = |why: String| {
         flight.fail_all(&shared.stats, &why);
         Ended::Lost {
@@ -390,6 +402,9 @@ async fn serve(
         };
         if closed && running == 0 {
             return Ended::Closed;
+        }
+        if draining && running == 0 {
+            return Ended::Recycled;
         }
         tokio::select! {
             why = &mut ended => {
@@ -450,8 +465,23 @@ async fn serve(
                 let _ = tokio::time::timeout(DRAIN_TIMEOUT, &mut ended).await;
                 return lost(status);
             }
-            _ = flight.freed.notified(), if running >= capacity => {}
-            job = next_job(shared), if !closed && running < capacity => {
+            _ = flight.freed.notified(), if running >= capacity || draining => {}
+            _ = memory_check.tick(), if !draining && shared.options.recycle_rss_bytes.is_some() => {
+                let (Some(limit), Some(rss)) = (shared.options.recycle_rss_bytes, child.id().and_then(resident_bytes)) else {
+                    continue;
+                };
+                if rss > limit {
+                    tracing::info!(
+                        connector = %shared.name,
+                        "engine worker {}: {} MiB resident, past its {} MiB: recycled once its {running} calls are done",
+                        slot + 1,
+                        rss >> 20,
+                        limit >> 20,
+                    );
+                    draining = true;
+                }
+            }
+            job = next_job(shared), if !closed && !draining && running < capacity => {
                 let Some(job) = job else {
                     closed = true;
                     continue;
@@ -484,6 +514,19 @@ async fn serve(
             }
         }
     }
+}
+
+/// How often a worker's resident memory is compared with
+/// `recycle_rss_bytes` (a read of /proc/PID/statm).
+const MEMORY_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// The resident memory of process `pid`, from /proc/PID/statm.
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
