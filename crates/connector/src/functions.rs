@@ -7,7 +7,9 @@
 //! same rules: [`Connector::function_file`] returns code only,
 //! [`Connector::implementation`] either.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -241,6 +243,23 @@ pub(crate) fn file_path_entries(
     }
 }
 
+/// [`Connector::function_file`]'s answers by function name; clones of a
+/// connector share them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Found(Arc<Mutex<HashMap<String, Option<FunctionFile>>>>);
+
+impl Found {
+    fn get(&self, function: &str) -> Option<Option<FunctionFile>> {
+        self.0.lock().ok()?.get(function).cloned()
+    }
+
+    fn put(&self, function: &str, found: Option<FunctionFile>) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(function.to_string(), found);
+        }
+    }
+}
+
 impl Connector {
     /// Whether collection `collection` has a file implementing `name`
     /// ("list", "events/pull", "events/webhook-subscribe"; any spelling
@@ -260,6 +279,15 @@ impl Connector {
     /// implements it (none exists, it is declared `not-supported`, or it is
     /// a mapping: see [`Connector::implementation`]).
     pub fn function_file(&self, function: &str) -> Result<Option<FunctionFile>, Problem> {
+        if let Some(found) = self.found.get(function) {
+            return Ok(found);
+        }
+        let found = self.find_function_file(function)?;
+        self.found.put(function, found.clone());
+        Ok(found)
+    }
+
+    fn find_function_file(&self, function: &str) -> Result<Option<FunctionFile>, Problem> {
         match self.implementation_type(function) {
             None | Some(ImplementationType::JavaScript) => {}
             Some(_) => return Ok(None),
