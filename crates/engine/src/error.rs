@@ -198,6 +198,13 @@ pub enum CallError {
     /// call may be tried again. Not the connector's error.
     #[error("the engine worker process running this call was lost ({0}); the call can be retried")]
     WorkerLost(String),
+    /// The JavaScript engine failed under the call through no fault of the
+    /// connector's: its backend left a module's evaluation pending with
+    /// nothing to wait for (deno_core's `ModuleEvaluationDeadlock`, met
+    /// about once in 8,000 first calls of tenants in bench/serve.sh). The
+    /// runtime is replaced; the call may be tried again.
+    #[error("the JavaScript engine failed to finish loading the call's modules ({0}); not the connector's error, the call can be retried")]
+    EngineFault(String),
     /// A mapping file (`make-api-client.yml`, ...) could not be read;
     /// `problem` names the file (and the line of a syntax error).
     #[error("{problem}")]
@@ -210,6 +217,9 @@ impl CallError {
     pub(crate) fn from_core(root: &Path, e: CoreError) -> CallError {
         match *e.0 {
             CoreErrorKind::Js(js) => CallError::Js(JsErrorInfo::from_js(root, &js)),
+            CoreErrorKind::ModuleEvaluationDeadlock => {
+                CallError::EngineFault("module evaluation stalled in the engine".into())
+            }
             other => {
                 let text = other.to_string();
                 let root_url = deno_core::ModuleSpecifier::from_directory_path(root)
@@ -227,9 +237,10 @@ impl CallError {
     }
 
     /// Whether trying the same call again may succeed: the engine worker
-    /// process was lost under it, through no fault of the call's own.
+    /// process was lost under it, or the engine failed, through no fault
+    /// of the call's own.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, CallError::WorkerLost(_))
+        matches!(self, CallError::WorkerLost(_) | CallError::EngineFault(_))
     }
 
     /// The JavaScript error, when there is one.

@@ -233,7 +233,9 @@ fn serve(
                     Err(e) => Err(e),
                 };
                 let limited = matches!(result, Err(CallError::Limit { .. }));
-                let keep = !limited && !runtime.tainted;
+                // A runtime the engine failed in is not trusted again.
+                let faulted = matches!(result, Err(CallError::EngineFault(_)));
+                let keep = !limited && !faulted && !runtime.tainted;
                 // After a limit endCall runs on a terminated isolate and
                 // always fails; otherwise a failure is worth a warning.
                 if runtime.tainted && !limited {
