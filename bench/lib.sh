@@ -77,6 +77,36 @@ json_num() { grep -o "\"$2\":-\?[0-9.e+-]*" "$1" | tail -1 | cut -d: -f2; }
 # Peak RSS in KiB of a running process.
 peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# The pids whose parent is $1 (e.g. `runtime serve`'s engine workers).
+children_of() {
+  local f
+  for f in /proc/[0-9]*/stat; do
+    # pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+    sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' "$f" 2>/dev/null
+  done | awk -v p="$1" '$2 == p {print $1}'
+}
+
+# RSS in KiB of process $1 and its children, summed.
+tree_rss_kib() {
+  local p total=0 kib
+  for p in "$1" $(children_of "$1"); do
+    kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+    total=$((total + ${kib:-0}))
+  done
+  echo "$total"
+}
+
+# CPU clock ticks (user + system) of process $1, of its children that
+# ended (counted by it once waited for), and of its live children.
+tree_cpu_ticks() {
+  local p total
+  total=$(sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13 + $14 + $15}')
+  for p in $(children_of "$1"); do
+    total=$((total + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # One paragraph on the machine and versions, for a doc section.

@@ -7,6 +7,7 @@
 #   e2e        bench/e2e.sh        custom-pull batches of 1,000 events into the file sink
 #   subs       bench/subs.sh       10,000 subscriptions: schedule lag and RSS
 #   serve      bench/serve.sh      10,000 connections in runtime serve vs a node:vm-per-connection baseline
+#   serve-e2e  bench/serve-e2e.sh  events/s through runtime serve with 100 busy connections vs run
 #
 #   bench/run.sh                  all of them, full size (about half an hour)
 #   bench/run.sh fullscan e2e     only those
@@ -21,13 +22,13 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-all=(apiclient fullscan invoke e2e subs serve)
+all=(apiclient fullscan invoke e2e subs serve serve-e2e)
 selected=()
 options=()
 for a in "$@"; do
   case "$a" in
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
-    apiclient|fullscan|invoke|e2e|subs|serve) selected+=("$a") ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    apiclient|fullscan|invoke|e2e|subs|serve|serve-e2e) selected+=("$a") ;;
     *) options+=("$a") ;;
   esac
 done

@@ -66,10 +66,10 @@ until curl -sf "$api/healthz" >/dev/null; do
   kill -0 "$pid" 2>/dev/null || { tail -20 "$log" >&2; die "runtime serve exited during start-up"; }
   sleep 0.05
 done
-rss_empty=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+# Memory and CPU are the service's and its engine workers' together.
+rss_empty=$(tree_rss_kib "$pid")
 
 # Create the connections, 4 requests at a time.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 created_at=$(now_us)
 seq -f '%06g' 1 "$connections" | xargs -P 4 -I{} curl -sf -o /dev/null -X POST "$api/v1/connections" \
   -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
@@ -80,18 +80,21 @@ create_s=$(awk -v d=$((created - created_at)) 'BEGIN {print d / 1e6}')
 echo "created $connections connections in $create_s s" >&2
 
 : >"$work/rss"
-ticks_before=$(cpu_ticks "$pid")
+ticks_before=$(tree_cpu_ticks "$pid")
 end=$(( created + seconds * 1000000 ))
 while [ "$(now_us)" -lt "$end" ]; do
   kill -0 "$pid" 2>/dev/null || { tail -20 "$log" >&2; die "runtime serve exited early"; }
-  awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" >>"$work/rss"
+  tree_rss_kib "$pid" >>"$work/rss"
   sleep 1
 done
-ticks_after=$(cpu_ticks "$pid")
+ticks_after=$(tree_cpu_ticks "$pid")
 hz=$(getconf CLK_TCK)
 cpu=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" -v s="$seconds" 'BEGIN {printf "%.0f", 100 * t / hz / s}')
-peak=$(peak_rss_kib "$pid")
+peak=$(sort -n "$work/rss" | tail -1)
+workers=$(children_of "$pid" | wc -l)
 last_rss=$(tail -1 "$work/rss")
+service_rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+echo "RSS at the end: $((service_rss / 1024)) MiB in the service, $(( (last_rss - service_rss) / 1024 )) MiB in its $workers engine workers" >&2
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
@@ -145,6 +148,7 @@ if [ "$smoke" = 1 ] && [ "$twice" != "$subs" ]; then
   problems="$problems only $twice of $subs subscriptions ran a second cycle;"
 fi
 if [ -n "$problems" ]; then
+  grep 'cycle failed' "$log" | sed 's/.*cycle failed: //' | sort | uniq -c | sort -rn | head -5 >&2 || true
   tail -5 "$log" >&2
   die "$problems"
 fi
@@ -160,9 +164,11 @@ section="$work/section.md"
   echo "of 2 records from the bench upstream every $interval s), created through the admin API"
   echo "(4 requests at a time), then run for $seconds s. Lag is how late a cycle started against its"
   echo "due time (the previous cycle's end plus the jittered interval), steady cycles only (each"
-  echo "subscription's first cycle, its baseline, is left out). RSS per connection is the RSS at"
-  echo "the end less the RSS of the empty service, divided by the connections; CPU is the"
-  echo "service's user + system time over the $seconds s, as a share of one core. The Node row"
+  echo "subscription's first cycle, its baseline, is left out). RSS and CPU are the service's and"
+  echo "its engine worker processes' ($workers at the end) summed; the peak is the largest of the"
+  echo "samples taken each second. RSS per connection is the RSS at the end less the RSS of the"
+  echo "empty service, divided by the connections; CPU is user + system time over the $seconds s"
+  echo "(workers that ended included), as a share of one core. The Node row"
   echo "is \`bench/serve-node.js\`: one \`node:vm\` context per connection running the same"
   echo "\`pull-latest-records.js\` (its \`export default\` rewritten for a script), watermarks in"
   echo "memory, no store and no sink, run right after on the same machine."
