@@ -190,7 +190,7 @@ pub async fn run(args: ServeArgs, limits: &LimitArgs, workers: WorkerSetup) -> R
         allow_private_networks: allowed.allowed().to_vec(),
         workers: WorkerSetup {
             per_connector: args.workers,
-            recycle_rss_bytes: (args.worker_recycle_mb > 0).then(|| args.worker_recycle_mb << 20),
+            recycle_rss_bytes: (args.worker_recycle_mb > 0).then_some(args.worker_recycle_mb << 20),
             ..workers
         },
         max_body: args.max_body,
