@@ -9,26 +9,8 @@ use std::time::Duration;
 
 use mock_api::MockApi;
 use serde_json::{json, Value};
-use support::serve::{request, Service, KEY, TOKEN};
+use support::serve::{request, tenant, Service, KEY, TOKEN};
 use support::*;
-
-fn tenant(id: Option<&str>, mock: &MockApi, token: &str) -> Value {
-    let mut body = json!({
-        "connector": "demo-crm",
-        "credentials": {"accessToken": token, "refreshToken": "r"},
-        "parameters": {"baseUri": mock.base_url()},
-        "collections": {
-            "contacts": {"enabled": true},
-            "deals": {"enabled": false},
-            "companies": {"enabled": false},
-            "tickets": {"enabled": false},
-        },
-    });
-    if let Some(id) = id {
-        body["id"] = json!(id);
-    }
-    body
-}
 
 fn wait_status(service: &Service, id: &str, status: &str) -> Value {
     let path = format!("/v1/connections/{id}/subscriptions");

@@ -34,15 +34,6 @@ const MODES: &[&str] = &[
     "freeze",
 ];
 
-fn subscriptions(service: &Service, id: &str) -> Vec<Value> {
-    let (code, body) = service.admin("GET", &format!("/v1/connections/{id}/subscriptions"), None);
-    assert_eq!(code, 200, "{body}");
-    body["subscriptions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[test]
 fn the_hostile_corpus_cannot_take_the_service_down() {
     let mut service = Service::new(&[("hostile-run", &fixture_dir("hostile-run"))]);
@@ -90,7 +81,7 @@ fn the_hostile_corpus_cannot_take_the_service_down() {
             service.logs()
         );
         pending.retain(|mode| {
-            let subs = subscriptions(&service, &format!("m-{mode}"));
+            let subs = service.subscriptions(&format!("m-{mode}"));
             // Failing, or (for what a scan accepts) past its baseline.
             !subs.iter().any(|s| s["status"] != "baseline")
         });
@@ -103,7 +94,7 @@ fn the_hostile_corpus_cannot_take_the_service_down() {
     );
     let mut failing = 0;
     for mode in MODES {
-        let sub = &subscriptions(&service, &format!("m-{mode}"))[0];
+        let sub = &service.subscriptions(&format!("m-{mode}"))[0];
         if sub["status"] == "failing" {
             failing += 1;
             let error = sub["lastError"].as_str().unwrap_or_default();
@@ -117,11 +108,11 @@ fn the_hostile_corpus_cannot_take_the_service_down() {
     );
     // The healthy tenant kept its schedule: cycles after the storm, and its
     // records saw pristine built-ins.
-    let before = subscriptions(&service, "healthy")[0]["cycles"]
+    let before = service.subscriptions("healthy")[0]["cycles"]
         .as_u64()
         .unwrap();
     let after = wait_for(Duration::from_secs(30), || {
-        let now = subscriptions(&service, "healthy")[0]["cycles"]
+        let now = service.subscriptions("healthy")[0]["cycles"]
             .as_u64()
             .unwrap();
         (now >= before + 2).then_some(now)

@@ -10,13 +10,11 @@ use std::time::{Duration, Instant};
 
 use mock_api::{Fault, MockApi};
 use serde_json::{json, Value};
-use support::serve::{request, Service};
+use support::serve::{request, tenant, Service};
 use support::*;
 
 fn subscription(service: &Service, id: &str) -> Value {
-    let (code, body) = service.admin("GET", &format!("/v1/connections/{id}/subscriptions"), None);
-    assert_eq!(code, 200, "{body}");
-    body["subscriptions"][0].clone()
+    service.subscriptions(id).swap_remove(0)
 }
 
 fn cycles(service: &Service, id: &str) -> u64 {
@@ -173,17 +171,7 @@ fn a_worker_killed_mid_call_costs_a_retried_cycle_not_an_event() {
     mock.seed("contacts", 3);
     let mut service = Service::new(&[("demo-crm", &demo_crm())]);
     service.start();
-    let body = json!({
-        "id": "tenant", "connector": "demo-crm",
-        "credentials": {"accessToken": "tok", "refreshToken": "r"},
-        "parameters": {"baseUri": mock.base_url()},
-        "collections": {
-            "contacts": {"enabled": true},
-            "deals": {"enabled": false},
-            "companies": {"enabled": false},
-            "tickets": {"enabled": false},
-        },
-    });
+    let body = tenant(Some("tenant"), &mock, "tok");
     assert_eq!(service.admin("POST", "/v1/connections", Some(&body)).0, 201);
     assert!(
         wait_for(Duration::from_secs(30), || (subscription(

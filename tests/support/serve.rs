@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+use mock_api::MockApi;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use super::{read_events, signal, wait_for, wait_timeout};
@@ -131,6 +132,37 @@ impl Service {
         );
         (status, serde_json::from_str(&body).unwrap_or(Value::Null))
     }
+}
+
+impl Service {
+    /// The subscriptions of connection `id`, as its admin route lists them.
+    pub fn subscriptions(&self, id: &str) -> Vec<Value> {
+        let (code, body) = self.admin("GET", &format!("/v1/connections/{id}/subscriptions"), None);
+        assert_eq!(code, 200, "{body}");
+        body["subscriptions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// A demo-crm connection (contacts only) against `mock`, with `token`.
+pub fn tenant(id: Option<&str>, mock: &MockApi, token: &str) -> Value {
+    let mut body = json!({
+        "connector": "demo-crm",
+        "credentials": {"accessToken": token, "refreshToken": "r"},
+        "parameters": {"baseUri": mock.base_url()},
+        "collections": {
+            "contacts": {"enabled": true},
+            "deals": {"enabled": false},
+            "companies": {"enabled": false},
+            "tickets": {"enabled": false},
+        },
+    });
+    if let Some(id) = id {
+        body["id"] = json!(id);
+    }
+    body
 }
 
 impl Drop for Service {

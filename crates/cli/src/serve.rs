@@ -77,7 +77,7 @@ pub struct ServeArgs {
     pub workers: usize,
     /// Replace an engine worker whose resident memory passes this many MiB
     /// (it finishes its calls first; nothing is lost). 0: never.
-    #[arg(long, default_value_t = 768)]
+    #[arg(long, default_value_t = runtime_engine::RECYCLE_RSS_BYTES >> 20)]
     pub worker_recycle_mb: u64,
     /// Override every collection's pull interval, in seconds (demos, tests).
     #[arg(long)]
@@ -144,7 +144,7 @@ pub fn worker_setup(log: &str, json: bool, per_connector: usize) -> Result<Worke
         program,
         args,
         per_connector,
-        recycle_rss_bytes: None,
+        recycle_rss_bytes: Some(runtime_engine::RECYCLE_RSS_BYTES),
     })
 }
 

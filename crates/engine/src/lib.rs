@@ -38,7 +38,7 @@ pub use limits::{LimitKind, Limits, TENANTS_PER_RUNTIME};
 #[cfg(unix)]
 pub use process::harden::{self, HardenError, Landlock};
 #[cfg(unix)]
-pub use process::{worker_main, Hardening, WorkerOptions, WorkerStats};
+pub use process::{worker_main, Hardening, WorkerOptions, WorkerStats, RECYCLE_RSS_BYTES};
 
 /// A connector function's file, as the connector crate resolved it.
 pub use runtime_connector::FunctionFile;

@@ -81,10 +81,9 @@ fn run_counted(
     jobs: Jobs,
     dog: Watchdog,
     sources: Arc<Cache>,
-    counted: bool,
-    carried: Option<Job>,
+    mut counted: bool,
+    mut carried: Option<Job>,
 ) {
-    let (mut counted, mut carried) = (counted, carried);
     loop {
         let Some((still_counted, job)) = serve(
             &config,

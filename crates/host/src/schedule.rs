@@ -37,8 +37,6 @@ pub(crate) async fn schedule(
     mut stop: watch::Receiver<bool>,
 ) -> (u64, u64) {
     let (mut cycles, mut events, mut failures) = (0u64, 0u64, 0u32);
-    // Consecutive failures that were the runtime's (a lost engine worker).
-    let mut transient = 0u32;
     let mut due = tokio::time::Instant::now();
     let mut in_flight = None;
     let pipelined = sub.plan.strategy.pipelined();
@@ -79,25 +77,22 @@ pub(crate) async fn schedule(
             connection = shared.connection_id(),
             "cycle"
         );
+        let transient = matches!(&result, Err(e) if e.is_transient());
         match result {
             Ok(n) => {
-                (failures, transient) = (0, 0);
+                failures = 0;
                 events += n as u64;
             }
             Err(e) => {
                 failures += 1;
-                transient = match e.is_transient() {
-                    true => transient + 1,
-                    false => 0,
-                };
                 tracing::error!(subscription = %sub.plan.id, failures, "cycle failed: {e}");
                 shared.stop_if_store_failed();
             }
         }
         let every = sub.plan.strategy.wake_every(sub.plan.interval);
         let delay = match transient {
-            0 => next_delay(every, failures),
-            n => retry_delay(every, n),
+            true => retry_delay(every, failures),
+            false => next_delay(every, failures),
         };
         due = tokio::time::Instant::now() + delay;
         if let Ok(mut next) = sub.next_run.lock() {
@@ -162,13 +157,13 @@ async fn finish(f: InFlight) -> Result<usize, CycleError> {
 }
 
 /// After a failure that was not the connector's (its engine worker was
-/// lost under the call): 1 s doubling per such failure in a row, never
-/// more than the interval, so a cycle a worker crash cost is run again
-/// at once instead of an interval or more later.
-fn retry_delay(interval: Duration, transient: u32) -> Duration {
+/// lost under the call, or the engine failed): 1 s doubling per failure in
+/// a row, never more than the interval, so a cycle a worker crash cost is
+/// run again at once instead of an interval or more later.
+fn retry_delay(interval: Duration, failures: u32) -> Duration {
     Backoff::new(TRANSIENT_RETRY, interval.max(TRANSIENT_RETRY))
         .with_jitter(Jitter::Equal)
-        .delay(transient)
+        .delay(failures)
 }
 
 const TRANSIENT_RETRY: Duration = Duration::from_secs(1);

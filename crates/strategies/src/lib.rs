@@ -106,7 +106,8 @@ impl StrategyError {
     }
 
     /// Whether the failure was the runtime's, not the connector's nor its
-    /// API's (an engine worker process lost under the call): trying again
+    /// API's (an engine worker process lost under the call, an engine
+    /// fault: `CallError::is_retryable`): trying again
     /// soon may succeed, and nothing the connector did calls for waiting.
     pub fn is_transient(&self) -> bool {
         matches!(self, StrategyError::Call { source, .. } if source.is_retryable())

@@ -89,7 +89,7 @@ impl WorkerOptions {
             processes: 1,
             hard_deadline_grace: Duration::from_secs(2),
             memory_limit_bytes: None,
-            recycle_rss_bytes: Some(768 << 20),
+            recycle_rss_bytes: Some(RECYCLE_RSS_BYTES),
             seccomp: true,
             landlock: true,
             restart_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30))
@@ -110,6 +110,12 @@ impl WorkerOptions {
         }
     }
 }
+
+/// The default of [`WorkerOptions::recycle_rss_bytes`]: 768 MiB, three
+/// times what a worker holds at steady state with its runtimes full of
+/// tenants (bench/serve.sh), below the 2 GB a 10,000-connection service
+/// may take in all.
+pub const RECYCLE_RSS_BYTES: u64 = 768 << 20;
 
 /// Counters of engine worker processes, for metrics.
 #[derive(Debug, Default)]
