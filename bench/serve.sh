@@ -11,8 +11,9 @@
 #
 #   bench/serve.sh           N=10000, INTERVAL=60, S=240; rewrites the
 #                            "runtime serve: many connections" section of docs/benchmarks.md
-#   bench/serve.sh --smoke   N=50, INTERVAL=2, S=10, no doc write; non-zero
-#                            exit unless every subscription ran at least twice
+#   bench/serve.sh --smoke   N=50, INTERVAL=2, S=10, no doc write
+# Failed cycles are counted and their reasons listed; the exit is non-zero
+# unless every subscription ran its baseline and a steady cycle after it.
 # Options: --connections N, --interval SECS, --seconds S, --no-node,
 # --rounds R (ignored), --no-doc, --dry-run.
 set -euo pipefail
@@ -141,14 +142,16 @@ table="$work/table.md"
 } >"$table"
 cat "$table"
 
+# A failed cycle is reported, with its reason; it sinks the run only when
+# it was not recovered from: every subscription must have run its baseline
+# and at least one steady cycle after it.
+reasons="$work/reasons"
+grep 'cycle failed' "$log" | sed 's/.*cycle failed: //' | sort | uniq -c | sort -rn | head -5 >"$reasons" || true
+[ ! -s "$reasons" ] || { echo "failed cycles by reason:" >&2; cat "$reasons" >&2; }
 problems=""
 [ "$first_n" = "$subs" ] || problems="$problems only $first_n of $subs subscriptions ran;"
-[ "$failed" = 0 ] || problems="$problems $failed cycles failed;"
-if [ "$smoke" = 1 ] && [ "$twice" != "$subs" ]; then
-  problems="$problems only $twice of $subs subscriptions ran a second cycle;"
-fi
+[ "$twice" = "$subs" ] || problems="$problems only $twice of $subs subscriptions ran a steady cycle;"
 if [ -n "$problems" ]; then
-  grep 'cycle failed' "$log" | sed 's/.*cycle failed: //' | sort | uniq -c | sort -rn | head -5 >&2 || true
   tail -5 "$log" >&2
   die "$problems"
 fi
@@ -175,6 +178,12 @@ section="$work/section.md"
   echo
   cat "$table"
   echo
+  if [ -s "$reasons" ]; then
+    echo "Failed cycles by reason (each retried; every subscription ran its steady cycles after):"
+    echo
+    sed 's/^ *\([0-9]*\) \(.*\)/- \1 x `\2`/' "$reasons"
+    echo
+  fi
   echo "Targets: lag p99 <= 1 s: $(awk -v l="$lag_p99" 'BEGIN {printf "%.1f ms, %s", l, (l <= 1000) ? "met" : "missed"}');"
   echo "RSS <= 2 GiB: $peak_mib MiB peak, $(awk -v p="$peak_mib" 'BEGIN {print (p <= 2048) ? "met" : "missed"}')."
   echo
