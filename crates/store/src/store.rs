@@ -263,18 +263,19 @@ impl Store for Sled {
     }
 
     async fn list(&self) -> Result<Vec<(SubId, SubscriptionState)>, StoreError> {
-        let all = self.inner.list()?;
         Ok(match &self.tenant {
             Some(t) => {
                 let prefix = tenant_prefix(t);
-                all.into_iter()
+                self.inner
+                    .list_where(prefix.as_bytes(), |_| true)?
+                    .into_iter()
                     .filter_map(|(id, s)| Some((id.strip_prefix(&prefix)?.to_string(), s)))
                     .collect()
             }
-            None => all
-                .into_iter()
-                .filter(|(id, _)| !id.starts_with(TENANT_MARK))
-                .collect(),
+            None => {
+                let mark = TENANT_MARK as u8;
+                self.inner.list_where(b"", |k| k.first() != Some(&mark))?
+            }
         })
     }
 
