@@ -22,13 +22,12 @@ name=serve
 connections=10000
 interval=60
 seconds=240
-smoke=0
 write_doc=1
 dry_run=0
 node_baseline=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) smoke=1; connections=50; interval=2; seconds=10; write_doc=0 ;;
+    --smoke) connections=50; interval=2; seconds=10; write_doc=0 ;;
     --connections) connections="${2:?--connections needs a number}"; shift ;;
     --interval) interval="${2:?--interval needs a whole number of seconds}"; shift ;;
     --seconds) seconds="${2:?--seconds needs a number}"; shift ;;
