@@ -48,15 +48,19 @@ pub(crate) enum Job {
     Check(FunctionFile, oneshot::Sender<Result<(), CallError>>),
 }
 
-/// Runtimes one thread creates before it hands its work to a new thread.
-/// The QuickJS-ng shim keeps a per-thread table of native function
-/// entries that grows with every runtime and is freed only when the thread
-/// ends; its index is a 16-bit field, so about 220 runtimes into a thread
-/// (with this runtime-js and its ops) the next one fails to start
-/// ("Failed to execute ext:core/01_core.js", measured in
-/// tests/tenant_isolation.rs). Tenants' runtimes are replaced often (the
-/// bound), limits replace them too: a thread serves at most this many.
-const RUNTIMES_PER_THREAD: usize = 100;
+// One runtime per thread. The QuickJS-ng shim (v8x 149.4.0-rc.4) keeps
+// per-thread tables that outlive the runtimes made on the thread: native
+// function entries indexed by a 16-bit field (about the 220th runtime on
+// one thread failed to start), and internal fields, wrappers and aligned
+// pointers keyed by an object's address (`src/quickjs/object.rs`), never
+// removed when the object or its runtime is freed. A runtime made later on
+// the same thread could find a dead object's entry at a reused address:
+// at 10,000 connections, where tenants' runtimes are replaced all the time,
+// 70 of 156,000 cycles failed with "module evaluation stalled" or a promise
+// that never settled, and 0 of 128,000 once every runtime had a thread of
+// its own (docs/benchmarks.md, "runtime serve: many connections"). A thread
+// ends with its runtime, and its tables with it; a thread and its tokio
+// runtime cost tens of microseconds against a JavaScript runtime's 20 ms.
 
 /// How many new tenants apart a tenants' runtime measures its heap.
 const HEAP_CHECK_EVERY: usize = 8;
@@ -129,11 +133,10 @@ fn run_counted(
         }
     }
 }
-/// Serves jobs on this thread (`carried` first) until the engine handle
-/// is gone (None) or the thread has made [`RUNTIMES_PER_THREAD`] runtimes,
-/// or could not make one after it had made some: then Some(whether this
-/// thread is counted as waiting, the job it could not serve), for the
-/// thread taking over.
+/// Serves jobs on this thread (`carried` first) with one runtime until the
+/// engine handle is gone (None) or that runtime must be replaced (see the
+/// top of this file): then Some(whether this thread is counted as waiting,
+/// the job it could not serve), for the thread taking over.
 fn serve(
     config: &EngineConfig,
     host: &tokio::runtime::Handle,
@@ -162,24 +165,14 @@ fn serve(
     // for as long as it runs. Nothing of a call outlives it (endCall
     // cancels its timers; HTTP runs on the host's runtime).
     let _context = rt.enter();
-    let made = std::cell::Cell::new(0usize);
-    // Runtimes this thread did make. The QuickJS-ng shim's per-thread table
-    // (see RUNTIMES_PER_THREAD) fills faster with tenants' functions than
-    // with runtimes alone: a thread that made runtimes and now cannot hands
-    // its job to a fresh thread instead of failing it.
-    let good = std::cell::Cell::new(0usize);
-    let fresh = |why: &str| {
-        tracing::debug!(connector = %config.name, "a fresh JavaScript runtime: {why}");
-        made.set(made.get() + 1);
-        let js = Js::new(config, host, dog, sources);
-        if js.is_ok() {
-            good.set(good.get() + 1);
-        }
-        js
-    };
     // Created before any call arrives: the first caller waits only for
     // what is left of it. A failure here is reported to that call, which
-    // tries again.
+    // tries again; a thread that never made a runtime keeps trying for
+    // each job, one that did hands over to a new thread.
+    let fresh = |why: &str| {
+        tracing::debug!(connector = %config.name, "a fresh JavaScript runtime: {why}");
+        Js::new(config, host, dog, sources)
+    };
     let mut js: Option<Js> = match fresh("the thread starts") {
         Ok(fresh) => Some(fresh),
         Err(e) => {
@@ -188,11 +181,6 @@ fn serve(
         }
     };
     loop {
-        // One job makes at most two runtimes (a refused call's, and the
-        // one after a limit): hand over while there is room for both.
-        if made.get() + 2 > RUNTIMES_PER_THREAD {
-            return Some((counted, carried));
-        }
         let job = match carried.take() {
             Some(job) => job,
             None => jobs.next(counted)?,
@@ -201,7 +189,6 @@ fn serve(
         if js.is_none() {
             match fresh("the last one could not be made") {
                 Ok(f) => js = Some(f),
-                Err(_) if good.get() > 0 => return Some((counted, Some(job))),
                 Err(e) => {
                     job.fail(e);
                     continue;
@@ -209,19 +196,13 @@ fn serve(
             }
         }
         // A call this runtime must not take (calls of the other kind, too
-        // many tenants, another tenant's work left running) gets a fresh
-        // runtime (see the top of this file).
+        // many tenants, another tenant's work left running) goes to a
+        // fresh runtime, on a thread of its own.
         if let (Job::Call(call, _), Some(runtime)) = (&job, js.as_mut()) {
             if let Some(why) = runtime.refuses(config, call.tenant.as_deref()) {
+                tracing::debug!(connector = %config.name, "the JavaScript runtime is replaced: {why}");
                 drop(js.take());
-                match fresh(why) {
-                    Ok(f) => js = Some(f),
-                    Err(_) if good.get() > 0 => return Some((counted, Some(job))),
-                    Err(e) => {
-                        job.fail(e);
-                        continue;
-                    }
-                }
+                return Some((counted, Some(job)));
             }
         }
         let Some(runtime) = js.as_mut() else { continue };
@@ -261,9 +242,9 @@ fn serve(
         };
         if !keep {
             // Dropping the runtime frees its heap; the next job starts clean,
-            // on a runtime made before it arrives.
+            // on the next thread's runtime, made before it arrives.
             drop(js.take());
-            js = fresh("a limit stopped the last call").ok();
+            return Some((counted, None));
         }
     }
 }

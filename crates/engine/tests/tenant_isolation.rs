@@ -577,7 +577,7 @@ async fn large_modules_replace_the_runtime_before_the_heap_limit_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_outlives_hundreds_of_replaced_runtimes() {
     // The backend cannot start more than about 220 runtimes on one thread
-    // (worker.rs, RUNTIMES_PER_THREAD): with one tenant per runtime every
+    // (worker.rs: one runtime per thread): with one tenant per runtime every
     // call below replaces it.
     let dir = connector();
     let root = dir.path();

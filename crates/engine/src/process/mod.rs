@@ -58,9 +58,9 @@ pub struct WorkerOptions {
     /// A worker whose resident memory passes this is recycled: it takes
     /// no new call, finishes those it runs, exits and is replaced at once
     /// (no back-off, nothing lost). Memory the engine cannot give back
-    /// (freed runtimes' heaps left in the allocator's arenas, the backend's
-    /// per-thread tables) is returned to the system that way. Checked each
-    /// second; default 768 MiB, `None` never.
+    /// (freed runtimes' heaps left in the allocator's arenas) is returned
+    /// to the system that way. Checked each second; default 768 MiB,
+    /// `None` never.
     pub recycle_rss_bytes: Option<u64>,
     /// Install the seccomp filter (default true; Linux x86_64 and aarch64).
     pub seccomp: bool,
