@@ -18,15 +18,18 @@
 
 mod error;
 mod outbox;
+mod postgres;
 mod sled_store;
 mod snapshot;
 mod store;
 mod time;
+mod view;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use error::StoreError;
+pub use error::{Place, StoreError};
+pub use postgres::Postgres;
 pub use runtime_events::{ChangeType, Event, EventLine, NewEvent};
 pub use sled_store::SledStore;
 pub use snapshot::{Finished, SnapshotDiff, SnapshotWriter};

@@ -179,7 +179,7 @@ impl SledStore {
                     Ok(Claim::Same)
                 } else {
                     Err(StoreError::OtherConnection {
-                        dir: self.dir.clone(),
+                        at: crate::Place::Dir(self.dir.clone()),
                         owner,
                         connection: connection.to_string(),
                     })
@@ -279,7 +279,7 @@ impl SledStore {
 
     pub(crate) fn corrupt(&self, what: &str, detail: impl ToString) -> StoreError {
         StoreError::Corrupt {
-            dir: self.dir.clone(),
+            at: crate::Place::Dir(self.dir.clone()),
             what: what.to_string(),
             detail: detail.to_string(),
         }
@@ -331,15 +331,11 @@ impl SledStore {
     }
 
     fn event_id(&self, seq: u64) -> String {
-        format!("{}-{seq:020}", self.instance)
+        crate::view::event_id(&self.instance, seq)
     }
 
     fn seq_of(&self, id: &str) -> Option<u64> {
-        let (instance, seq) = id.rsplit_once('-')?;
-        if instance != self.instance {
-            return None;
-        }
-        seq.parse().ok()
+        crate::view::seq_of(&self.instance, id)
     }
 }
 

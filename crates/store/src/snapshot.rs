@@ -152,7 +152,7 @@ impl SledStore {
         let committed = self.get(sub)?.and_then(|s| s.snapshot_gen);
         if committed == Some(gen) {
             return Err(StoreError::CommittedSnapshot {
-                dir: self.dir.clone(),
+                at: crate::Place::Dir(self.dir.clone()),
                 sub: sub.to_string(),
                 gen,
             });
@@ -444,7 +444,7 @@ impl SnapshotWriter {
         mut out: Vec<u8>,
     ) -> Result<Vec<u8>, StoreError> {
         serde_json::to_writer(&mut out, record).map_err(|e| StoreError::Corrupt {
-            dir: self.dir.clone(),
+            at: crate::Place::Dir(self.dir.clone()),
             what: format!("snapshot record {record_id}"),
             detail: e.to_string(),
         })?;
@@ -554,7 +554,7 @@ pub struct SnapshotDiff {
 impl SnapshotDiff {
     fn corrupt(&self, detail: String) -> StoreError {
         StoreError::Corrupt {
-            dir: self.dir.clone(),
+            at: crate::Place::Dir(self.dir.clone()),
             what: "snapshot changes".into(),
             detail,
         }

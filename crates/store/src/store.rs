@@ -23,12 +23,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use runtime_secrets::Cipher;
 use serde_json::Value;
 
+use crate::view::{Sealer, View};
 use crate::{
-    Claim, EventLine, Finished, NewEvent, RefreshedCredentials, SledStore, SnapshotWriter,
+    Claim, EventLine, Finished, NewEvent, Place, RefreshedCredentials, SledStore, SnapshotWriter,
     StoreError, SubId, SubscriptionState,
 };
 
@@ -87,6 +87,12 @@ pub trait Store: Send + Sync {
     /// Why the store cannot write any more, if it cannot (a full disk): the
     /// run must stop rather than retry cycles that cannot commit.
     fn failure(&self) -> Option<String>;
+    /// Why the store cannot be used right now, if it cannot (for
+    /// `/readyz`): [`Store::failure`], or a network store that does not
+    /// answer.
+    async fn unready(&self) -> Option<String> {
+        self.failure()
+    }
 
     // ---- runtime serve: one store, many connections ----
 
@@ -146,29 +152,18 @@ impl SnapshotSink for SnapshotWriter {
 #[derive(Clone)]
 pub struct Sled {
     inner: Arc<SledStore>,
-    /// A connection's view: its subscriptions are stored under
-    /// `@<connection>/<sub>`, which no `run` sub id can start with (they
-    /// start with the connector's key).
-    tenant: Option<Arc<str>>,
+    view: View,
     /// Seals refreshed credentials and connection records.
-    cipher: Option<Cipher>,
+    sealer: Sealer,
 }
-
-/// Where a view's subscriptions are kept.
-fn tenant_prefix(connection: &str) -> String {
-    format!("{TENANT_MARK}{connection}/")
-}
-const TENANT_MARK: char = '@';
-/// Sealed values are stored as this prefix and base64.
-const SEALED_PREFIX: &str = "sealed:v1:";
 
 impl Sled {
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Sled, StoreError> {
         Ok(Sled {
             inner: Arc::new(SledStore::open(dir)?),
-            tenant: None,
-            cipher: None,
+            view: View::default(),
+            sealer: Sealer::default(),
         })
     }
 
@@ -176,7 +171,7 @@ impl Sled {
     /// from now on (values stored before stay readable: they open as they
     /// were written, sealed or not).
     pub fn with_cipher(mut self, cipher: Cipher) -> Sled {
-        self.cipher = Some(cipher);
+        self.sealer.cipher = Some(cipher);
         self
     }
 
@@ -185,62 +180,12 @@ impl Sled {
         &self.inner
     }
 
-    /// `sub` as stored: under the view's prefix.
     fn key(&self, sub: &str) -> String {
-        match &self.tenant {
-            Some(t) => format!("{}{sub}", tenant_prefix(t)),
-            None => sub.to_string(),
-        }
+        self.view.key(sub)
     }
 
-    fn credentials_key(&self) -> String {
-        match &self.tenant {
-            Some(t) => format!("refreshed_credentials/{t}"),
-            None => "refreshed_credentials".to_string(),
-        }
-    }
-
-    /// JSON, sealed for `context` when there is a cipher.
-    fn seal(&self, context: &str, value: &impl serde::Serialize) -> Result<Vec<u8>, StoreError> {
-        let json = serde_json::to_vec(value)
-            .map_err(|e| self.inner.corrupt(context, format!("cannot encode: {e}")))?;
-        Ok(match &self.cipher {
-            Some(c) => {
-                let sealed =
-                    base64::engine::general_purpose::STANDARD.encode(c.seal(context, &json));
-                format!("{SEALED_PREFIX}{sealed}").into_bytes()
-            }
-            None => json,
-        })
-    }
-
-    /// What [`Sled::seal`] stored for `context`.
-    fn open_sealed<T: serde::de::DeserializeOwned>(
-        &self,
-        context: &str,
-        bytes: &[u8],
-    ) -> Result<T, StoreError> {
-        let plain;
-        let json = match bytes.strip_prefix(SEALED_PREFIX.as_bytes()) {
-            Some(b64) => {
-                let Some(c) = &self.cipher else {
-                    return Err(StoreError::Sealed {
-                        what: context.to_string(),
-                        detail: "it is sealed and no secret key was given".into(),
-                    });
-                };
-                let sealed = base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .map_err(|e| self.inner.corrupt(context, e))?;
-                plain = c.open(context, &sealed).map_err(|e| StoreError::Sealed {
-                    what: context.to_string(),
-                    detail: e.to_string(),
-                })?;
-                plain.as_slice()
-            }
-            None => bytes,
-        };
-        serde_json::from_slice(json).map_err(|e| self.inner.corrupt(context, e))
+    fn place(&self) -> Place {
+        Place::Dir(self.inner.dir.clone())
     }
 
     /// Runs `f` on the blocking pool: sled's writes end in an fsync.
@@ -263,20 +208,17 @@ impl Store for Sled {
     }
 
     async fn list(&self) -> Result<Vec<(SubId, SubscriptionState)>, StoreError> {
-        Ok(match &self.tenant {
-            Some(t) => {
-                let prefix = tenant_prefix(t);
-                self.inner
-                    .list_where(prefix.as_bytes(), |_| true)?
-                    .into_iter()
-                    .filter_map(|(id, s)| Some((id.strip_prefix(&prefix)?.to_string(), s)))
-                    .collect()
-            }
-            None => {
-                let mark = TENANT_MARK as u8;
-                self.inner.list_where(b"", |k| k.first() != Some(&mark))?
-            }
-        })
+        // A view's keys share its prefix; the whole store's are the rest.
+        let prefix = self.view.prefix().unwrap_or_default();
+        let view = &self.view;
+        Ok(self
+            .inner
+            .list_where(prefix.as_bytes(), |k| {
+                view.own(&String::from_utf8_lossy(k)).is_some()
+            })?
+            .into_iter()
+            .filter_map(|(id, s)| Some((view.own(&id)?, s)))
+            .collect())
     }
 
     async fn commit(
@@ -286,7 +228,7 @@ impl Store for Sled {
         events: Vec<NewEvent>,
     ) -> Result<Vec<String>, StoreError> {
         let sub = self.key(sub);
-        if let Some(t) = &self.tenant {
+        if let Some(t) = &self.view.tenant {
             state.connection = Some(t.to_string());
         }
         self.blocking(move |s| {
@@ -311,12 +253,10 @@ impl Store for Sled {
     }
 
     async fn pending_count(&self) -> Result<u64, StoreError> {
-        match &self.tenant {
-            Some(t) => {
-                let prefix = tenant_prefix(t);
-                self.inner
-                    .pending_count_where(|sub| sub.starts_with(&prefix))
-            }
+        match self.view.prefix() {
+            Some(prefix) => self
+                .inner
+                .pending_count_where(|sub| sub.starts_with(&prefix)),
             None => self.inner.pending_count(),
         }
     }
@@ -352,30 +292,24 @@ impl Store for Sled {
     }
 
     async fn claim_connection(&self, connection: &str) -> Result<Claim, StoreError> {
-        match &self.tenant {
-            // A view is its connection's by construction.
-            Some(t) if t.as_ref() == connection => Ok(Claim::Same),
-            Some(t) => Err(StoreError::OtherConnection {
-                dir: self.inner.dir.clone(),
-                owner: t.to_string(),
-                connection: connection.to_string(),
-            }),
+        match self.view.claim(&self.place(), connection) {
+            Some(claimed) => claimed,
             None => self.inner.claim_connection(connection),
         }
     }
 
     async fn connection(&self) -> Result<Option<String>, StoreError> {
-        match &self.tenant {
+        match &self.view.tenant {
             Some(t) => Ok(Some(t.to_string())),
             None => self.inner.connection(),
         }
     }
 
     async fn refreshed_credentials(&self) -> Result<Option<RefreshedCredentials>, StoreError> {
-        let key = self.credentials_key();
+        let key = self.view.credentials_key();
         match self.inner.meta_get(&key)? {
             None => Ok(None),
-            Some(bytes) => self.open_sealed(&key, &bytes).map(Some),
+            Some(bytes) => self.sealer.open(&self.place(), &key, &bytes).map(Some),
         }
     }
 
@@ -383,8 +317,8 @@ impl Store for Sled {
         &self,
         credentials: RefreshedCredentials,
     ) -> Result<(), StoreError> {
-        let key = self.credentials_key();
-        let bytes = self.seal(&key, &credentials)?;
+        let key = self.view.credentials_key();
+        let bytes = self.sealer.seal(&self.place(), &key, &credentials)?;
         self.blocking(move |s| s.meta_put(&key, bytes)).await
     }
 
@@ -394,7 +328,7 @@ impl Store for Sled {
 
     fn tenant(&self, connection: &str) -> Arc<dyn Store> {
         Arc::new(Sled {
-            tenant: Some(Arc::from(connection)),
+            view: View::of(connection),
             ..self.clone()
         })
     }
@@ -410,7 +344,9 @@ impl Store for Sled {
     }
 
     async fn save_connection_record(&self, id: &str, record: &Value) -> Result<(), StoreError> {
-        let bytes = self.seal(&format!("connection/{id}"), record)?;
+        let bytes = self
+            .sealer
+            .seal(&self.place(), &format!("connection/{id}"), record)?;
         let id = id.to_string();
         self.blocking(move |s| s.put_connection(&id, bytes)).await
     }
@@ -418,7 +354,9 @@ impl Store for Sled {
     async fn connection_records(&self) -> Result<Vec<(String, Value)>, StoreError> {
         let mut out = Vec::new();
         for (id, bytes) in self.inner.connection_records()? {
-            let record = self.open_sealed(&format!("connection/{id}"), &bytes)?;
+            let record = self
+                .sealer
+                .open(&self.place(), &format!("connection/{id}"), &bytes)?;
             out.push((id, record));
         }
         Ok(out)

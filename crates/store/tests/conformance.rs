@@ -2,9 +2,9 @@
 //! asked through the [`Store`] interface only, so any implementation can
 //! run it. Each check takes a function that opens the store under test in
 //! a directory (reopening the same directory must give the same store: a
-//! network store would use the directory to name its database); sled runs
-//! it below, and a PostgreSQL store adds its own `#[tokio::test]`s calling
-//! the same checks.
+//! network store uses the directory to name its database); sled and
+//! PostgreSQL (a real server started by the test, `test-servers`) run it
+//! below.
 //!
 //! Kills of a real process mid-commit are in `crash.rs` (sled); here
 //! "crash" is a store dropped with work unfinished and opened again.
@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use runtime_store::{
-    sub_id, ChangeType, Claim, NewEvent, RefreshedCredentials, Sled, Store, StoreError,
+    sub_id, ChangeType, Claim, NewEvent, Postgres, RefreshedCredentials, Sled, Store, StoreError,
     SubscriptionState,
 };
 use serde_json::{json, Value};
@@ -39,23 +39,146 @@ async fn sled_conforms() {
     connection_records_round_trip(sled).await;
 }
 
+/// The PostgreSQL server of this test binary's one PostgreSQL test: the
+/// `Open` functions are plain `fn`s, so they find it here.
+static PG: std::sync::Mutex<Option<test_servers::PgServer>> = std::sync::Mutex::new(None);
+
+/// Stops the server when the test ends, passed or not.
+struct PgGuard;
+
+impl Drop for PgGuard {
+    fn drop(&mut self) {
+        let server = PG.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(server);
+    }
+}
+
+/// Opens the PostgreSQL store of the database named after `dir`, with the
+/// cipher kept beside it when `sealed`.
+fn postgres_in(dir: &Path, sealed: bool) -> Arc<dyn Store> {
+    let url = {
+        let guard = PG.lock().unwrap();
+        guard
+            .as_ref()
+            .expect("the PostgreSQL server")
+            .database_for(dir)
+            .unwrap()
+    };
+    let store = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(Postgres::open(&url))
+    })
+    .unwrap_or_else(|e| panic!("open {url}: {e}"));
+    Arc::new(if sealed {
+        store.with_cipher(test_cipher(dir))
+    } else {
+        store
+    })
+}
+
+fn postgres(dir: &Path) -> Arc<dyn Store> {
+    postgres_in(dir, false)
+}
+
+/// Every check, on PostgreSQL, sealed and not; and nothing sealed is in
+/// the clear in the database's tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_conforms() {
+    let Some(server) = test_servers::PgServer::start() else {
+        return;
+    };
+    *PG.lock().unwrap() = Some(server);
+    let _guard = PgGuard;
+    commits_are_atomic_and_ids_stable(postgres).await;
+    the_outbox_keeps_commit_order_and_acks_are_idempotent(postgres).await;
+    snapshot_generations_switch_only_with_their_commit(postgres).await;
+    an_unfinished_scan_leaves_the_committed_snapshot(postgres).await;
+    reset_forgets_a_subscription_entirely(postgres).await;
+    a_store_belongs_to_one_connection(postgres).await;
+    refreshed_credentials_outlive_the_store(postgres).await;
+    connections_views_keep_apart(postgres).await;
+    forget_keeps_committed_events(postgres).await;
+    connection_records_round_trip(postgres).await;
+
+    fn sealed(dir: &Path) -> Arc<dyn Store> {
+        postgres_in(dir, true)
+    }
+    refreshed_credentials_outlive_the_store(sealed).await;
+    connection_records_round_trip(sealed).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sealed(dir.path());
+    store
+        .save_connection_record(
+            "c1",
+            &json!({"credentials": {"apiKey": "plain-secret-4711"}}),
+        )
+        .await
+        .unwrap();
+    store
+        .tenant("c1")
+        .save_refreshed_credentials(RefreshedCredentials {
+            given: "fp".into(),
+            value: json!({"access_token": "plain-token-4712"}),
+        })
+        .await
+        .unwrap();
+    let url = PG
+        .lock()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .database_for(dir.path())
+        .unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let dump: Vec<String> = sqlx::query_scalar(
+        "SELECT encode(value, 'escape') FROM runtime_meta \
+         UNION ALL SELECT encode(record, 'escape') FROM runtime_connections",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(dump.len() >= 2, "{dump:?}");
+    for value in &dump {
+        assert!(
+            !value.contains("plain-secret-4711") && !value.contains("plain-token-4712"),
+            "a secret in the clear: {value}"
+        );
+    }
+    // Another key cannot open them, and says which value.
+    let other = Postgres::open(&url)
+        .await
+        .unwrap()
+        .with_cipher(runtime_secrets::Cipher::new(
+            &runtime_secrets::SecretKey::random(),
+        ));
+    let err = other.connection_records().await.unwrap_err().to_string();
+    assert!(err.contains("connection/c1"), "{err}");
+    assert!(!err.contains("4711"), "{err}");
+}
+
+/// One key per directory, kept beside it: reopening must open.
+fn test_cipher(dir: &Path) -> runtime_secrets::Cipher {
+    let key_file = dir.join("test.key");
+    let key = match std::fs::read_to_string(&key_file) {
+        Ok(text) => runtime_secrets::SecretKey::parse(&text, "test key").unwrap(),
+        Err(_) => {
+            let key = runtime_secrets::SecretKey::random();
+            std::fs::write(&key_file, key.to_hex()).unwrap();
+            key
+        }
+    };
+    runtime_secrets::Cipher::new(&key)
+}
+
 /// On sled with a cipher: the same checks, plus nothing sealed is in the
 /// clear on disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_sled_conforms() {
     fn sealed(dir: &Path) -> Arc<dyn Store> {
-        // One key per directory, kept beside it: reopening must open.
-        let key_file = dir.join("test.key");
-        let key = match std::fs::read_to_string(&key_file) {
-            Ok(text) => runtime_secrets::SecretKey::parse(&text, "test key").unwrap(),
-            Err(_) => {
-                let key = runtime_secrets::SecretKey::random();
-                std::fs::write(&key_file, key.to_hex()).unwrap();
-                key
-            }
-        };
-        let cipher = runtime_secrets::Cipher::new(&key);
-        Arc::new(Sled::open(&dir.join("db")).unwrap().with_cipher(cipher))
+        Arc::new(
+            Sled::open(&dir.join("db"))
+                .unwrap()
+                .with_cipher(test_cipher(dir)),
+        )
     }
     refreshed_credentials_outlive_the_store(sealed).await;
     connection_records_round_trip(sealed).await;
