@@ -26,6 +26,8 @@ pub struct Service {
     pub extra: Vec<String>,
     /// `--allow-private-networks`.
     pub guard: String,
+    /// `--store` when not the sled dir `store` (a `postgres://` URL).
+    pub store_spec: Option<String>,
 }
 
 impl Service {
@@ -48,6 +50,7 @@ impl Service {
             // The mock APIs are on loopback; tests of the guard replace it.
             guard: "127.0.0.0/8".into(),
             extra: Vec::new(),
+            store_spec: None,
             tmp,
         }
     }
@@ -69,7 +72,9 @@ impl Service {
             "--connectors".into(),
             self.connectors.display().to_string(),
             "--store".into(),
-            format!("sled:{}", self.store.display()),
+            self.store_spec
+                .clone()
+                .unwrap_or_else(|| format!("sled:{}", self.store.display())),
             "--listen".into(),
             format!("127.0.0.1:{}", self.port),
             "--sink".into(),
@@ -93,6 +98,11 @@ impl Service {
             .spawn()
             .unwrap();
         self.child = Some(child);
+        self.wait_up();
+    }
+
+    /// Waits for /healthz.
+    pub fn wait_up(&mut self) {
         let up = wait_for(Duration::from_secs(30), || {
             (try_request("GET", &format!("{}/healthz", self.base()), None, &[]).map(|r| r.0)
                 == Some(200))

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use runtime_secrets::{Cipher, SecretKey};
 use runtime_service::{ServeOptions, WorkerSetup};
 use runtime_sinks::SinkConfig;
-use runtime_store::{Sled, Store};
+use runtime_store::{Postgres, Sled, Store};
 use runtime_strategies::LimitOverrides;
 
 use crate::session::{positive_seconds, LimitArgs};
@@ -35,7 +35,9 @@ pub struct ServeArgs {
     /// Directory whose subdirectories are connectors (`spec.yml` or `src/spec.yml`).
     #[arg(long)]
     pub connectors: PathBuf,
-    /// Where connections, state and the outbox live: `sled:PATH`.
+    /// Where connections, state and the outbox live: `sled:PATH`, or
+    /// `postgres://USER[:PASS]@HOST:PORT/DB[?pool_size=N]` (the schema is
+    /// created and migrated at start; one instance per database for now).
     #[arg(long, default_value = "sled:.runtime/serve")]
     pub store: String,
     /// Address of the admin API, webhooks and health endpoints.
@@ -103,7 +105,7 @@ fn secret(file: Option<&Path>, var: &str, flag: &str) -> Result<String> {
     Ok(text)
 }
 
-fn open_store(spec: &str, cipher: Cipher) -> Result<Arc<dyn Store>> {
+async fn open_store(spec: &str, cipher: Cipher) -> Result<Arc<dyn Store>> {
     if let Some(path) = spec.strip_prefix("sled:") {
         let dir = Path::new(path);
         std::fs::create_dir_all(dir)
@@ -111,12 +113,14 @@ fn open_store(spec: &str, cipher: Cipher) -> Result<Arc<dyn Store>> {
         return Ok(Arc::new(Sled::open(dir)?.with_cipher(cipher)));
     }
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        bail!(
-            "--store {}: the postgres store is not built yet in this version; use sled:PATH",
-            redact(spec)
-        );
+        let store = Postgres::open(spec).await?.with_cipher(cipher);
+        store.claim_sole_instance().await?;
+        return Ok(Arc::new(store));
     }
-    bail!("--store {}: expected sled:PATH", redact(spec))
+    bail!(
+        "--store {}: expected sled:PATH or postgres://USER[:PASS]@HOST:PORT/DB",
+        redact(spec)
+    )
 }
 
 /// A store URL without its password.
@@ -168,7 +172,7 @@ pub async fn run(args: ServeArgs, limits: &LimitArgs, workers: WorkerSetup) -> R
     let read_timeout = positive_seconds(args.webhook_read_timeout, "--webhook-read-timeout")?;
     let allowed = runtime_api_client::AddressGuard::parse_allowed(&args.allow_private_networks)
         .context("--allow-private-networks")?;
-    let store = open_store(&args.store, Cipher::new(&key))?;
+    let store = open_store(&args.store, Cipher::new(&key)).await?;
     let instance_id = args.instance_id.unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())

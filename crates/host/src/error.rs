@@ -44,8 +44,16 @@ impl CycleError {
         }
     }
 
-    /// See [`StrategyError::is_transient`]: retried soon, not backed off.
+    /// The runtime's fault, not the connector's or its API's: retried
+    /// soon, not backed off past the interval. See
+    /// [`StrategyError::is_transient`]; and a store that could not read or
+    /// commit (a database restarting, a network blip) has nothing to do
+    /// with the connector: waiting 16 intervals for it would only delay
+    /// the events once it is back.
     pub fn is_transient(&self) -> bool {
-        matches!(self, CycleError::Strategy(e) if e.is_transient())
+        match self {
+            CycleError::Strategy(e) => e.is_transient(),
+            CycleError::Load(_) | CycleError::Commit(_) | CycleError::Task(_) => true,
+        }
     }
 }

@@ -181,7 +181,7 @@ async fn healthz() -> Answer {
 /// naming which is not.
 async fn readyz(State(service): State<Arc<Service>>) -> Answer {
     let mut problems = serde_json::Map::new();
-    if let Some(failure) = service.store.failure() {
+    if let Some(failure) = service.store.unready().await {
         problems.insert(
             "store".into(),
             json!(format!("{}: {failure}", service.store_name)),
