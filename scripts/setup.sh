@@ -3,12 +3,15 @@
 #   cmake         deno_core's QuickJS-ng backend (crate v8x) builds WAMR with it
 #   libsimde-dev  header-only SIMD library WAMR includes (build/offline.cmake
 #                 keeps CMake from cloning it from GitHub at build time)
+#   nats-server   the NATS sink's tests start a real nats-server (Debian puts
+#                 it in /usr/sbin, which a non-root PATH lacks)
 # Uses apt-get (as root, or through sudo); falls back to pip for cmake.
 set -euo pipefail
 
 need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 [ -f /usr/include/simde/wasm/simd128.h ] || need+=(libsimde-dev)
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "setup: installing ${need[*]}" >&2
@@ -21,6 +24,6 @@ elif [[ " ${need[*]} " == *" cmake "* ]] && command -v pip3 >/dev/null 2>&1; the
   pip3 install --user cmake
   echo "setup: add ~/.local/bin to PATH; simde headers must be installed by hand" >&2
 else
-  echo "setup: please install ${need[*]} (cmake and the simde headers)" >&2
+  echo "setup: please install ${need[*]} (cmake, the simde headers, nats-server)" >&2
   exit 1
 fi

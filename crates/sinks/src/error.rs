@@ -5,9 +5,11 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error(
-        "invalid sink {input:?}: {reason}; accepted forms are `stdout`, `file:PATH` \
-         and an `http://` or `https://` URL"
+        "invalid sink {input:?}: {reason}; accepted forms are `stdout`, `file:PATH`, \
+         an `http://` or `https://` URL and `nats://HOST[:PORT]/SUBJECT[?stream=NAME]`"
     )]
+    /// `input` is the text given, with any user and password of a URL
+    /// replaced by `***`.
     Parse { input: String, reason: String },
 
     #[error("{sink}: {reason}")]
@@ -35,4 +37,11 @@ pub enum SinkError {
         attempts: u32,
         last: String,
     },
+
+    /// NATS refused, timed out or is unreachable. `sink` is the sink's
+    /// `describe()`, `reason` is made from the client's error kinds and the
+    /// server's answers, neither of which sees the URL's password (the
+    /// client is given the server's address without it).
+    #[error("{sink}: {reason}")]
+    Nats { sink: String, reason: String },
 }

@@ -1,5 +1,6 @@
-//! Delivery of events to one destination — stdout, an append-only file or an
-//! HTTP receiver — and that destination's acknowledgement semantics: a
+//! Delivery of events to one destination — stdout, an append-only file, an
+//! HTTP receiver or a NATS JetStream subject — and that destination's
+//! acknowledgement semantics: a
 //! successful `deliver` means the events are durably out and the caller may
 //! mark them delivered; an error means none of them may be.
 //!
@@ -12,12 +13,15 @@
 //! receiver may see an event twice (same `id`; for HTTP, the same
 //! `x-idempotency-key` when the batch is the same). A file may end in one torn
 //! line after a crash; readers of the file should skip a line that is not
-//! valid JSON.
+//! valid JSON. NATS JetStream drops a redelivery whose `Nats-Msg-Id` (the
+//! event id) it stored within the stream's duplicate window, so there it is
+//! exactly once inside that window and at least once outside it.
 
 mod error;
 mod file;
 mod http;
 mod lines;
+mod nats;
 mod stdout;
 
 use std::future::Future;
@@ -32,14 +36,17 @@ pub use error::SinkError;
 pub use file::{FileSink, FileSinkConfig};
 pub use http::{HttpSink, HttpSinkConfig, IDEMPOTENCY_HEADER};
 pub use lines::json_line;
+pub use nats::{NatsSink, NatsSinkConfig, NATS_DEFAULT_PORT, NATS_MSG_ID_HEADER};
 pub use stdout::StdoutSink;
 
-/// The `--sink` value: `stdout`, `file:PATH` or an `http(s)://` URL.
+/// The `--sink` value: `stdout`, `file:PATH`, an `http(s)://` URL or
+/// `nats://HOST[:PORT]/SUBJECT[?stream=NAME]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkConfig {
     Stdout,
     File(FileSinkConfig),
     Http(HttpSinkConfig),
+    Nats(NatsSinkConfig),
 }
 
 impl FromStr for SinkConfig {
@@ -76,6 +83,9 @@ impl FromStr for SinkConfig {
             }
             return Ok(SinkConfig::Http(HttpSinkConfig::new(url)));
         }
+        if lower.starts_with("nats://") {
+            return nats::parse(s).map(SinkConfig::Nats);
+        }
         Err(fail("unknown sink"))
     }
 }
@@ -96,10 +106,13 @@ pub trait Sink: Send {
 
 /// Opens the destination; for a file this creates it and repairs a torn
 /// last line, so a bad path fails here rather than at the first event.
+/// NATS is connected by the first delivery instead (this is synchronous and
+/// a NATS that is down must hold delivery back, not fail the start).
 pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, SinkError> {
     Ok(match config {
         SinkConfig::Stdout => Box::new(StdoutSink::new()),
         SinkConfig::File(c) => Box::new(FileSink::open(c)?),
         SinkConfig::Http(c) => Box::new(HttpSink::new(c)?),
+        SinkConfig::Nats(c) => Box::new(NatsSink::new(c)?),
     })
 }

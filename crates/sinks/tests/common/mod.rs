@@ -28,3 +28,5 @@ pub fn lines(events: &[Event]) -> Vec<EventLine> {
         .map(|e| EventLine::encode(e).unwrap())
         .collect()
 }
+
+pub mod nats_server;
