@@ -4,7 +4,8 @@
 //! survive a restart of the service and an outage of the database (the
 //! service waits, `/readyz` says why, nothing is lost), and a second
 //! instance on the same database is refused while subscriptions are not
-//! leased between instances.
+//! leased between instances; with `--sink nats://`, every event reaches the
+//! JetStream stream once under its id, a NATS outage included.
 
 mod support;
 
@@ -144,4 +145,91 @@ fn serve_on_postgres_survives_restarts_of_itself_and_of_the_database() {
     assert_eq!(unique_ids(&events).len(), events.len(), "event ids repeat");
     assert!(events.iter().all(|e| e["connection"] == "t1"));
     assert!(!service.logs().contains("tok-pg-secret-77"));
+}
+
+/// What the stream holds, in order: (Nats-Msg-Id, line).
+fn stream_messages(server: &test_servers::NatsServer, stream: &str) -> Vec<(String, Value)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let Ok(stream) = js.get_stream(stream).await else {
+            return Vec::new();
+        };
+        let state = stream.get_info().await.unwrap().state;
+        let mut out = Vec::new();
+        for seq in state.first_sequence..=state.last_sequence {
+            if state.messages == 0 {
+                break;
+            }
+            let m = stream.get_raw_message(seq).await.unwrap();
+            let id = m
+                .headers
+                .get("Nats-Msg-Id")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            out.push((id, serde_json::from_slice(&m.payload).unwrap()));
+        }
+        out
+    })
+}
+
+#[test]
+fn serve_on_postgres_delivers_each_event_once_to_jetstream_across_a_nats_outage() {
+    let Some(pg) = test_servers::PgServer::start() else {
+        return;
+    };
+    let Some(mut nats) = test_servers::NatsServer::start() else {
+        return;
+    };
+    let url = pg.create_database("nats").unwrap();
+    let mock = MockApi::start();
+    mock.seed("contacts", 2);
+    let mut service = Service::new(&[("demo-crm", &demo_crm())]);
+    service.store_spec = Some(url);
+    service.extra = vec!["--interval".into(), "0.3".into()];
+    service.start_with_sink(&format!("{}/runtime.events?stream=EVENTS", nats.url()));
+    let (code, body) = service.admin(
+        "POST",
+        "/v1/connections",
+        Some(&tenant(Some("n1"), &mock, "t")),
+    );
+    assert_eq!(code, 201, "{body}");
+    wait_for(Duration::from_secs(30), || {
+        let subs = service.subscriptions("n1");
+        (subs.first().map(|s| s["status"] == "ok") == Some(true)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no baseline:\n{}", service.logs()));
+    let mut made = vec![id_of(&mock.create("contacts", json!({"name": "One"})))];
+    let arrived = |nats: &test_servers::NatsServer, made: &[String]| {
+        let got = stream_messages(nats, "EVENTS");
+        made.iter()
+            .all(|id| got.iter().any(|(_, l)| l["recordId"] == id.as_str()))
+            .then_some(got)
+    };
+    wait_for(Duration::from_secs(30), || arrived(&nats, &made))
+        .unwrap_or_else(|| panic!("not in the stream:\n{}", service.logs()));
+
+    // NATS goes away; changes meanwhile wait in the outbox.
+    nats.stop();
+    made.push(id_of(&mock.create("contacts", json!({"name": "Two"}))));
+    made.push(id_of(&mock.create("contacts", json!({"name": "Three"}))));
+    std::thread::sleep(Duration::from_secs(2));
+    nats.restart();
+    let got = wait_for(Duration::from_secs(60), || arrived(&nats, &made))
+        .unwrap_or_else(|| panic!("lost across the outage:\n{}", service.logs()));
+    for (id, line) in &got {
+        assert_eq!(line["id"], id.as_str(), "Nats-Msg-Id is the event id");
+        assert_eq!(line["connection"], "n1");
+    }
+    let ids: std::collections::HashSet<&String> = got.iter().map(|(id, _)| id).collect();
+    assert_eq!(
+        ids.len(),
+        got.len(),
+        "an event twice in the stream: {got:?}"
+    );
+    assert_eq!(got.len(), made.len(), "{got:?}");
 }

@@ -29,7 +29,8 @@ pub struct DemoArgs {
     /// Seconds between cycles (and between the mock's changes).
     #[arg(long, default_value_t = 2.0)]
     pub interval: f64,
-    /// `stdout`, `file:PATH` or `http(s)://URL`.
+    /// `stdout`, `file:PATH`, `http(s)://URL` or
+    /// `nats://HOST:PORT/SUBJECT[?stream=NAME]` (JetStream, `Nats-Msg-Id` = event id).
     #[arg(long, default_value = "stdout")]
     pub sink: String,
     /// Show `runtime serve` instead: one mock API per tenant, a service

@@ -35,7 +35,8 @@ pub struct RunArgs {
     /// With `--once`: subscribe webhook collections too.
     #[arg(long, requires = "once")]
     pub once_webhooks: bool,
-    /// `stdout`, `file:PATH` or `http(s)://URL`.
+    /// `stdout`, `file:PATH`, `http(s)://URL` or
+    /// `nats://HOST:PORT/SUBJECT[?stream=NAME]` (JetStream, `Nats-Msg-Id` = event id).
     #[arg(long, default_value = "stdout")]
     pub sink: String,
     /// Address of the webhook server (only started if a collection uses webhooks).

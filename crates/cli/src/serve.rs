@@ -46,7 +46,9 @@ pub struct ServeArgs {
     /// Base of the webhookUri handed to subscribe (default `http://<listen>`).
     #[arg(long)]
     pub public_url: Option<String>,
-    /// `stdout`, `file:PATH` or `http(s)://URL`; event lines carry `connection`.
+    /// `stdout`, `file:PATH`, `http(s)://URL` or
+    /// `nats://HOST:PORT/SUBJECT[?stream=NAME]` (JetStream, `Nats-Msg-Id` = event id);
+    /// event lines carry `connection`.
     #[arg(long, default_value = "stdout")]
     pub sink: String,
     /// Non-public ranges connectors may reach (`CIDR[,CIDR...]`, e.g.

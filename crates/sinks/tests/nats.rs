@@ -1,5 +1,5 @@
 //! The NATS JetStream sink against a real nats-server (one per test, see
-//! common/nats_server.rs): what the stream holds is read back with the
+//! test-servers): what the stream holds is read back with the
 //! client, not assumed from the sink's answers.
 
 mod common;
@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use common::nats_server::NatsServer;
 use runtime_events::EventLine;
 use runtime_sinks::{build, NatsSink, NatsSinkConfig, Sink, SinkConfig, NATS_MSG_ID_HEADER};
+use test_servers::NatsServer;
 
 fn config(url: &str) -> NatsSinkConfig {
     match url.parse::<SinkConfig>() {

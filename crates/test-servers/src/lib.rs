@@ -1,7 +1,8 @@
 //! Real servers for the tests, started by the test that needs them and
 //! gone with it: a throwaway PostgreSQL cluster ([`PgServer`]) from the
-//! machine's PostgreSQL binaries (Debian's `postgresql` package;
-//! `scripts/setup.sh` installs it). Test support only: it must not ship in
+//! machine's PostgreSQL binaries (Debian's `postgresql` package), and a
+//! `nats-server` with JetStream ([`NatsServer`], `nats.rs`; Debian's
+//! `nats-server`); `scripts/setup.sh` installs both. Test support only: it must not ship in
 //! the runtime, and it mocks nothing (the server is the real one).
 //!
 //! **Missing binaries.** Run by hand on a machine without them, a test
@@ -12,6 +13,10 @@
 //! **Root.** PostgreSQL refuses to run as root, and CI runs as root: the
 //! cluster then belongs to the `postgres` user the Debian package creates
 //! (or `nobody`), and initdb and the server are started as that user.
+
+mod nats;
+
+pub use nats::NatsServer;
 
 use std::io;
 use std::net::TcpListener;

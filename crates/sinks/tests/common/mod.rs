@@ -28,5 +28,3 @@ pub fn lines(events: &[Event]) -> Vec<EventLine> {
         .map(|e| EventLine::encode(e).unwrap())
         .collect()
 }
-
-pub mod nats_server;

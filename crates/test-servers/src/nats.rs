@@ -1,6 +1,5 @@
 //! A real `nats-server` with JetStream for a test: its own free port on
-//! 127.0.0.1, its own store directory, killed when dropped. Depends on std
-//! and `tempfile` only, so another crate's tests can copy this file.
+//! 127.0.0.1, its own store directory, killed when dropped.
 //!
 //! Without a `nats-server` (Debian package `nats-server`, or the path in
 //! `NATS_SERVER`), [`NatsServer::start`] fails the test when `CI` is set and
